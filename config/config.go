@@ -1,0 +1,188 @@
+// Package config owns berthd's configuration: the TOML schema, its defaults,
+// loading a file over those defaults, and validation. It does not know about
+// flags (cmd/berthd applies them) nor act on any setting.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultPath is where berthd looks for its configuration file.
+const DefaultPath = "/etc/berth/config.toml"
+
+// Config is berthd's whole configuration.
+type Config struct {
+	Root     string `toml:"root" comment:"Persistent data: the embedded containerd's content and snapshots, pod files."`
+	State    string `toml:"state" comment:"Runtime state (tmpfs): sockets, network namespaces, runc state."`
+	Socket   string `toml:"socket" comment:"The CRI socket kubelet and crictl connect to."`
+	LogLevel string `toml:"log_level" comment:"debug, info, warn or error."`
+	// OOMScoreAdj is applied to berthd (and its containerd) so the kernel kills
+	// pods before the runtime. Kernels that refuse it (no CAP_SYS_RESOURCE)
+	// get a warning, not a failure.
+	OOMScoreAdj  int    `toml:"oom_score_adj" comment:"OOM score of berthd and its containerd; clamped with a warning where the kernel refuses a negative value."`
+	CgroupDriver string `toml:"cgroup_driver" comment:"cgroupfs, systemd, or auto (systemd when the host runs systemd as PID 1)."`
+
+	Containerd Containerd `toml:"containerd"`
+	CNI        CNI        `toml:"cni"`
+	Image      Image      `toml:"image"`
+	Metrics    Metrics    `toml:"metrics"`
+}
+
+// Containerd says which containerd Berth drives and how.
+type Containerd struct {
+	Address    string `toml:"address" comment:"An existing containerd's socket. Empty: berthd starts and supervises its own."`
+	Binary     string `toml:"binary" comment:"The embedded containerd binary: a path, or a name looked up next to berthd and then in PATH."`
+	Namespace  string `toml:"namespace" comment:"containerd namespace holding Berth's images, containers and tasks."`
+	RuncBinary string `toml:"runc_binary" comment:"The runc binary, looked up like containerd's."`
+	LogLevel   string `toml:"log_level" comment:"Log level of the embedded containerd."`
+	// StartTimeout bounds how long berthd waits for the embedded containerd
+	// to answer after starting it.
+	StartTimeout Duration `toml:"start_timeout" comment:"How long to wait for the embedded containerd to serve."`
+}
+
+// CNI locates the network configuration and plugins.
+type CNI struct {
+	ConfDir string   `toml:"conf_dir" comment:"The first network config (.conflist, .conf, .json, in lexical order) here is used."`
+	BinDirs []string `toml:"bin_dirs" comment:"Where CNI plugin binaries are looked up, in order."`
+}
+
+// Image configures image pulls and the pod sandbox image.
+type Image struct {
+	PauseImage string `toml:"pause_image" comment:"Image of every pod's pause container. Berth imports its own built-in pause under this name at start, so no registry is needed."`
+	// RegistryConfigDir holds containerd hosts.toml files: <host>/hosts.toml.
+	RegistryConfigDir string `toml:"registry_config_dir" comment:"Registry hosts in containerd's hosts.toml layout: <dir>/<host>/hosts.toml (mirrors, plain HTTP, CA files)."`
+	// PullProgressTimeout cancels a pull that has made no progress for this
+	// long; zero disables it.
+	PullProgressTimeout Duration `toml:"pull_progress_timeout" comment:"Cancel a pull that has received no data for this long (0 disables)."`
+}
+
+// Metrics configures the opt-in Prometheus and pprof endpoint.
+type Metrics struct {
+	Address string `toml:"address" comment:"host:port serving /metrics and /debug/pprof; empty (the default) serves nothing."`
+}
+
+// Default returns the configuration berthd uses when no file and no flag
+// says otherwise.
+func Default() Config {
+	return Config{
+		Root:         "/var/lib/berth",
+		State:        "/run/berth",
+		Socket:       "/run/berth/berth.sock",
+		LogLevel:     "info",
+		OOMScoreAdj:  -999,
+		CgroupDriver: "auto",
+		Containerd: Containerd{
+			Binary:       "containerd",
+			Namespace:    "berth",
+			RuncBinary:   "runc",
+			LogLevel:     "warn",
+			StartTimeout: Duration(30 * time.Second),
+		},
+		CNI: CNI{
+			ConfDir: "/etc/cni/net.d",
+			BinDirs: []string{"/opt/cni/bin"},
+		},
+		Image: Image{
+			PauseImage:          "registry.k8s.io/pause:3.10.1",
+			RegistryConfigDir:   "/etc/berth/certs.d",
+			PullProgressTimeout: Duration(5 * time.Minute),
+		},
+	}
+}
+
+// Load reads the file at path over the defaults. A missing file yields the
+// defaults, so a fresh node needs no configuration. Unknown keys are an
+// error: a misspelt setting must not be silently ignored.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return cfg, fmt.Errorf("config %s: %s: %w", path, strict.String(), errdefs.ErrInvalidArgument)
+		}
+		return cfg, fmt.Errorf("config %s: %v: %w", path, err, errdefs.ErrInvalidArgument)
+	}
+	return cfg, nil
+}
+
+// Marshal renders cfg as commented TOML, as `berthd config default` prints.
+func Marshal(cfg Config) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# berthd configuration. Every key is optional; a missing file means these defaults.\n\n")
+	enc := toml.NewEncoder(&buf).SetIndentTables(true)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Validate reports the first setting berthd cannot run with.
+func (c Config) Validate() error {
+	for name, p := range map[string]string{"root": c.Root, "state": c.State, "socket": c.Socket, "cni.conf_dir": c.CNI.ConfDir} {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("%s must be an absolute path, got %q: %w", name, p, errdefs.ErrInvalidArgument)
+		}
+	}
+	switch c.CgroupDriver {
+	case "auto", "cgroupfs", "systemd":
+	default:
+		return fmt.Errorf("cgroup_driver must be auto, cgroupfs or systemd, got %q: %w", c.CgroupDriver, errdefs.ErrInvalidArgument)
+	}
+	if c.Containerd.Namespace == "" {
+		return fmt.Errorf("containerd.namespace must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(c.CNI.BinDirs) == 0 {
+		return fmt.Errorf("cni.bin_dirs must name at least one directory: %w", errdefs.ErrInvalidArgument)
+	}
+	if c.Containerd.Address == "" {
+		// containerd refuses a shim socket directory longer than this: the
+		// whole socket path must fit in sockaddr_un.
+		if dir := ShimSocketDir(c.State); len(dir) > maxShimSocketDir {
+			return fmt.Errorf("state dir %q is too long: the shim socket dir %q must be at most %d characters: %w",
+				c.State, dir, maxShimSocketDir, errdefs.ErrInvalidArgument)
+		}
+	}
+	if c.Image.PauseImage == "" {
+		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// maxShimSocketDir is containerd v2's limit on shim socket_dir (Linux).
+const maxShimSocketDir = 38
+
+// ShimSocketDir is where the embedded containerd puts shim sockets.
+func ShimSocketDir(state string) string { return filepath.Join(state, "s") }
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+func TestLoadMissingFileGivesDefaults(t *testing.T) {
+	cfg, err := Load(filepath.Join(t.TempDir(), "absent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Socket != "/run/berth/berth.sock" || cfg.Containerd.Namespace != "berth" {
+		t.Fatalf("defaults not applied: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults must validate: %v", err)
+	}
+}
+
+func TestLoadOverridesOnlyWhatTheFileSays(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, path, `
+socket = "/tmp/b.sock"
+[containerd]
+address = "/run/containerd/containerd.sock"
+[image]
+pull_progress_timeout = "90s"
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Socket != "/tmp/b.sock" || cfg.Containerd.Address != "/run/containerd/containerd.sock" {
+		t.Fatalf("file values not applied: %+v", cfg)
+	}
+	if time.Duration(cfg.Image.PullProgressTimeout) != 90*time.Second {
+		t.Fatalf("duration = %v", time.Duration(cfg.Image.PullProgressTimeout))
+	}
+	if cfg.Root != "/var/lib/berth" || cfg.Containerd.Namespace != "berth" {
+		t.Fatalf("unset keys lost their defaults: %+v", cfg)
+	}
+}
+
+func TestLoadRejectsUnknownKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, path, "[cni]\nconfdir = \"/x\"\n")
+	_, err := Load(path)
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "confdir") {
+		t.Fatalf("want InvalidArgument naming the key, got %v", err)
+	}
+}
+
+func TestDefaultRoundTrips(t *testing.T) {
+	out, err := Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# The CRI socket", `socket = '/run/berth/berth.sock'`, "[containerd]", "pull_progress_timeout = '5m0s'"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("default config lacks %q:\n%s", want, out)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, path, string(out))
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("printed default does not load: %v", err)
+	}
+	if got, _ := Marshal(cfg); string(got) != string(out) {
+		t.Fatalf("round trip changed the config:\n%s", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"relative socket", func(c *Config) { c.Socket = "berth.sock" }, "socket must be an absolute path"},
+		{"bad cgroup driver", func(c *Config) { c.CgroupDriver = "cgroupv3" }, "cgroup_driver"},
+		{"empty namespace", func(c *Config) { c.Containerd.Namespace = "" }, "namespace"},
+		{"no cni bin dirs", func(c *Config) { c.CNI.BinDirs = nil }, "bin_dirs"},
+		{"state too long for shim sockets", func(c *Config) { c.State = "/run/" + strings.Repeat("x", 40) }, "too long"},
+		{"long state is fine with external containerd", func(c *Config) {
+			c.State = "/run/" + strings.Repeat("x", 40)
+			c.Containerd.Address = "/run/containerd/containerd.sock"
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want InvalidArgument containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
