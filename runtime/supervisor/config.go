@@ -1,0 +1,86 @@
+package supervisor
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config says where and how to run the embedded containerd.
+type Config struct {
+	// Binary is the absolute path of the containerd binary.
+	Binary string
+	// Root and State are containerd's own persistent and volatile dirs.
+	Root, State string
+	// ShimSocketDir keeps shim sockets out of containerd's default
+	// /run/containerd/s, so Berth never collides with a host containerd.
+	ShimSocketDir string
+	// NRISocket is where containerd's NRI socket would live; containerd's
+	// NRI is disabled because Berth serves NRI itself.
+	NRISocket string
+	LogLevel  string
+	// OOMScore is containerd's oom_score_adj; 0 leaves it alone.
+	OOMScore int
+	// LogPath receives containerd's stdout and stderr. A file rather than
+	// berthd's own stderr: if berthd dies, a Go program writing to a broken
+	// pipe on fd 2 is killed by SIGPIPE, and containerd must outlive berthd.
+	LogPath string
+	// StartTimeout bounds the wait for the health check after each start.
+	StartTimeout time.Duration
+	// Env is containerd's environment. Its PATH must find the shim.
+	Env    []string
+	Logger *slog.Logger
+}
+
+// Address is containerd's gRPC socket.
+func (c Config) Address() string { return filepath.Join(c.State, "containerd.sock") }
+
+func (c Config) configPath() string { return filepath.Join(c.State, "config.toml") }
+
+func (c Config) pidPath() string { return filepath.Join(c.State, "containerd.pid") }
+
+// disabledPlugins keeps containerd's own CRI (and what only it uses) from
+// loading: Berth is the CRI server, and a second one would fight over CNI.
+var disabledPlugins = []string{
+	"io.containerd.grpc.v1.cri",
+	"io.containerd.cri.v1.runtime",
+	"io.containerd.cri.v1.images",
+	"io.containerd.podsandbox.controller.v1.podsandbox",
+	"io.containerd.sandbox.controller.v1.shim",
+}
+
+// render returns containerd's config.toml (schema version 3).
+func (c Config) render() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by berthd at every start; edit berthd's config instead.\n")
+	fmt.Fprintf(&b, "version = 3\nroot = %q\nstate = %q\n", c.Root, c.State)
+	if c.OOMScore != 0 {
+		fmt.Fprintf(&b, "oom_score = %d\n", c.OOMScore)
+	}
+	fmt.Fprintf(&b, "disabled_plugins = [")
+	for i, p := range disabledPlugins {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", p)
+	}
+	b.WriteString("]\n\n")
+	fmt.Fprintf(&b, "[grpc]\n  address = %q\n\n", c.Address())
+	fmt.Fprintf(&b, "[ttrpc]\n  address = %q\n\n", c.Address()+".ttrpc")
+	fmt.Fprintf(&b, "[debug]\n  level = %q\n\n", c.LogLevel)
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.shim.v1.manager\"]\n  socket_dir = %q\n\n", c.ShimSocketDir)
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  socket_path = %q\n", c.NRISocket)
+	return b.String()
+}
+
+func (c Config) writeFiles() error {
+	for _, dir := range []string{c.Root, c.State, c.ShimSocketDir, filepath.Dir(c.LogPath)} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(c.configPath(), []byte(c.render()), 0o600)
+}

@@ -1,0 +1,177 @@
+package supervisor
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// The test binary doubles as a fake containerd: it reads the grpc address
+// from the config berthd wrote and serves the health service there, which is
+// all the supervisor relies on.
+func TestMain(m *testing.M) {
+	if os.Getenv("BERTH_FAKE_CONTAINERD") == "1" {
+		fakeContainerd()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func fakeContainerd() {
+	data, err := os.ReadFile(os.Args[len(os.Args)-1])
+	if err != nil {
+		os.Exit(3)
+	}
+	addr := regexp.MustCompile(`(?m)^\[grpc\]\n  address = "([^"]+)"`).FindSubmatch(data)
+	if addr == nil {
+		os.Exit(4)
+	}
+	os.Remove(string(addr[1]))
+	l, err := net.Listen("unix", string(addr[1]))
+	if err != nil {
+		os.Exit(5)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		srv.Stop()
+	}()
+	_ = srv.Serve(l)
+}
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	return Config{
+		Binary:        self,
+		Root:          filepath.Join(dir, "root"),
+		State:         filepath.Join(dir, "state"),
+		ShimSocketDir: filepath.Join(dir, "s"),
+		NRISocket:     filepath.Join(dir, "nri.sock"),
+		LogLevel:      "warn",
+		LogPath:       filepath.Join(dir, "containerd.log"),
+		StartTimeout:  10 * time.Second,
+		Env:           append(os.Environ(), "BERTH_FAKE_CONTAINERD=1"),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func TestRestartsContainerdAfterKill(t *testing.T) {
+	s, err := Start(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	first := s.PID()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Restarts() == 0 || s.PID() == first || waitServing(context.Background(), s.Address(), 200*time.Millisecond) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("containerd not restarted: restarts=%d pid=%d (was %d)", s.Restarts(), s.PID(), first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestStopEndsContainerdAndSupervision(t *testing.T) {
+	s, err := Start(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := s.PID()
+	s.Stop()
+	if alive(pid) {
+		t.Fatalf("containerd %d still running after Stop", pid)
+	}
+	time.Sleep(3 * initialBackoff)
+	if s.Restarts() != 0 {
+		t.Fatalf("a stopped supervisor restarted containerd %d times", s.Restarts())
+	}
+	s.Stop() // idempotent
+}
+
+func TestStartFailsClearlyWhenContainerdNeverServes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Env = append(os.Environ(), "BERTH_FAKE_CONTAINERD=0") // the test binary runs tests instead of serving
+	cfg.Binary = "/bin/sleep"
+	cfg.StartTimeout = 500 * time.Millisecond
+	start := time.Now()
+	_, err := Start(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "did not serve") || !strings.Contains(err.Error(), cfg.LogPath) {
+		t.Fatalf("want an error naming the log, got %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("Start took %v after a failed start: the process was not cleaned up promptly", time.Since(start))
+	}
+}
+
+func TestStopsTheContainerdAPreviousBerthdLeft(t *testing.T) {
+	cfg := testConfig(t)
+	// A berthd that was killed left its containerd running, pid file and all.
+	if err := cfg.writeFiles(); err != nil {
+		t.Fatal(err)
+	}
+	leftover := exec.Command(cfg.Binary, "--config", cfg.configPath())
+	leftover.Env = cfg.Env
+	if err := leftover.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() { leftover.Wait(); close(reaped) }()
+	if err := os.WriteFile(cfg.pidPath(), []byte(strconv.Itoa(leftover.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	select {
+	case <-reaped:
+	case <-time.After(time.Second):
+		t.Fatalf("leftover containerd %d still runs beside the new one %d", leftover.Process.Pid, s.PID())
+	}
+}
+
+func TestRenderKeepsEverythingUnderBerthsDirs(t *testing.T) {
+	cfg := testConfig(t)
+	out := cfg.render()
+	for _, want := range []string{
+		`socket_dir = "` + cfg.ShimSocketDir + `"`,
+		`address = "` + filepath.Join(cfg.State, "containerd.sock") + `"`,
+		`"io.containerd.grpc.v1.cri"`,
+		`socket_path = "` + cfg.NRISocket + `"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("containerd config lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "/run/containerd") || strings.Contains(out, "/var/lib/containerd") {
+		t.Errorf("containerd config points at the host containerd's dirs:\n%s", out)
+	}
+}
