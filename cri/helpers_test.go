@@ -1,0 +1,67 @@
+package cri
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// fakeContainerd stands in for the containerd client's health check.
+type fakeContainerd struct{ err error }
+
+func (f *fakeContainerd) IsServing(ctx context.Context) (bool, error) { return f.err == nil, f.err }
+
+// fakeNetwork stands in for the CNI manager's readiness.
+type fakeNetwork struct{ err error }
+
+func (f *fakeNetwork) Ready() error { return f.err }
+
+type testEnv struct {
+	svc        *Service
+	runtime    runtimeapi.RuntimeServiceClient
+	images     runtimeapi.ImageServiceClient
+	containerd *fakeContainerd
+	network    *fakeNetwork
+	registry   *prometheus.Registry
+}
+
+// newTestEnv serves a Service on a real unix socket in a temp dir.
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	env := &testEnv{containerd: &fakeContainerd{}, network: &fakeNetwork{}, registry: prometheus.NewRegistry()}
+	env.svc = New(Options{
+		Namespace:    "berth-test",
+		Containerd:   env.containerd,
+		Network:      env.network,
+		CgroupDriver: runtimeapi.CgroupDriver_CGROUPFS,
+		StatusInfo:   map[string]string{"config": `{"socket":"x"}`},
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registerer:   env.registry,
+	})
+	sock := filepath.Join(t.TempDir(), "berth.sock")
+	l, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := env.svc.NewGRPCServer()
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	env.runtime = runtimeapi.NewRuntimeServiceClient(conn)
+	env.images = runtimeapi.NewImageServiceClient(conn)
+	return env
+}
+
+var errBoom = errors.New("boom")

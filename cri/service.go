@@ -1,0 +1,87 @@
+package cri
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ContainerdHealth is the part of the containerd client Status needs.
+type ContainerdHealth interface {
+	IsServing(ctx context.Context) (bool, error)
+}
+
+// NetworkHealth reports whether pod networking can be set up: nil when a
+// usable CNI configuration is loaded, else why not.
+type NetworkHealth interface {
+	Ready() error
+}
+
+// Options wires the Service to the rest of berthd.
+type Options struct {
+	// Namespace is the containerd namespace every request works in.
+	Namespace    string
+	Containerd   ContainerdHealth
+	Network      NetworkHealth
+	CgroupDriver runtimeapi.CgroupDriver
+	// StatusInfo is returned by a verbose Status (crictl info): the
+	// effective configuration, as JSON strings by key.
+	StatusInfo map[string]string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Service implements the CRI RuntimeService and ImageService. RPCs without
+// a handler yet answer Unimplemented through the embedded types.
+type Service struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+	runtimeapi.UnimplementedImageServiceServer
+
+	namespace    string
+	containerd   ContainerdHealth
+	network      NetworkHealth
+	cgroupDriver runtimeapi.CgroupDriver
+	statusInfo   map[string]string
+	log          *slog.Logger
+	metrics      *metrics
+
+	// ready is false until start-up (containerd, state recovery) is done.
+	ready atomic.Bool
+}
+
+// New returns a Service that is not ready yet: see SetReady.
+func New(opts Options) *Service {
+	return &Service{
+		namespace:    opts.Namespace,
+		containerd:   opts.Containerd,
+		network:      opts.Network,
+		cgroupDriver: opts.CgroupDriver,
+		statusInfo:   opts.StatusInfo,
+		log:          opts.Logger,
+		metrics:      newMetrics(opts.Registerer),
+	}
+}
+
+// SetReady opens every RPC; until then only Version, Status and
+// RuntimeConfig answer, and the rest say Unavailable.
+func (s *Service) SetReady() { s.ready.Store(true) }
+
+// NewGRPCServer returns a gRPC server with the interceptor chain and both
+// CRI services registered.
+func (s *Service) NewGRPCServer() *grpc.Server {
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		// Image pulls and exec output can be large; kubelet's cri-client
+		// allows 16 MiB messages too.
+		grpc.MaxRecvMsgSize(16*1024*1024),
+		grpc.MaxSendMsgSize(16*1024*1024),
+	)
+	runtimeapi.RegisterRuntimeServiceServer(srv, s)
+	runtimeapi.RegisterImageServiceServer(srv, s)
+	return srv
+}
