@@ -1,0 +1,262 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/cri"
+	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/runtime/supervisor"
+	"github.com/berth-cri/berth/version"
+)
+
+// shutdownGrace bounds how long in-flight RPCs may finish at shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Run starts berthd and blocks until SIGTERM or SIGINT (or ctx ends), then
+// shuts down in order: stop accepting RPCs, let in-flight ones finish, close
+// the containerd client, stop the embedded containerd. Containers keep
+// running: their shims do not depend on berthd or containerd.
+func (o *Options) Run(ctx context.Context) error {
+	cfg := o.Config
+	log := newLogger(cfg.LogLevel)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Info("berthd starting", "version", version.Version, "commit", version.Commit, "config", o.ConfigPath)
+
+	bins, err := checkHost(cfg)
+	if err != nil {
+		return err
+	}
+	oomScore := tuneProcess(log, cfg.OOMScoreAdj)
+	for _, dir := range []string{cfg.Root, cfg.State} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return err
+		}
+	}
+
+	address := cfg.Containerd.Address
+	if address == "" {
+		sup, err := supervisor.Start(ctx, supervisor.Config{
+			Binary:        bins.containerd,
+			Root:          filepath.Join(cfg.Root, "containerd"),
+			State:         filepath.Join(cfg.State, "containerd"),
+			ShimSocketDir: config.ShimSocketDir(cfg.State),
+			NRISocket:     filepath.Join(cfg.State, "containerd-nri.sock"),
+			LogLevel:      cfg.Containerd.LogLevel,
+			OOMScore:      oomScore,
+			LogPath:       filepath.Join(cfg.Root, "containerd.log"),
+			StartTimeout:  time.Duration(cfg.Containerd.StartTimeout),
+			Env:           childEnv(filepath.Dir(bins.shim), filepath.Dir(bins.runc)),
+			Logger:        log.With("component", "supervisor"),
+		})
+		if err != nil {
+			return err
+		}
+		defer sup.Stop()
+		address = sup.Address()
+	}
+	client, err := containerd.New(address, containerd.WithDefaultNamespace(cfg.Containerd.Namespace), containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("connect to containerd at %s: %w", address, err)
+	}
+	defer client.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc := cri.New(cri.Options{
+		Namespace:    cfg.Containerd.Namespace,
+		Containerd:   client,
+		Network:      newNetworkReadiness(cfg.CNI),
+		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
+		StatusInfo:   statusInfo(cfg),
+		Logger:       log.With("component", "cri"),
+		Registerer:   reg,
+	})
+	l, err := cri.Listen(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	srv := svc.NewGRPCServer()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	defer gracefulStop(log, srv)
+
+	if cfg.Metrics.Address != "" {
+		ms, err := serveMetrics(cfg.Metrics.Address, reg)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		log.Info("serving metrics and pprof", "address", ms.Addr)
+	}
+	go dumpStacksOnSIGUSR1(ctx, log, cfg.State)
+
+	svc.SetReady()
+	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
+
+	select {
+	case <-ctx.Done():
+		log.Info("berthd shutting down")
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("CRI server stopped: %w", err)
+	}
+}
+
+type binaries struct{ containerd, shim, runc string }
+
+// checkHost verifies the node and resolves the binaries berthd runs.
+func checkHost(cfg config.Config) (binaries, error) {
+	var b binaries
+	req := host.Requirements{Binaries: []string{cfg.Containerd.RuncBinary}}
+	if cfg.Containerd.Address == "" {
+		req.Binaries = append(req.Binaries, cfg.Containerd.Binary)
+	}
+	if err := host.Check(req); err != nil {
+		return b, err
+	}
+	b.runc, _ = host.LookPath(cfg.Containerd.RuncBinary)
+	if cfg.Containerd.Address != "" {
+		return b, nil
+	}
+	b.containerd, _ = host.LookPath(cfg.Containerd.Binary)
+	// containerd finds its shim through PATH; look beside containerd first.
+	shim, err := host.LookPath("containerd-shim-runc-v2", filepath.Dir(b.containerd))
+	if err != nil {
+		return b, fmt.Errorf("node is not ready for berthd: %w", err)
+	}
+	b.shim = shim
+	return b, nil
+}
+
+// tuneProcess applies berthd's OOM score and thread limit and returns the
+// OOM score in force, which the embedded containerd then gets too.
+func tuneProcess(log *slog.Logger, oomScore int) int {
+	inForce, err := host.SetOOMScoreAdj(oomScore)
+	if err != nil {
+		log.Warn("cannot set berthd's OOM score; continuing (needs CAP_SYS_RESOURCE for negative values)", "error", err)
+	}
+	if _, err := host.SetMaxThreads(); err != nil {
+		log.Warn("cannot raise the thread limit", "error", err)
+	}
+	return inForce
+}
+
+// childEnv is the embedded containerd's environment: berthd's own, with
+// the shim's and runc's directories first in PATH.
+func childEnv(dirs ...string) []string {
+	env := []string{}
+	path := strings.Join(dirs, ":")
+	for _, kv := range os.Environ() {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path += ":" + v
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PATH="+path)
+}
+
+func cgroupDriver(setting string) runtimeapi.CgroupDriver {
+	if setting == "systemd" || (setting == "auto" && host.SystemdIsInit()) {
+		return runtimeapi.CgroupDriver_SYSTEMD
+	}
+	return runtimeapi.CgroupDriver_CGROUPFS
+}
+
+// statusInfo is what `crictl info` shows beside the conditions.
+func statusInfo(cfg config.Config) map[string]string {
+	data, _ := json.Marshal(cfg)
+	return map[string]string{
+		"config":  string(data),
+		"version": fmt.Sprintf(`{"berth":%q,"commit":%q,"containerd":%q,"runc":%q,"cniPlugins":%q}`, version.Version, version.Commit, version.Containerd, version.Runc, version.CNIPlugins),
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+type grpcServer interface {
+	GracefulStop()
+	Stop()
+}
+
+// gracefulStop lets in-flight RPCs finish, but not forever: a long image
+// pull must not hold up a node's shutdown.
+func gracefulStop(log *slog.Logger, srv grpcServer) {
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		log.Warn("in-flight CRI requests did not finish; cancelling them", "grace", shutdownGrace)
+		srv.Stop()
+	}
+}
+
+type metricsServer struct {
+	*http.Server
+	Addr string
+}
+
+func serveMetrics(address string, reg *prometheus.Registry) (*metricsServer, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return &metricsServer{Server: srv, Addr: l.Addr().String()}, nil
+}
+
+func dumpStacksOnSIGUSR1(ctx context.Context, log *slog.Logger, dir string) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sigs:
+			if path, err := host.DumpStacks(dir); err != nil {
+				log.Error("goroutine stack dump failed", "error", err)
+			} else {
+				log.Info("goroutine stacks written", "path", path)
+			}
+		}
+	}
+}
