@@ -30,7 +30,7 @@ func TestChooseResolvConf(t *testing.T) {
 	resolved := filepath.Join(dir, "resolved.conf")
 	os.WriteFile(resolved, []byte("nameserver 192.0.2.53\n"), 0o644)
 	for _, tc := range []struct {
-		name, host string
+		name, host   string
 		wantResolved bool
 	}{
 		{"systemd-resolved stub", "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n", true},
