@@ -49,14 +49,13 @@ var disabledPlugins = []string{
 	"io.containerd.cri.v1.runtime",
 	"io.containerd.cri.v1.images",
 	"io.containerd.podsandbox.controller.v1.podsandbox",
-	"io.containerd.sandbox.controller.v1.shim",
 }
 
-// render returns containerd's config.toml (schema version 3).
+// render returns containerd's config.toml (schema version 4, containerd 2.4).
 func (c Config) render() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by berthd at every start; edit berthd's config instead.\n")
-	fmt.Fprintf(&b, "version = 3\nroot = %q\nstate = %q\n", c.Root, c.State)
+	fmt.Fprintf(&b, "version = 4\nroot = %q\nstate = %q\n", c.Root, c.State)
 	if c.OOMScore != 0 {
 		fmt.Fprintf(&b, "oom_score = %d\n", c.OOMScore)
 	}

@@ -1,0 +1,337 @@
+// Package harness starts a real berthd, with its embedded containerd, under
+// temporary directories for integration tests, and hands out CRI clients
+// connected over its unix socket. Everything it starts it stops in
+// t.Cleanup, and it checks that nothing stays behind.
+//
+// It needs root and the binaries `make build deps` puts in _output/bin
+// (BERTH_BIN_DIR overrides where).
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// DefaultConflist is a bridge network on a test-only bridge and subnet, so
+// tests never touch a real node's pod network.
+const DefaultConflist = `{
+  "cniVersion": "1.0.0",
+  "name": "berth-test",
+  "plugins": [
+    {"type": "bridge", "bridge": "berthtest0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/16"}]], "dataDir": "%s"}},
+    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+  ]
+}`
+
+// Daemon is a running berthd.
+type Daemon struct {
+	Dir        string // everything of this daemon lives below it
+	Root       string
+	State      string
+	Socket     string
+	CNIConfDir string
+	LogPath    string
+
+	Runtime runtimeapi.RuntimeServiceClient
+	Images  runtimeapi.ImageServiceClient
+
+	t       *testing.T
+	cmd     *exec.Cmd
+	conn    *grpc.ClientConn
+	exited  chan struct{}
+	mu      sync.Mutex
+	stopped bool
+}
+
+type options struct {
+	conflist *string
+	args     []string
+}
+
+// Option changes how Start runs berthd.
+type Option func(*options)
+
+// WithoutNetworkConfig starts berthd with an empty CNI conf dir.
+func WithoutNetworkConfig() Option { return func(o *options) { empty := ""; o.conflist = &empty } }
+
+// WithArgs adds berthd flags.
+func WithArgs(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
+
+// BinDir is where the built binaries are.
+func BinDir() string {
+	if d := os.Getenv("BERTH_BIN_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(moduleRoot(), "_output", "bin")
+}
+
+// CNIBinDir is where the built CNI plugins are.
+func CNIBinDir() string {
+	if d := os.Getenv("BERTH_CNI_BIN_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(moduleRoot(), "_output", "cni", "bin")
+}
+
+// Bin is the path of a built binary; the test fails if it is missing.
+func Bin(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(BinDir(), name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not built (run make build deps): %v", p, err)
+	}
+	return p
+}
+
+// RequireRoot skips a test that cannot run unprivileged.
+func RequireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("integration tests drive containerd, runc and CNI: they need root")
+	}
+}
+
+// Start runs berthd and waits until it reports ready.
+func Start(t *testing.T, opts ...Option) *Daemon {
+	t.Helper()
+	RequireRoot(t)
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	// Under /run, and short: containerd's shim socket dir must stay within
+	// 38 characters.
+	dir, err := os.MkdirTemp("/run", "bt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{
+		Dir: dir, Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "st"),
+		Socket: filepath.Join(dir, "berth.sock"), CNIConfDir: filepath.Join(dir, "net.d"),
+		LogPath: filepath.Join(dir, "berthd.log"), t: t, exited: make(chan struct{}),
+	}
+	if err := os.MkdirAll(d.CNIConfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conflist := fmt.Sprintf(DefaultConflist, filepath.Join(dir, "ipam"))
+	if o.conflist != nil {
+		conflist = *o.conflist
+	}
+	if conflist != "" {
+		d.WriteNetworkConfig(conflist)
+	}
+	t.Cleanup(d.cleanup)
+	d.start(o.args)
+	return d
+}
+
+// WriteNetworkConfig puts conflist into the daemon's CNI conf dir.
+func (d *Daemon) WriteNetworkConfig(conflist string) {
+	d.t.Helper()
+	if err := os.WriteFile(filepath.Join(d.CNIConfDir, "10-test.conflist"), []byte(conflist), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *Daemon) start(extra []string) {
+	t := d.t
+	t.Helper()
+	args := append([]string{
+		"--config", filepath.Join(d.Dir, "config.toml"),
+		"--root", d.Root, "--state", d.State, "--socket", d.Socket,
+		"--cni-conf-dir", d.CNIConfDir, "--cni-bin-dir", CNIBinDir(),
+		"--log-level", "debug",
+	}, extra...)
+	logFile, err := os.OpenFile(d.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	d.cmd = exec.Command(Bin(t, "berthd"), args...)
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(d.cmd, d.exited)
+
+	conn, err := grpc.NewClient("unix://"+d.Socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.conn = conn
+	d.Runtime = runtimeapi.NewRuntimeServiceClient(conn)
+	d.Images = runtimeapi.NewImageServiceClient(conn)
+	d.WaitFor("berthd ready", 60*time.Second, func() bool {
+		resp, err := d.Runtime.Status(context.Background(), &runtimeapi.StatusRequest{})
+		return err == nil && condition(resp, runtimeapi.RuntimeReady)
+	})
+}
+
+func condition(resp *runtimeapi.StatusResponse, typ string) bool {
+	for _, c := range resp.GetStatus().GetConditions() {
+		if c.Type == typ {
+			return c.Status
+		}
+	}
+	return false
+}
+
+// WaitFor polls cond until it holds, failing the test with the daemon's
+// log after timeout.
+func (d *Daemon) WaitFor(what string, timeout time.Duration, cond func() bool) {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-d.exited:
+			d.t.Fatalf("berthd exited while waiting for %s; its log:\n%s", what, d.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("timed out after %v waiting for %s; berthd's log:\n%s", timeout, what, d.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Log returns berthd's log so far.
+func (d *Daemon) Log() string {
+	data, _ := os.ReadFile(d.LogPath)
+	return string(data)
+}
+
+// PID is berthd's process ID.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
+// ContainerdPID is the embedded containerd's process ID, from its pid file.
+func (d *Daemon) ContainerdPID() int {
+	data, err := os.ReadFile(filepath.Join(d.State, "containerd", "containerd.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// Stop sends SIGTERM and waits for berthd to exit; it returns the exit
+// error (nil for a clean exit).
+func (d *Daemon) Stop() error {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return nil
+	}
+	d.stopped = true
+	d.mu.Unlock()
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return fmt.Errorf("berthd did not exit within 30s of SIGTERM")
+	}
+	if !d.cmd.ProcessState.Success() {
+		return fmt.Errorf("berthd exited with %v", d.cmd.ProcessState)
+	}
+	return nil
+}
+
+// Crictl runs the built crictl against this daemon and returns its stdout.
+func (d *Daemon) Crictl(args ...string) (string, error) {
+	d.t.Helper()
+	cmd := exec.Command(Bin(d.t, "crictl"), append([]string{"--runtime-endpoint", "unix://" + d.Socket, "--image-endpoint", "unix://" + d.Socket, "--timeout", "30s"}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("crictl %s: %w: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+// cleanup stops the daemon and its containerd and checks nothing of them
+// runs or stays mounted, then removes the directories.
+func (d *Daemon) cleanup() {
+	t := d.t
+	ctrd := d.ContainerdPID()
+	if err := d.Stop(); err != nil {
+		t.Errorf("stopping berthd: %v\n%s", err, d.Log())
+	}
+	if ctrd != 0 && processAlive(ctrd) {
+		t.Errorf("containerd %d still runs after berthd stopped", ctrd)
+		syscall.Kill(ctrd, syscall.SIGKILL)
+	}
+	if mounts := MountsUnder(d.Dir); len(mounts) > 0 {
+		t.Errorf("mounts left under %s: %v", d.Dir, mounts)
+		for i := len(mounts) - 1; i >= 0; i-- {
+			syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+		}
+	}
+	if t.Failed() {
+		t.Logf("berthd's log:\n%s", d.Log())
+		if data, err := os.ReadFile(filepath.Join(d.Root, "containerd.log")); err == nil {
+			t.Logf("containerd's log:\n%s", data)
+		}
+	}
+	os.RemoveAll(d.Dir)
+}
+
+// MountsUnder lists mount points at or below dir.
+func MountsUnder(dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// ProcessAlive reports whether pid runs (a zombie does not).
+func ProcessAlive(pid int) bool { return processAlive(pid) }
+
+func moduleRoot() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return dir
+}

@@ -1,0 +1,12 @@
+// Package integration drives a real berthd, with its embedded containerd,
+// runc and CNI plugins, over the CRI socket, as kubelet and crictl do.
+package integration
+
+import (
+	"context"
+	"time"
+)
+
+func ctxTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
