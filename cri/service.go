@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -24,7 +25,10 @@ type NetworkHealth interface {
 // Options wires the Service to the rest of berthd.
 type Options struct {
 	// Namespace is the containerd namespace every request works in.
-	Namespace    string
+	Namespace string
+	// Client is the containerd client; nil only in unit tests of RPCs that
+	// do not reach containerd.
+	Client       *containerd.Client
 	Containerd   ContainerdHealth
 	Network      NetworkHealth
 	CgroupDriver runtimeapi.CgroupDriver
@@ -42,6 +46,7 @@ type Service struct {
 	runtimeapi.UnimplementedImageServiceServer
 
 	namespace    string
+	client       *containerd.Client
 	containerd   ContainerdHealth
 	network      NetworkHealth
 	cgroupDriver runtimeapi.CgroupDriver
@@ -57,6 +62,7 @@ type Service struct {
 func New(opts Options) *Service {
 	return &Service{
 		namespace:    opts.Namespace,
+		client:       opts.Client,
 		containerd:   opts.Containerd,
 		network:      opts.Network,
 		cgroupDriver: opts.CgroupDriver,

@@ -87,6 +87,7 @@ func (o *Options) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := cri.New(cri.Options{
 		Namespace:    cfg.Containerd.Namespace,
+		Client:       client,
 		Containerd:   client,
 		Network:      newNetworkReadiness(cfg.CNI),
 		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
