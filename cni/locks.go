@@ -1,0 +1,53 @@
+package cni
+
+import (
+	"context"
+	"sync"
+)
+
+// idLocks serialises the CNI calls of one sandbox ID. Waiting honours the
+// caller's context, so a Teardown queued behind a hung ADD gives up when
+// its own deadline passes instead of piling up.
+type idLocks struct {
+	mu    sync.Mutex
+	locks map[string]*idLock
+}
+
+type idLock struct {
+	held chan struct{} // a token is in the channel while the lock is held
+	refs int           // holders and waiters; the entry goes at zero
+}
+
+func (l *idLocks) lock(ctx context.Context, id string) (unlock func(), _ error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = make(map[string]*idLock)
+	}
+	e, ok := l.locks[id]
+	if !ok {
+		e = &idLock{held: make(chan struct{}, 1)}
+		l.locks[id] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+
+	release := func() {
+		l.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(l.locks, id)
+		}
+		l.mu.Unlock()
+	}
+
+	select {
+	case e.held <- struct{}{}:
+		return func() {
+			<-e.held
+			release()
+		}, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
