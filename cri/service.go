@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/sandbox"
 )
 
 // ContainerdHealth is the part of the containerd client Status needs.
@@ -31,6 +33,7 @@ type Options struct {
 	Client       *containerd.Client
 	Containerd   ContainerdHealth
 	Network      NetworkHealth
+	Sandboxes    *sandbox.Manager
 	CgroupDriver runtimeapi.CgroupDriver
 	// StatusInfo is returned by a verbose Status (crictl info): the
 	// effective configuration, as JSON strings by key.
@@ -49,6 +52,7 @@ type Service struct {
 	client       *containerd.Client
 	containerd   ContainerdHealth
 	network      NetworkHealth
+	sandboxes    *sandbox.Manager
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
 	log          *slog.Logger
@@ -65,6 +69,7 @@ func New(opts Options) *Service {
 		client:       opts.Client,
 		containerd:   opts.Containerd,
 		network:      opts.Network,
+		sandboxes:    opts.Sandboxes,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
 		log:          opts.Logger,

@@ -21,10 +21,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/supervisor"
+	"github.com/berth-cri/berth/sandbox"
 	"github.com/berth-cri/berth/version"
 )
 
@@ -83,13 +87,38 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	defer client.Close()
 
+	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
+	if err != nil {
+		return err
+	}
+	ct, err := conntrack.New()
+	if err != nil {
+		return fmt.Errorf("conntrack: %w", err)
+	}
+	defer ct.Close()
+	sandboxes := sandbox.NewManager(sandbox.Config{
+		Client:         client,
+		Root:           cfg.Root,
+		State:          cfg.State,
+		PauseImage:     cfg.Image.PauseImage,
+		RuncBinary:     bins.runc,
+		RuncRoot:       filepath.Join(cfg.State, "runc"),
+		ResolvConf:     host.ResolvConf(),
+		MinOOMScoreAdj: oomScore,
+		Network:        network,
+		HostPorts:      portmap.New(),
+		Conntrack:      ct,
+		Logger:         log.With("component", "sandbox"),
+	})
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := cri.New(cri.Options{
 		Namespace:    cfg.Containerd.Namespace,
 		Client:       client,
 		Containerd:   client,
-		Network:      newNetworkReadiness(cfg.CNI),
+		Network:      network,
+		Sandboxes:    sandboxes,
 		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
 		StatusInfo:   statusInfo(cfg),
 		Logger:       log.With("component", "cri"),

@@ -1,0 +1,130 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/api/types/runc/options"
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-cri/berth/cni"
+	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/portmap"
+)
+
+// runTimeout bounds a RunPodSandbox's work, which goes on after the
+// request's own deadline so that kubelet's retry can collect it.
+const runTimeout = 4 * time.Minute
+
+// cleanupTimeout bounds cleanups, which run on a fresh context: the
+// request's may already be cancelled.
+const cleanupTimeout = 2 * time.Minute
+
+// Network attaches and detaches pod networks (*cni.Manager).
+type Network interface {
+	Setup(ctx context.Context, sn cni.SandboxNetwork) (*cni.Result, error)
+	Teardown(ctx context.Context, id string) error
+}
+
+// HostPorts reserves hostPorts on the node so two pods, or a pod and a
+// host process, never share one.
+// (*portmap.Table).
+type HostPorts interface {
+	Reserve(sandboxID string, ports []portmap.PortMapping) error
+	Release(sandboxID string)
+}
+
+// Conntrack forgets connection tracking entries of a torn-down pod, so
+// UDP flows to its IPs or hostPorts do not stick to a dead endpoint
+// (*conntrack.Cleaner).
+type Conntrack interface {
+	PurgeIPs(ips []netip.Addr) (uint, error)
+	PurgeUDPHostPorts(ports []conntrack.HostPort) (uint, error)
+}
+
+// Containers stops and removes the containers of a sandbox; the container
+// side of Berth implements it.
+type Containers interface {
+	StopAll(ctx context.Context, sandboxID string) error
+	RemoveAll(ctx context.Context, sandboxID string) error
+}
+
+// Config wires a Manager.
+type Config struct {
+	Client *containerd.Client
+	// Root holds per-sandbox files; State holds network namespaces and shm
+	// mounts, which do not survive a reboot.
+	Root, State string
+	PauseImage  string
+	// RuncBinary and RuncRoot are given to every task via runc options.
+	RuncBinary, RuncRoot string
+	// ResolvConf is the file pods without a DNS config get.
+	ResolvConf string
+	// MinOOMScoreAdj is the lowest oom_score_adj this node lets berthd set
+	// (0 without CAP_SYS_RESOURCE); lower requests are clamped to it.
+	MinOOMScoreAdj int
+	Network        Network
+	HostPorts      HostPorts
+	Conntrack      Conntrack
+	Logger         *slog.Logger
+}
+
+// Manager runs, stops and removes pod sandboxes.
+type Manager struct {
+	cfg        Config
+	store      *Store
+	names      *registrar
+	containers Containers
+
+	pauseMu sync.Mutex
+	pause   *pauseImage
+}
+
+// NewManager returns a Manager with an empty store.
+func NewManager(cfg Config) *Manager {
+	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar()}
+}
+
+// SetContainers connects the container side, which is built after the
+// sandbox manager because it needs it too.
+func (m *Manager) SetContainers(c Containers) { m.containers = c }
+
+// Store is the in-memory index of sandboxes.
+func (m *Manager) Store() *Store { return m.store }
+
+// runtimeFor maps a CRI runtime handler (RuntimeClass) to a containerd
+// runtime and its options.
+func (m *Manager) runtimeFor(handler string) (containerd.NewContainerOpts, error) {
+	switch handler {
+	case "", "runc":
+		return containerd.WithRuntime("io.containerd.runc.v2", &options.Options{
+			BinaryName: m.cfg.RuncBinary,
+			Root:       m.cfg.RuncRoot,
+		}), nil
+	}
+	return nil, fmt.Errorf("runtime handler %q is not configured (known: runc): %w", handler, errdefs.ErrInvalidArgument)
+}
+
+// RuntimeOpts is the containerd runtime for a sandbox's containers.
+func (m *Manager) RuntimeOpts(sb *Sandbox) (containerd.NewContainerOpts, error) {
+	return m.runtimeFor(sb.RuntimeHandler)
+}
+
+func (m *Manager) sandboxDir(id string) string { return filepath.Join(m.cfg.Root, "sandboxes", id) }
+
+func (m *Manager) shmDir(id string) string { return filepath.Join(m.cfg.State, "sandboxes", id, "shm") }
+
+func (m *Manager) netnsDir() string { return filepath.Join(m.cfg.State, "netns") }
+
+// cleanupContext keeps ctx's values (the containerd namespace, the request
+// logger) but not its cancellation: a cleanup must run to the end even when
+// the request that needs it has timed out.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}

@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+)
+
+// Remove stops a sandbox if needed, removes its containers, its pause
+// container and its files, and frees its name. An unknown ID is success.
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	sb, err := m.store.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sb.lifecycle.Lock()
+	defer sb.lifecycle.Unlock()
+	if m.containers != nil {
+		if err := m.containers.RemoveAll(ctx, sb.ID); err != nil {
+			return fmt.Errorf("remove containers of sandbox %s: %w", sb.ID, err)
+		}
+	}
+	if err := m.releaseRuntime(ctx, sb); err != nil {
+		return err
+	}
+	if err := m.removeRecords(ctx, sb); err != nil {
+		return err
+	}
+	m.store.delete(sb.ID)
+	m.names.release(sb.Name, sb.ID)
+	return nil
+}
+
+// removeRecords deletes the pause container (and its rootfs view) and the
+// sandbox's files.
+func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
+	container, err := m.cfg.Client.LoadContainer(ctx, sb.ID)
+	switch {
+	case errdefs.IsNotFound(err):
+		// Run failed before creating it: the view may exist on its own.
+		if err := m.cfg.Client.SnapshotService(snapshotter).Remove(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove pause rootfs: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("load pause container: %w", err)
+	default:
+		if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete pause container: %w", err)
+		}
+	}
+	if err := os.RemoveAll(sb.Dir); err != nil {
+		return fmt.Errorf("remove sandbox files: %w", err)
+	}
+	return nil
+}

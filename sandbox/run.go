@@ -1,0 +1,340 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/cni"
+	"github.com/berth-cri/berth/portmap"
+	"github.com/berth-cri/berth/sandbox/netns"
+)
+
+// Labels and extensions that make a containerd container a Berth sandbox.
+const (
+	LabelKind          = "io.berth.kind"
+	KindSandbox        = "sandbox"
+	extensionMetadata  = "io.berth.sandbox.metadata"
+	extensionNetwork   = "io.berth.sandbox.network"
+	labelSandboxName   = "io.berth.sandbox.name"
+	typeURLMetadata    = "github.com/berth-cri/berth/sandbox.Metadata"
+	typeURLNetworkInfo = "github.com/berth-cri/berth/sandbox.NetworkInfo"
+)
+
+// NetworkInfo is recorded on the pause container once CNI ADD succeeded.
+type NetworkInfo struct {
+	IPs []netip.Addr `json:"ips"`
+}
+
+func init() {
+	typeurl.Register(&Metadata{}, typeURLMetadata)
+	typeurl.Register(&NetworkInfo{}, typeURLNetworkInfo)
+}
+
+// Run creates and starts a pod sandbox and returns its ID. A Run with the
+// name of a sandbox that exists, or is being created, returns that sandbox.
+//
+// The work is detached from ctx's deadline: when kubelet gives up waiting
+// it retries with the same metadata, and the retry collects this sandbox
+// instead of racing a second one (and leaking the first).
+func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error) {
+	if err := validateConfig(cfg); err != nil {
+		return "", err
+	}
+	runtimeOpt, err := m.runtimeFor(handler)
+	if err != nil {
+		return "", err
+	}
+	name := makeName(cfg.GetMetadata())
+	id := newID()
+	res, existing, err := m.names.reserve(ctx, name, id)
+	if err != nil {
+		return "", fmt.Errorf("waiting for the sandbox %q being created: %w", name, err)
+	}
+	if res == nil {
+		return existing, nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
+		defer cancel()
+		err := m.run(workCtx, id, name, cfg, handler, runtimeOpt)
+		m.names.finish(name, res, err)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return "", err
+		}
+		return id, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("sandbox %s is still being created; retry to get it: %w", id, ctx.Err())
+	}
+}
+
+func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodSandboxConfig, handler string, runtimeOpt containerd.NewContainerOpts) (retErr error) {
+	start := time.Now()
+	pause, err := m.resolvePause(ctx)
+	if err != nil {
+		return err
+	}
+	md := Metadata{ID: id, Name: name, Config: cfg, RuntimeHandler: handler, CreatedAt: time.Now(), Dir: m.sandboxDir(id)}
+	hostNetwork := md.HostNetwork()
+	if !hostNetwork {
+		md.NetNSPath = netns.Path(m.netnsDir(), id)
+	}
+	if cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetIpc() != runtimeapi.NamespaceMode_NODE {
+		md.ShmPath = m.shmDir(id)
+	}
+	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY})
+
+	// Every resource below is released by the same idempotent teardown as
+	// Stop and Remove use, so it is registered before the first one is
+	// acquired, and covers a CNI ADD that failed halfway. If the teardown
+	// itself fails, the sandbox stays listed NOTREADY for a later
+	// Stop/Remove to finish, rather than leaking what it holds.
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
+		if cleanupErr != nil {
+			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", id, "error", cleanupErr)
+			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })
+			m.store.add(sb)
+		}
+	}()
+
+	if err := writeFiles(md.Dir, cfg, hostNetwork, m.cfg.ResolvConf); err != nil {
+		return fmt.Errorf("write pod files: %w", err)
+	}
+	if md.ShmPath != "" {
+		if err := mountShm(md.ShmPath); err != nil {
+			return err
+		}
+	}
+	if !hostNetwork {
+		if _, err := netns.Create(m.netnsDir(), id); err != nil {
+			return fmt.Errorf("create network namespace: %w", err)
+		}
+		if err := netns.BringUpLoopback(md.NetNSPath); err != nil {
+			return fmt.Errorf("bring up lo: %w", err)
+		}
+	}
+
+	// The network and the pause task need only the namespace: set them up
+	// side by side.
+	netDone := make(chan error, 1)
+	var ips []netip.Addr
+	if hostNetwork {
+		netDone <- nil
+	} else {
+		mappings := portMappings(cfg)
+		if err := m.cfg.HostPorts.Reserve(id, hostPorts(mappings)); err != nil {
+			return err
+		}
+		go func() {
+			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
+				ID: id, NetNSPath: md.NetNSPath,
+				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
+				PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()),
+			})
+			if err == nil {
+				ips = res.IPs
+			}
+			netDone <- err
+		}()
+	}
+	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt)
+	if err := errors.Join(taskErr, <-netDone); err != nil {
+		return err
+	}
+	if len(ips) > 0 {
+		if err := m.recordNetwork(ctx, id, ips); err != nil {
+			return err
+		}
+	}
+	if err := sb.Update(func(s Status) (Status, error) {
+		s.State, s.Pid, s.IPs = runtimeapi.PodSandboxState_SANDBOX_READY, pid, ips
+		return s, nil
+	}); err != nil {
+		return err
+	}
+	m.store.add(sb)
+	m.cfg.Logger.Info("sandbox ready", "sandbox", id, "pod", cfg.Metadata.Namespace+"/"+cfg.Metadata.Name, "ips", ips, "took", time.Since(start))
+	return nil
+}
+
+// startPause creates the pause container and task and starts it.
+func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
+	if _, err := m.cfg.Client.SnapshotService(snapshotter).View(ctx, sb.ID, p.chainID); err != nil {
+		if errdefs.IsNotFound(err) {
+			m.forgetPause()
+		}
+		return 0, fmt.Errorf("pause rootfs: %w", err)
+	}
+	container, err := m.cfg.Client.NewContainer(ctx, sb.ID,
+		withSnapshotKey(sb.ID),
+		containerd.WithImageName(p.ref),
+		runtimeOpt,
+		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
+		containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
+		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
+	)
+	if err != nil {
+		return 0, fmt.Errorf("create pause container: %w", err)
+	}
+	task, err := container.NewTask(ctx, cio.NullIO)
+	if err != nil {
+		return 0, fmt.Errorf("create pause task: %w", err)
+	}
+	// Wait before Start, so the exit cannot be missed; on a context that
+	// lives as long as the sandbox.
+	exitC, err := task.Wait(context.WithoutCancel(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("wait on pause task: %w", err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return 0, fmt.Errorf("start pause task: %w", err)
+	}
+	go m.watchPause(context.WithoutCancel(ctx), sb, container, exitC)
+	return task.Pid(), nil
+}
+
+// withSnapshotKey points the container at the pause view made just before,
+// without the existence check containerd.WithSnapshot does (a round trip).
+func withSnapshotKey(key string) containerd.NewContainerOpts {
+	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		c.Snapshotter, c.SnapshotKey = snapshotter, key
+		return nil
+	}
+}
+
+func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr) error {
+	container, err := m.cfg.Client.LoadContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	any, err := typeurl.MarshalAny(&NetworkInfo{IPs: ips})
+	if err != nil {
+		return err
+	}
+	return container.Update(ctx, containerd.UpdateContainerOpts(func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		if c.Extensions == nil {
+			c.Extensions = map[string]typeurl.Any{}
+		}
+		c.Extensions[extensionNetwork] = any
+		return nil
+	}))
+}
+
+// watchPause marks the sandbox NOTREADY when its pause process exits. A
+// lost connection to containerd (it restarted) is not an exit: wait again.
+func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, container containerd.Container, exitC <-chan containerd.ExitStatus) {
+	for {
+		st := <-exitC
+		if st.Error() == nil {
+			break
+		}
+		time.Sleep(time.Second)
+		task, err := container.Task(ctx, nil)
+		if errdefs.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			exitC = retryLater(err)
+			continue
+		}
+		if exitC, err = task.Wait(ctx); err != nil {
+			exitC = retryLater(err)
+		}
+	}
+	sb.Update(func(s Status) (Status, error) {
+		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
+		return s, nil
+	})
+}
+
+func retryLater(err error) <-chan containerd.ExitStatus {
+	c := make(chan containerd.ExitStatus, 1)
+	c <- *containerd.NewExitStatus(containerd.UnknownExitStatus, time.Time{}, err)
+	return c
+}
+
+func validateConfig(cfg *runtimeapi.PodSandboxConfig) error {
+	md := cfg.GetMetadata()
+	switch {
+	case cfg == nil:
+		return fmt.Errorf("sandbox config is required: %w", errdefs.ErrInvalidArgument)
+	case md == nil:
+		return fmt.Errorf("sandbox config has no metadata: %w", errdefs.ErrInvalidArgument)
+	case md.Name == "" || md.Namespace == "" || md.Uid == "":
+		return fmt.Errorf("sandbox metadata needs name, namespace and uid (got %q, %q, %q): %w", md.Name, md.Namespace, md.Uid, errdefs.ErrInvalidArgument)
+	}
+	for _, pm := range cfg.GetPortMappings() {
+		if pm.HostPort < 0 || pm.HostPort > 65535 || pm.ContainerPort <= 0 || pm.ContainerPort > 65535 {
+			return fmt.Errorf("port mapping %d->%d out of range: %w", pm.HostPort, pm.ContainerPort, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// makeName is the registrar key: one sandbox per pod and attempt.
+func makeName(md *runtimeapi.PodSandboxMetadata) string {
+	return strings.Join([]string{md.Name, md.Namespace, md.Uid, strconv.FormatUint(uint64(md.Attempt), 10)}, "_")
+}
+
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// portMappings keeps the mappings that publish a host port.
+func portMappings(cfg *runtimeapi.PodSandboxConfig) []cni.PortMapping {
+	var out []cni.PortMapping
+	for _, pm := range cfg.GetPortMappings() {
+		if pm.HostPort <= 0 {
+			continue
+		}
+		out = append(out, cni.PortMapping{
+			HostPort: pm.HostPort, ContainerPort: pm.ContainerPort,
+			Protocol: strings.ToLower(pm.Protocol.String()), HostIP: pm.HostIp,
+		})
+	}
+	return out
+}
+
+func hostPorts(mappings []cni.PortMapping) []portmap.PortMapping {
+	out := make([]portmap.PortMapping, 0, len(mappings))
+	for _, pm := range mappings {
+		out = append(out, portmap.PortMapping{Protocol: portmap.Protocol(pm.Protocol), HostIP: pm.HostIP, HostPort: pm.HostPort})
+	}
+	return out
+}
+
+func dnsCapability(dns *runtimeapi.DNSConfig) *cni.DNS {
+	if dns == nil {
+		return nil
+	}
+	return &cni.DNS{Servers: dns.Servers, Searches: dns.Searches, Options: dns.Options}
+}

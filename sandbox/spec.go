@@ -1,0 +1,178 @@
+package sandbox
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/containerd/containerd/v2/core/containers"
+	"path/filepath"
+	"strconv"
+
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Annotations on the pause container, in the names containerd's CRI uses so
+// that NRI plugins and node tools recognise sandboxes.
+const (
+	annotationContainerType = "io.kubernetes.cri.container-type"
+	annotationSandboxID     = "io.kubernetes.cri.sandbox-id"
+	annotationSandboxName   = "io.kubernetes.cri.sandbox-name"
+	annotationSandboxNS     = "io.kubernetes.cri.sandbox-namespace"
+	annotationSandboxUID    = "io.kubernetes.cri.sandbox-uid"
+)
+
+// pauseOOMScoreAdj keeps the pause process, which holds the pod's
+// namespaces, among the last the OOM killer picks (as containerd does).
+const pauseOOMScoreAdj = -998
+
+// pauseCPUShares is the smallest weight: pause never runs.
+const pauseCPUShares = 2
+
+// CgroupsPath is where a sandbox's (or its container's) cgroup goes with the
+// cgroupfs driver: under the pod's cgroup parent from kubelet, or under
+// /berth for pods started without one (crictl).
+func CgroupsPath(parent, id string) string {
+	if parent == "" {
+		parent = "/berth"
+	}
+	return filepath.Join(parent, id)
+}
+
+// ClampOOMScoreAdj raises score to the node's minimum: without
+// CAP_SYS_RESOURCE runc cannot lower a process's oom_score_adj below
+// berthd's own, and the container would fail to start.
+func ClampOOMScoreAdj(score, min int) int { return max(score, min) }
+
+// pauseSpecOpts builds the pause container's OCI spec.
+func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
+	cfg := md.Config
+	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	args := append(append([]string{}, p.config.Entrypoint...), p.config.Cmd...)
+	if len(args) == 0 {
+		args = []string{"/pause"}
+	}
+	opts := []oci.SpecOpts{
+		oci.WithDefaultSpec(),
+		oci.WithProcessArgs(args...),
+		oci.WithEnv(p.config.Env),
+		oci.WithRootFSReadonly(),
+		oci.WithNoNewPrivileges,
+		oci.WithCgroup(CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)),
+		oci.WithAnnotations(map[string]string{
+			annotationContainerType: "sandbox",
+			annotationSandboxID:     md.ID,
+			annotationSandboxName:   cfg.GetMetadata().GetName(),
+			annotationSandboxNS:     cfg.GetMetadata().GetNamespace(),
+			annotationSandboxUID:    cfg.GetMetadata().GetUid(),
+		}),
+		withOOMScoreAdj(ClampOOMScoreAdj(pauseOOMScoreAdj, m.cfg.MinOOMScoreAdj)),
+		withCPUShares(pauseCPUShares),
+		withSysctls(cfg.GetLinux().GetSysctls()),
+		withShm(md.ShmPath),
+	}
+	if md.HostNetwork() {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
+	} else {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: md.NetNSPath}))
+		if h := cfg.GetHostname(); h != "" {
+			opts = append(opts, oci.WithHostname(h))
+		}
+	}
+	if nsOpts.GetPid() == runtimeapi.NamespaceMode_NODE {
+		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
+	}
+	if nsOpts.GetIpc() == runtimeapi.NamespaceMode_NODE {
+		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
+	}
+	if sc := cfg.GetLinux().GetSecurityContext(); sc != nil {
+		if u := sc.GetRunAsUser(); u != nil {
+			gid := uint32(0)
+			if g := sc.GetRunAsGroup(); g != nil {
+				gid = uint32(g.GetValue())
+			}
+			opts = append(opts, oci.WithUserID(uint32(u.GetValue())), withGID(gid))
+		}
+		if groups := sc.GetSupplementalGroups(); len(groups) > 0 {
+			opts = append(opts, withAdditionalGIDs(groups))
+		}
+	}
+	return opts
+}
+
+func withOOMScoreAdj(score int) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.OOMScoreAdj = &score
+		return nil
+	}
+}
+
+func withCPUShares(shares uint64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		if s.Linux.Resources.CPU == nil {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{}
+		}
+		s.Linux.Resources.CPU.Shares = &shares
+		return nil
+	}
+}
+
+func withSysctls(sysctls map[string]string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if len(sysctls) == 0 {
+			return nil
+		}
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		for k, v := range sysctls {
+			s.Linux.Sysctl[k] = v
+		}
+		return nil
+	}
+}
+
+// withShm replaces the default tmpfs /dev/shm with the pod's own (shared by
+// its containers) or, for host IPC, the host's.
+func withShm(shmPath string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		source := shmPath
+		if source == "" {
+			source = "/dev/shm"
+		}
+		mounts := s.Mounts[:0]
+		for _, mnt := range s.Mounts {
+			if mnt.Destination != "/dev/shm" {
+				mounts = append(mounts, mnt)
+			}
+		}
+		s.Mounts = append(mounts, specs.Mount{
+			Destination: "/dev/shm", Type: "bind", Source: source,
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
+		})
+		return nil
+	}
+}
+
+func withGID(gid uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.User.GID = gid
+		return nil
+	}
+}
+
+func withAdditionalGIDs(groups []int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		for _, g := range groups {
+			if g < 0 || g > int64(^uint32(0)) {
+				return fmt.Errorf("supplemental group %s out of range", strconv.FormatInt(g, 10))
+			}
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
+		}
+		return nil
+	}
+}

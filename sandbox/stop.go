@@ -1,0 +1,137 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/sandbox/netns"
+)
+
+// Stop stops a sandbox's containers and its pause task, and releases its
+// network: CNI DEL, hostPorts, conntrack entries, the namespace. It is
+// idempotent, and an unknown ID is success (kubelet stops sandboxes that
+// may already be gone).
+func (m *Manager) Stop(ctx context.Context, id string) error {
+	sb, err := m.store.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sb.lifecycle.Lock()
+	defer sb.lifecycle.Unlock()
+	if m.containers != nil {
+		if err := m.containers.StopAll(ctx, sb.ID); err != nil {
+			return fmt.Errorf("stop containers of sandbox %s: %w", sb.ID, err)
+		}
+	}
+	return m.releaseRuntime(ctx, sb)
+}
+
+// releaseRuntime undoes what a running sandbox holds, each step idempotent
+// so that a retry finishes what an earlier attempt could not. The sandbox
+// ends NOTREADY; Problem says what is still held.
+func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
+	var errs []error
+	if err := m.deletePauseTask(ctx, sb.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if !sb.Status().NetworkTornDown {
+		if err := m.releaseNetwork(ctx, sb); err != nil {
+			errs = append(errs, err)
+		} else {
+			sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = true; return s, nil })
+		}
+	}
+	if sb.ShmPath != "" {
+		if err := unmountShm(sb.ShmPath); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(errs...)
+	sb.Update(func(s Status) (Status, error) {
+		s.State, s.Pid, s.Problem = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0, ""
+		if err != nil {
+			s.Problem = err.Error()
+		}
+		return s, nil
+	})
+	return err
+}
+
+// deletePauseTask kills the pause process and deletes its task.
+func (m *Manager) deletePauseTask(ctx context.Context, id string) error {
+	container, err := m.cfg.Client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load pause container: %w", err)
+	}
+	task, err := container.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load pause task: %w", err)
+	}
+	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete pause task: %w", err)
+	}
+	return nil
+}
+
+// releaseNetwork detaches the pod from its network and removes the
+// namespace. Conntrack failures are logged, not returned: stale entries
+// expire on their own, and they must not keep a pod from being removed.
+func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
+	if sb.HostNetwork() {
+		return nil
+	}
+	if err := m.cfg.Network.Teardown(ctx, sb.ID); err != nil {
+		return fmt.Errorf("CNI DEL: %w", err)
+	}
+	m.cfg.HostPorts.Release(sb.ID)
+	m.purgeConntrack(sb)
+	if err := netns.Remove(sb.NetNSPath); err != nil {
+		return fmt.Errorf("remove network namespace: %w", err)
+	}
+	return nil
+}
+
+// purgeConntrack deletes the entries of the pod's IPs and UDP hostPorts, so
+// that a client's datagrams are not DNATed to an endpoint that is gone
+// (containerd and CRI-O only flush on ADD). Failures are logged: stale
+// entries expire on their own and must not block a pod's removal.
+func (m *Manager) purgeConntrack(sb *Sandbox) {
+	var udp []conntrack.HostPort
+	for _, pm := range portMappings(sb.Config) {
+		if pm.Protocol != "udp" {
+			continue
+		}
+		hp := conntrack.HostPort{Port: uint16(pm.HostPort)}
+		if addr, err := netip.ParseAddr(pm.HostIP); err == nil {
+			hp.HostIP = addr
+		}
+		udp = append(udp, hp)
+	}
+	n, err := m.cfg.Conntrack.PurgeIPs(sb.Status().IPs)
+	if len(udp) > 0 {
+		var k uint
+		k, err2 := m.cfg.Conntrack.PurgeUDPHostPorts(udp)
+		n, err = n+k, errors.Join(err, err2)
+	}
+	if err != nil {
+		m.cfg.Logger.Warn("conntrack purge failed; entries will expire on their own", "sandbox", sb.ID, "error", err)
+	} else if n > 0 {
+		m.cfg.Logger.Debug("conntrack entries purged", "sandbox", sb.ID, "entries", n)
+	}
+}
