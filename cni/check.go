@@ -39,7 +39,7 @@ func (m *Manager) Check(ctx context.Context, id string) error {
 	}
 	rt := runtimeConf(id, a.NetNS, a.IfName, a.Args, a.Capabilities)
 	if err := m.cni.CheckNetworkList(ctx, list, rt); err != nil {
-		return fmt.Errorf("CNI CHECK of sandbox %s on network %q: %w", id, a.Network, err)
+		return fmt.Errorf("CNI CHECK of sandbox %s on network %q: %w", id, a.Network, ctxErr(ctx, err))
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func (m *Manager) GC(ctx context.Context, live []string) error {
 		attachments = append(attachments, types.GCAttachment{ContainerID: id, IfName: m.ifName})
 	}
 	if err := m.cni.GCNetworkList(ctx, n.list, &libcni.GCArgs{ValidAttachments: attachments}); err != nil {
-		errs = append(errs, fmt.Errorf("CNI GC of network %q: %w", n.list.Name, err))
+		errs = append(errs, fmt.Errorf("CNI GC of network %q: %w", n.list.Name, ctxErr(ctx, err)))
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package cni
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
 // Manager runs CNI for pod sandboxes. It is safe for concurrent use.
@@ -46,9 +48,15 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		ifName: ifName,
 		binDir: cfg.BinDirs,
-		cni:    libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, filepath.Join(cfg.StateDir, "cache"), nil),
-		store:  attachmentStore{dir: filepath.Join(cfg.StateDir, "attachments")},
-		conf:   confDir{dir: cfg.ConfDir},
+		// An explicit Exec: libcni creates its default lazily, on every
+		// call, unsynchronised, which races when sandboxes are set up in
+		// parallel.
+		cni: libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, filepath.Join(cfg.StateDir, "cache"), &invoke.DefaultExec{
+			RawExec:       &invoke.RawExec{Stderr: os.Stderr},
+			PluginDecoder: version.PluginDecoder{},
+		}),
+		store: attachmentStore{dir: filepath.Join(cfg.StateDir, "attachments")},
+		conf:  confDir{dir: cfg.ConfDir},
 	}
 	// Half-written records from a crash mid-save; the rename never happened,
 	// so no ADD ran for them.
@@ -96,7 +104,17 @@ func (m *Manager) Status(ctx context.Context) error {
 		return err
 	}
 	if err := m.cni.GetStatusNetworkList(ctx, n.list); err != nil {
-		return fmt.Errorf("network %q (%s) is not ready: %w", n.list.Name, n.file, err)
+		return fmt.Errorf("network %q (%s) is not ready: %w", n.list.Name, n.file, ctxErr(ctx, err))
 	}
 	return nil
+}
+
+// ctxErr puts the context's error in the chain of a plugin failure. A
+// plugin killed at the deadline only says "signal: killed"; callers (the
+// CRI edge) need to see DeadlineExceeded or Canceled.
+func ctxErr(ctx context.Context, err error) error {
+	if ce := ctx.Err(); ce != nil && !errors.Is(err, ce) {
+		return fmt.Errorf("%w: %w", ce, err)
+	}
+	return err
 }

@@ -67,7 +67,7 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 	rt := runtimeConf(sn.ID, sn.NetNSPath, m.ifName, args, caps)
 	res, err := m.cni.AddNetworkList(ctx, n.list, rt)
 	if err != nil {
-		return nil, fmt.Errorf("CNI ADD of sandbox %s to network %q (%s): %w", sn.ID, n.list.Name, n.file, err)
+		return nil, fmt.Errorf("CNI ADD of sandbox %s to network %q (%s): %w", sn.ID, n.list.Name, n.file, ctxErr(ctx, err))
 	}
 	out, err := newResult(n.list.Name, res, m.ifName)
 	if err != nil {

@@ -44,7 +44,7 @@ func (m *Manager) teardownLocked(ctx context.Context, id string) error {
 		}
 		rt := runtimeConf(id, usableNetNS(a.NetNS), a.IfName, a.Args, a.Capabilities)
 		if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
-			return fmt.Errorf("CNI DEL of sandbox %s from network %q: %w", id, a.Network, err)
+			return fmt.Errorf("CNI DEL of sandbox %s from network %q: %w", id, a.Network, ctxErr(ctx, err))
 		}
 		if err := m.store.remove(id); err != nil {
 			return err
@@ -69,7 +69,7 @@ func (m *Manager) delCached(ctx context.Context, id string) error {
 		}
 		rt := runtimeConf(id, usableNetNS(c.NetNS), c.IfName, c.CniArgs, c.CapabilityArgs)
 		if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
-			errs = append(errs, fmt.Errorf("CNI DEL of sandbox %s from cached network %q: %w", id, c.Network, err))
+			errs = append(errs, fmt.Errorf("CNI DEL of sandbox %s from cached network %q: %w", id, c.Network, ctxErr(ctx, err)))
 		}
 	}
 	return errors.Join(errs...)

@@ -3,11 +3,13 @@ package cni
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 )
@@ -232,5 +234,34 @@ func TestStatusAsksThePlugins(t *testing.T) {
 	}
 	if err := m.Ready(); err != nil {
 		t.Errorf("Ready runs no plugin and should stay nil: %v", err)
+	}
+}
+
+// A RunPodSandbox whose deadline passes during ADD must not leak: the
+// plugin is killed, Setup says why, and a Teardown on a fresh context
+// still runs DEL (containerd#5438).
+func TestSetupPastItsDeadlineCanBeTornDown(t *testing.T) {
+	e := newFaultEnv(t)
+	writeFile(t, filepath.Join(e.confDir, "10-net.conflist"), e.faultConflist("podnet", "10.99.0.5/24"))
+	m := e.manager(t)
+	stop := e.inject(t, "sleep", "ADD", "10s")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := m.Setup(ctx, SandboxNetwork{ID: "slow", NetNSPath: fakeNetNS})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Setup past its deadline = %v, want DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Setup took %v: the plugin was not killed at the deadline", took)
+	}
+	stop()
+
+	if err := m.Teardown(context.Background(), "slow"); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	if n := e.count(t, "DEL", "slow"); n != 1 {
+		t.Errorf("DEL ran %d times, want 1", n)
 	}
 }
