@@ -13,7 +13,7 @@ import (
 	"github.com/berth-cri/berth/test/harness"
 )
 
-func status(t *testing.T, d *harness.Daemon) map[string]*runtimeapi.RuntimeCondition {
+func runtimeStatus(t *testing.T, d *harness.Daemon) map[string]*runtimeapi.RuntimeCondition {
 	t.Helper()
 	ctx, cancel := ctxTimeout(10 * time.Second)
 	defer cancel()
@@ -76,7 +76,7 @@ func TestDaemonServesCRIToCrictl(t *testing.T) {
 
 func TestNetworkReadyFollowsTheConfDir(t *testing.T) {
 	d := harness.Start(t, harness.WithoutNetworkConfig())
-	c := status(t, d)
+	c := runtimeStatus(t, d)
 	if !c[runtimeapi.RuntimeReady].Status {
 		t.Fatalf("runtime not ready: %v", c[runtimeapi.RuntimeReady])
 	}
@@ -86,7 +86,7 @@ func TestNetworkReadyFollowsTheConfDir(t *testing.T) {
 	}
 	d.WriteNetworkConfig(`{"cniVersion":"1.0.0","name":"late","plugins":[{"type":"loopback"}]}`)
 	d.WaitFor("NetworkReady after a config appears", 10*time.Second, func() bool {
-		return status(t, d)[runtimeapi.NetworkReady].Status
+		return runtimeStatus(t, d)[runtimeapi.NetworkReady].Status
 	})
 }
 
@@ -102,7 +102,7 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 	start := time.Now()
 	d.WaitFor("containerd restarted and RuntimeReady", 15*time.Second, func() bool {
 		pid := d.ContainerdPID()
-		return pid != first && pid != 0 && status(t, d)[runtimeapi.RuntimeReady].Status
+		return pid != first && pid != 0 && runtimeStatus(t, d)[runtimeapi.RuntimeReady].Status
 	})
 	t.Logf("containerd back %v after kill -9", time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(d.Log(), "containerd exited unexpectedly") {

@@ -4,9 +4,12 @@ package integration
 
 import (
 	"context"
+	"os"
 	"time"
 )
 
 func ctxTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }

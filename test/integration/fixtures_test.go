@@ -1,0 +1,227 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/test/harness"
+)
+
+var podSeq atomic.Int64
+
+// PodOption changes a test pod's sandbox config.
+type PodOption func(*runtimeapi.PodSandboxConfig)
+
+func withHostPort(proto runtimeapi.Protocol, container, host int32) PodOption {
+	return func(c *runtimeapi.PodSandboxConfig) {
+		c.PortMappings = append(c.PortMappings, &runtimeapi.PortMapping{Protocol: proto, ContainerPort: container, HostPort: host})
+	}
+}
+
+func withHostNetwork() PodOption {
+	return func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.SecurityContext.NamespaceOptions.Network = runtimeapi.NamespaceMode_NODE
+	}
+}
+
+func withLabels(labels map[string]string) PodOption {
+	return func(c *runtimeapi.PodSandboxConfig) { c.Labels = labels }
+}
+
+func podConfig(opts ...PodOption) *runtimeapi.PodSandboxConfig {
+	n := podSeq.Add(1)
+	name := fmt.Sprintf("pod-%d-%d", os.Getpid(), n)
+	c := &runtimeapi.PodSandboxConfig{
+		Metadata:    &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "berth-test", Uid: fmt.Sprintf("uid-%s", name)},
+		Hostname:    name,
+		Labels:      map[string]string{"app": name},
+		Annotations: map[string]string{"note": "kept verbatim"},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{},
+		}},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// runPod runs a sandbox and removes it when the test ends.
+func runPod(t *testing.T, d *harness.Daemon, opts ...PodOption) (string, *runtimeapi.PodSandboxConfig) {
+	t.Helper()
+	cfg := podConfig(opts...)
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatalf("RunPodSandbox: %v", err)
+	}
+	id := resp.PodSandboxId
+	t.Cleanup(func() { removePod(t, d, id) })
+	return id, cfg
+}
+
+func removePod(t *testing.T, d *harness.Daemon, id string) {
+	t.Helper()
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Errorf("StopPodSandbox %s: %v", id, err)
+	}
+	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Errorf("RemovePodSandbox %s: %v", id, err)
+	}
+}
+
+func podStatus(t *testing.T, d *harness.Daemon, id string) *runtimeapi.PodSandboxStatusResponse {
+	t.Helper()
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	resp, err := d.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id, Verbose: true})
+	if err != nil {
+		t.Fatalf("PodSandboxStatus %s: %v", id, err)
+	}
+	return resp
+}
+
+func podIP(t *testing.T, d *harness.Daemon, id string) string {
+	t.Helper()
+	ip := podStatus(t, d, id).Status.GetNetwork().GetIp()
+	if ip == "" {
+		t.Fatalf("sandbox %s has no IP", id)
+	}
+	return ip
+}
+
+func netnsPath(d *harness.Daemon, id string) string { return filepath.Join(d.State, "netns", id) }
+
+// listenInPod opens a listener inside the pod's network namespace, the
+// way a container's server would; the socket stays in that namespace.
+func listenInPod(t *testing.T, d *harness.Daemon, id, network, addr string) (net.Listener, net.PacketConn) {
+	t.Helper()
+	var l net.Listener
+	var pc net.PacketConn
+	err := ns.WithNetNSPath(netnsPath(d, id), func(ns.NetNS) error {
+		var err error
+		if network == "udp" {
+			pc, err = net.ListenPacket("udp", addr)
+		} else {
+			l, err = net.Listen("tcp", addr)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in pod %s: %v", id, err)
+	}
+	t.Cleanup(func() {
+		if l != nil {
+			l.Close()
+		}
+		if pc != nil {
+			pc.Close()
+		}
+	})
+	return l, pc
+}
+
+// serveGreeting answers every TCP connection with a line naming the pod.
+func serveGreeting(l net.Listener, greeting string) {
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, greeting)
+			c.Close()
+		}
+	}()
+}
+
+// dialFromPod connects from inside a pod's namespace and reads one line.
+func dialFromPod(t *testing.T, d *harness.Daemon, id, addr string) (string, error) {
+	t.Helper()
+	var line string
+	err := ns.WithNetNSPath(netnsPath(d, id), func(ns.NetNS) error {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 128)
+		n, err := c.Read(buf)
+		line = strings.TrimSpace(string(buf[:n]))
+		return err
+	})
+	return line, err
+}
+
+// readLine connects from the host and reads one line.
+func readLine(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 128)
+	n, err := c.Read(buf)
+	return strings.TrimSpace(string(buf[:n])), err
+}
+
+// leftovers lists what a removed sandbox may have leaked on the node.
+func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []string {
+	t.Helper()
+	var found []string
+	if m := harness.MountsUnder(filepath.Join(d.State, "netns")); len(m) > 0 {
+		found = append(found, fmt.Sprintf("netns mounts %v", m))
+	}
+	if m := harness.MountsUnder(filepath.Join(d.State, "sandboxes")); len(m) > 0 {
+		found = append(found, fmt.Sprintf("shm mounts %v", m))
+	}
+	if br, err := netlink.LinkByName("berthtest0"); err == nil {
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				found = append(found, "veth "+l.Attrs().Name)
+			}
+		}
+	}
+	ipam, _ := os.ReadDir(filepath.Join(d.Dir, "ipam", "berth-test"))
+	for _, e := range ipam {
+		for _, ip := range ips {
+			if e.Name() == ip {
+				found = append(found, "host-local IP "+ip)
+			}
+		}
+	}
+	rules, _ := exec.Command("iptables-save").Output()
+	for _, id := range ids {
+		if strings.Contains(string(rules), id) {
+			found = append(found, "iptables rules for "+id[:12])
+		}
+	}
+	for _, ip := range ips {
+		if n := conntrackEntries(t, ip); n > 0 {
+			found = append(found, fmt.Sprintf("%d conntrack entries for %s", n, ip))
+		}
+	}
+	for _, id := range ids {
+		if _, err := os.Stat(filepath.Join(d.Root, "sandboxes", id)); err == nil {
+			found = append(found, "sandbox dir "+id[:12])
+		}
+	}
+	return found
+}
