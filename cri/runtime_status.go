@@ -34,7 +34,13 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 		},
 	}
 	if r.GetVerbose() {
-		resp.Info = s.statusInfo
+		resp.Info = make(map[string]string, len(s.statusInfo)+1)
+		for k, v := range s.statusInfo {
+			resp.Info[k] = v
+		}
+		if cidr := s.podCIDR.Load(); cidr != nil {
+			resp.Info["podCIDR"] = *cidr
+		}
 	}
 	return resp, nil
 }

@@ -60,6 +60,8 @@ type Service struct {
 
 	// ready is false until start-up (containerd, state recovery) is done.
 	ready atomic.Bool
+	// podCIDR is the last pod CIDR kubelet sent (UpdateRuntimeConfig).
+	podCIDR atomic.Pointer[string]
 }
 
 // New returns a Service that is not ready yet: see SetReady.

@@ -69,6 +69,12 @@ type Option func(*options)
 // WithoutNetworkConfig starts berthd with an empty CNI conf dir.
 func WithoutNetworkConfig() Option { return func(o *options) { empty := ""; o.conflist = &empty } }
 
+// WithNetworkConfig starts berthd with conflist (a format string whose one
+// %s is the host-local data dir) instead of DefaultConflist.
+func WithNetworkConfig(conflist string) Option {
+	return func(o *options) { o.conflist = &conflist }
+}
+
 // WithArgs adds berthd flags.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
 
@@ -128,9 +134,12 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 	if err := os.MkdirAll(d.CNIConfDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conflist := fmt.Sprintf(DefaultConflist, filepath.Join(dir, "ipam"))
+	conflist := DefaultConflist
 	if o.conflist != nil {
 		conflist = *o.conflist
+	}
+	if strings.Contains(conflist, "%s") {
+		conflist = fmt.Sprintf(conflist, filepath.Join(dir, "ipam"))
 	}
 	if conflist != "" {
 		d.WriteNetworkConfig(conflist)
@@ -325,6 +334,9 @@ func processAlive(pid int) bool {
 
 // ProcessAlive reports whether pid runs (a zombie does not).
 func ProcessAlive(pid int) bool { return processAlive(pid) }
+
+// ModuleRoot is the repository's root directory.
+func ModuleRoot() string { return moduleRoot() }
 
 func moduleRoot() string {
 	dir, _ := os.Getwd()
