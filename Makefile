@@ -52,5 +52,6 @@ test-unit: ## Unit tests (root-only ones run when root)
 test-integration: build ## Integration tests: real berthd, containerd, runc, CNI over the CRI socket (root)
 	$(TEST_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(INTEG_PKGS)
 
-clean: ## Remove build outputs (keeps the pinned stack: rm -rf _output for that)
-	rm -f $(BIN)/berthd $(BIN)/berth-pause
+clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
+	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry
+	rm -rf $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images
