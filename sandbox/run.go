@@ -184,7 +184,10 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 
 // startPause creates the pause container and task and starts it.
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
-	if _, err := m.cfg.Client.SnapshotService(snapshotter).View(ctx, sb.ID, p.chainID); err != nil {
+	// Writable, though the spec mounts it read-only: runc creates the
+	// /proc, /dev and /sys mountpoints first, and images like pause do not
+	// ship them.
+	if _, err := m.cfg.Client.SnapshotService(snapshotter).Prepare(ctx, sb.ID, p.chainID); err != nil {
 		if errdefs.IsNotFound(err) {
 			m.forgetPause()
 		}
@@ -218,7 +221,7 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 	return task.Pid(), nil
 }
 
-// withSnapshotKey points the container at the pause view made just before,
+// withSnapshotKey points the container at the pause snapshot made just before,
 // without the existence check containerd.WithSnapshot does (a round trip).
 func withSnapshotKey(key string) containerd.NewContainerOpts {
 	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {

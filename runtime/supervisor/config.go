@@ -67,9 +67,13 @@ func (c Config) render() string {
 		fmt.Fprintf(&b, "%q", p)
 	}
 	b.WriteString("]\n\n")
-	fmt.Fprintf(&b, "[grpc]\n  address = %q\n\n", c.Address())
-	fmt.Fprintf(&b, "[ttrpc]\n  address = %q\n\n", c.Address()+".ttrpc")
+	// Schema 4 configures the servers as plugins; the old top-level [grpc]
+	// and [ttrpc] tables are ignored, and containerd would then listen on
+	// the host's /run/containerd/containerd.sock.
 	fmt.Fprintf(&b, "[debug]\n  level = %q\n\n", c.LogLevel)
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.grpc\"]\n  address = %q\n\n", c.Address())
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.ttrpc\"]\n  address = %q\n\n", c.Address()+".ttrpc")
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.debug\"]\n  address = \"\"\n\n")
 	fmt.Fprintf(&b, "[plugins.\"io.containerd.shim.v1.manager\"]\n  socket_dir = %q\n\n", c.ShimSocketDir)
 	fmt.Fprintf(&b, "[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  socket_path = %q\n", c.NRISocket)
 	return b.String()

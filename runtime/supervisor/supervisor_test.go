@@ -37,7 +37,7 @@ func fakeContainerd() {
 	if err != nil {
 		os.Exit(3)
 	}
-	addr := regexp.MustCompile(`(?m)^\[grpc\]\n  address = "([^"]+)"`).FindSubmatch(data)
+	addr := regexp.MustCompile(`(?m)^\[plugins\."io\.containerd\.server\.v1\.grpc"\]\n  address = "([^"]+)"`).FindSubmatch(data)
 	if addr == nil {
 		os.Exit(4)
 	}

@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,19 +23,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// DefaultConflist is a bridge network on a test-only bridge and subnet, so
-// tests never touch a real node's pod network.
+// DefaultConflist is a bridge network on a bridge and subnet of the
+// daemon's own, so tests never touch a real node's pod network, nor each
+// other's when they run side by side. Start fills in the placeholders.
 const DefaultConflist = `{
   "cniVersion": "1.0.0",
   "name": "berth-test",
   "plugins": [
-    {"type": "bridge", "bridge": "berthtest0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/16"}]], "dataDir": "%s"}},
+    {"type": "bridge", "bridge": "BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "SUBNET"}]], "dataDir": "IPAMDIR"}},
     {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
   ]
 }`
@@ -46,6 +50,11 @@ type Daemon struct {
 	Socket     string
 	CNIConfDir string
 	LogPath    string
+	// Bridge and Subnet are this daemon's pod network; IPAMDir is
+	// host-local's data dir for it.
+	Bridge  string
+	Subnet  netip.Prefix
+	IPAMDir string
 
 	Runtime runtimeapi.RuntimeServiceClient
 	Images  runtimeapi.ImageServiceClient
@@ -61,6 +70,7 @@ type Daemon struct {
 type options struct {
 	conflist *string
 	args     []string
+	config   string
 }
 
 // Option changes how Start runs berthd.
@@ -69,14 +79,24 @@ type Option func(*options)
 // WithoutNetworkConfig starts berthd with an empty CNI conf dir.
 func WithoutNetworkConfig() Option { return func(o *options) { empty := ""; o.conflist = &empty } }
 
-// WithNetworkConfig starts berthd with conflist (a format string whose one
-// %s is the host-local data dir) instead of DefaultConflist.
+// WithNetworkConfig starts berthd with conflist instead of DefaultConflist;
+// BRIDGE, SUBNET and IPAMDIR in it are replaced by the daemon's own.
 func WithNetworkConfig(conflist string) Option {
 	return func(o *options) { o.conflist = &conflist }
 }
 
 // WithArgs adds berthd flags.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
+
+// WithConfig starts berthd with this configuration file (TOML); flags the
+// harness passes still override it.
+func WithConfig(toml string) Option { return func(o *options) { o.config = toml } }
+
+// WithRegistryConfigDir points berthd at a hosts.toml directory, such as
+// Registry.HostsDir.
+func WithRegistryConfigDir(dir string) Option {
+	return WithArgs("--registry-config-dir", dir)
+}
 
 // BinDir is where the built binaries are.
 func BinDir() string {
@@ -134,15 +154,22 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 	if err := os.MkdirAll(d.CNIConfDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	suffix := filepath.Base(dir)[len("bt-"):]
+	d.Bridge = "bt" + suffix[:min(len(suffix), 10)]
+	d.Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 100 + byte(rand.IntN(100)), byte(rand.IntN(256)), 0}), 24)
+	d.IPAMDir = filepath.Join(dir, "ipam")
 	conflist := DefaultConflist
 	if o.conflist != nil {
 		conflist = *o.conflist
 	}
-	if strings.Contains(conflist, "%s") {
-		conflist = fmt.Sprintf(conflist, filepath.Join(dir, "ipam"))
-	}
+	conflist = strings.NewReplacer("BRIDGE", d.Bridge, "SUBNET", d.Subnet.String(), "IPAMDIR", d.IPAMDir).Replace(conflist)
 	if conflist != "" {
 		d.WriteNetworkConfig(conflist)
+	}
+	if o.config != "" {
+		if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(o.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(d.cleanup)
 	d.start(o.args)
@@ -296,6 +323,10 @@ func (d *Daemon) cleanup() {
 		for i := len(mounts) - 1; i >= 0; i-- {
 			syscall.Unmount(mounts[i], syscall.MNT_DETACH)
 		}
+	}
+	// The bridge plugin leaves its bridge behind by design; it is ours.
+	if link, err := netlink.LinkByName(d.Bridge); err == nil {
+		netlink.LinkDel(link)
 	}
 	if t.Failed() {
 		t.Logf("berthd's log:\n%s", d.Log())

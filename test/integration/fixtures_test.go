@@ -191,7 +191,7 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 	if m := harness.MountsUnder(filepath.Join(d.State, "sandboxes")); len(m) > 0 {
 		found = append(found, fmt.Sprintf("shm mounts %v", m))
 	}
-	if br, err := netlink.LinkByName("berthtest0"); err == nil {
+	if br, err := netlink.LinkByName(d.Bridge); err == nil {
 		links, _ := netlink.LinkList()
 		for _, l := range links {
 			if l.Attrs().MasterIndex == br.Attrs().Index {
@@ -199,7 +199,7 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 			}
 		}
 	}
-	ipam, _ := os.ReadDir(filepath.Join(d.Dir, "ipam", "berth-test"))
+	ipam, _ := os.ReadDir(filepath.Join(d.IPAMDir, "berth-test"))
 	for _, e := range ipam {
 		for _, ip := range ips {
 			if e.Name() == ip {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +23,8 @@ const faultConflist = `{
   "cniVersion": "1.0.0",
   "name": "berth-test",
   "plugins": [
-    {"type": "bridge", "bridge": "berthtest0", "isGateway": true, "ipMasq": false,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/16"}]], "dataDir": "%s"}},
+    {"type": "bridge", "bridge": "BRIDGE", "isGateway": true, "ipMasq": false,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "SUBNET"}]], "dataDir": "IPAMDIR"}},
     {"type": "berth-fault", "controlDir": "CONTROL"}
   ]
 }`
@@ -58,9 +59,9 @@ func TestFailedCNIAddLeaksNothing(t *testing.T) {
 	if !strings.Contains(string(calls), "start DEL") {
 		t.Fatalf("no CNI DEL after the failed ADD; calls:\n%s", calls)
 	}
-	ipamFiles, _ := os.ReadDir(filepath.Join(d.Dir, "ipam", "berth-test"))
+	ipamFiles, _ := os.ReadDir(filepath.Join(d.IPAMDir, "berth-test"))
 	for _, f := range ipamFiles {
-		if strings.HasPrefix(f.Name(), "10.99.") {
+		if addr, err := netip.ParseAddr(f.Name()); err == nil && d.Subnet.Contains(addr) {
 			t.Errorf("host-local IP %s still allocated", f.Name())
 		}
 	}

@@ -64,7 +64,7 @@ func TestPodsGetIPsAndReachEachOther(t *testing.T) {
 		t.Fatalf("two pods share %s", ipA)
 	}
 	for _, ip := range []string{ipA, ipB} {
-		if !netip.MustParsePrefix("10.99.0.0/16").Contains(netip.MustParseAddr(ip)) {
+		if !d.Subnet.Contains(netip.MustParseAddr(ip)) {
 			t.Fatalf("pod IP %s is not from the network's subnet", ip)
 		}
 	}

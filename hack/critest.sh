@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# critest.sh runs critest (validation mode, serial) against a berthd with its
+# embedded containerd, under temporary root/state/socket dirs, with the
+# loopback registry serving the project's images through hosts.toml mirrors.
+# It then checks the report against test/critest/expected-failures.txt: a
+# failure outside that list, or a listed spec that now passes, fails the run.
+#
+# Usage: hack/critest.sh [extra critest flags]   (`make critest` runs it; root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${ROOT}/_output/bin"
+CNI_BIN="${ROOT}/_output/cni/bin"
+REPORT_DIR="${ROOT}/_output/critest"
+EXPECTED="${ROOT}/test/critest/expected-failures.txt"
+
+log() { printf 'critest.sh: %s\n' "$*"; }
+
+# Short, under /run: containerd's shim socket dir must fit in 38 characters.
+WORK="$(mktemp -d /run/bc-XXXXXX)"
+REGISTRY_PID=""
+BERTHD_PID=""
+
+cleanup() {
+	local rc=$?
+	[[ -n "${BERTHD_PID}" ]] && kill -TERM "${BERTHD_PID}" 2>/dev/null && wait "${BERTHD_PID}" 2>/dev/null || true
+	[[ -n "${REGISTRY_PID}" ]] && kill -TERM "${REGISTRY_PID}" 2>/dev/null && wait "${REGISTRY_PID}" 2>/dev/null || true
+	# Anything critest left mounted under our dirs (it should leave nothing).
+	if grep -q " ${WORK}/" /proc/self/mountinfo; then
+		log "mounts left under ${WORK}:"
+		grep " ${WORK}/" /proc/self/mountinfo | awk '{print "  " $5}'
+		grep " ${WORK}/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+	fi
+	if [[ $rc -ne 0 && -f "${WORK}/berthd.log" ]]; then
+		cp "${WORK}/berthd.log" "${REPORT_DIR}/berthd.log" 2>/dev/null || true
+		cp "${WORK}/root/containerd.log" "${REPORT_DIR}/containerd.log" 2>/dev/null || true
+		log "berthd's log: ${REPORT_DIR}/berthd.log"
+	fi
+	ip link del berthct0 2>/dev/null || true
+	rm -rf "${WORK}"
+	exit $rc
+}
+trap cleanup EXIT
+
+for b in berthd critest berth-registry; do
+	[[ -x "${BIN}/${b}" ]] || { log "${BIN}/${b} is missing: run make deps build images"; exit 1; }
+done
+mkdir -p "${REPORT_DIR}" "${WORK}/net.d" "${WORK}/hosts"
+rm -f "${REPORT_DIR}/report.json"
+
+"${BIN}/berth-registry" --layout "${ROOT}/_output/images/layout" --addr 127.0.0.1:0 \
+	--addr-file "${WORK}/registry.addr" --hosts-dir "${WORK}/hosts" --quiet &
+REGISTRY_PID=$!
+for _ in $(seq 100); do [[ -s "${WORK}/registry.addr" ]] && break; sleep 0.1; done
+[[ -s "${WORK}/registry.addr" ]] || { log "the registry did not start"; exit 1; }
+log "registry on $(cat "${WORK}/registry.addr")"
+
+cat > "${WORK}/net.d/10-critest.conflist" <<CONF
+{
+  "cniVersion": "1.0.0",
+  "name": "berth-critest",
+  "plugins": [
+    {"type": "bridge", "bridge": "berthct0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.98.0.0/16"}]], "dataDir": "${WORK}/ipam"}},
+    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+  ]
+}
+CONF
+
+SOCK="${WORK}/berth.sock"
+"${BIN}/berthd" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${WORK}/st" \
+	--socket "${SOCK}" --cni-conf-dir "${WORK}/net.d" --cni-bin-dir "${CNI_BIN}" \
+	--registry-config-dir "${WORK}/hosts" --log-level debug >"${WORK}/berthd.log" 2>&1 &
+BERTHD_PID=$!
+for _ in $(seq 300); do
+	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" info 2>/dev/null | grep -q '"RuntimeReady"' && break
+	kill -0 "${BERTHD_PID}" 2>/dev/null || { log "berthd exited:"; cat "${WORK}/berthd.log"; exit 1; }
+	sleep 0.1
+done
+
+log "running critest $(${BIN}/critest --version 2>/dev/null | head -1)"
+set +e
+"${BIN}/critest" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" \
+	--ginkgo.no-color --ginkgo.succinct --ginkgo.json-report "${REPORT_DIR}/report.json" \
+	--ginkgo.junit-report "${REPORT_DIR}/junit.xml" "$@" >"${REPORT_DIR}/critest.log" 2>&1
+critest_rc=$?
+set -e
+log "critest exited ${critest_rc}; its output: ${REPORT_DIR}/critest.log"
+[[ -s "${REPORT_DIR}/report.json" ]] || { tail -50 "${REPORT_DIR}/critest.log"; exit 1; }
+cd "${ROOT}" && go run ./test/cmd/critest-report --report "${REPORT_DIR}/report.json" --expected "${EXPECTED}"

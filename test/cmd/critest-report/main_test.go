@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `[{"SpecReports": [
+ {"ContainerHierarchyTexts": ["[sig-node] Image Manager"], "LeafNodeText": "public image with tag should be pulled and removed", "LeafNodeType": "It", "State": "passed"},
+ {"ContainerHierarchyTexts": ["[sig-node] Image Manager"], "LeafNodeText": "public image with digest should be pulled and removed", "LeafNodeType": "It", "State": "failed", "Failure": {"Message": "not found\nmore"}},
+ {"ContainerHierarchyTexts": ["[sig-node] AppArmor"], "LeafNodeText": "should fail", "LeafNodeType": "It", "State": "skipped"},
+ {"ContainerHierarchyTexts": ["[sig-node] Container"], "LeafNodeText": "runtime should support exec", "LeafNodeType": "It", "State": "failed", "Failure": {"Message": "exec failed"}},
+ {"LeafNodeText": "", "LeafNodeType": "SynchronizedBeforeSuite", "State": "passed"}
+]}]`
+
+func TestVerdict(t *testing.T) {
+	res, err := readReport(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.passed) != 1 || len(res.failed) != 2 || len(res.skipped) != 1 {
+		t.Fatalf("counts: %d passed %d failed %d skipped", len(res.passed), len(res.failed), len(res.skipped))
+	}
+	expected, err := readExpected(strings.NewReader(`# comment
+[sig-node] Image Manager public image with digest should be pulled and removed | digest-pinned image cannot be rebuilt offline
+[sig-node] Image Manager public image with tag should be pulled and removed | was broken once
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unexpected, nowPassing := verdict(res, expected)
+	if len(unexpected) != 1 || unexpected[0] != "[sig-node] Container runtime should support exec" {
+		t.Fatalf("unexpected = %v", unexpected)
+	}
+	if len(nowPassing) != 1 || !strings.Contains(nowPassing[0], "with tag") {
+		t.Fatalf("a listed spec that passes must be reported: %v", nowPassing)
+	}
+}
+
+func TestFailedSetupNodeCounts(t *testing.T) {
+	res, _ := readReport(strings.NewReader(`[{"SpecReports": [{"LeafNodeType": "BeforeSuite", "State": "failed", "Failure": {"Message": "cannot connect"}}]}]`))
+	unexpected, _ := verdict(res, map[string]string{})
+	if len(unexpected) != 1 {
+		t.Fatalf("a failed BeforeSuite must fail the run: %v", unexpected)
+	}
+}
+
+func TestExpectedNeedsAReason(t *testing.T) {
+	if _, err := readExpected(strings.NewReader("some spec\n")); err == nil {
+		t.Fatal("a known failure without a reason was accepted")
+	}
+}
