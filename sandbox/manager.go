@@ -30,6 +30,7 @@ const cleanupTimeout = 2 * time.Minute
 type Network interface {
 	Setup(ctx context.Context, sn cni.SandboxNetwork) (*cni.Result, error)
 	Teardown(ctx context.Context, id string) error
+	GC(ctx context.Context, live []string) error
 }
 
 // HostPorts reserves hostPorts on the node so two pods, or a pod and a
@@ -37,6 +38,7 @@ type Network interface {
 // (*portmap.Table).
 type HostPorts interface {
 	Reserve(sandboxID string, ports []portmap.PortMapping) error
+	Restore(sandboxID string, ports []portmap.PortMapping) error
 	Release(sandboxID string)
 }
 

@@ -184,17 +184,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 
 // startPause creates the pause container and task and starts it.
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
-	// Writable, though the spec mounts it read-only: runc creates the
-	// /proc, /dev and /sys mountpoints first, and images like pause do not
-	// ship them.
-	if _, err := m.cfg.Client.SnapshotService(snapshotter).Prepare(ctx, sb.ID, p.chainID); err != nil {
-		if errdefs.IsNotFound(err) {
-			m.forgetPause()
-		}
-		return 0, fmt.Errorf("pause rootfs: %w", err)
-	}
 	container, err := m.cfg.Client.NewContainer(ctx, sb.ID,
-		withSnapshotKey(sb.ID),
+		withPauseRootfs(sb.ID, p.chainID),
 		containerd.WithImageName(p.ref),
 		runtimeOpt,
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
@@ -202,6 +193,9 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
 	)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			m.forgetPause() // the pause image's snapshot went away
+		}
 		return 0, fmt.Errorf("create pause container: %w", err)
 	}
 	task, err := container.NewTask(ctx, cio.NullIO)
@@ -221,10 +215,17 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 	return task.Pid(), nil
 }
 
-// withSnapshotKey points the container at the pause snapshot made just before,
-// without the existence check containerd.WithSnapshot does (a round trip).
-func withSnapshotKey(key string) containerd.NewContainerOpts {
+// withPauseRootfs makes the pause rootfs from the cached chain ID, saving
+// the image reads containerd.WithNewSnapshot does. It runs inside
+// NewContainer's lease, so containerd's garbage collector cannot take the
+// snapshot before the container refers to it. Writable, though the spec
+// mounts it read-only: runc creates the /proc, /dev and /sys mountpoints
+// first, and images like pause do not ship them.
+func withPauseRootfs(key, chainID string) containerd.NewContainerOpts {
 	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		if _, err := client.SnapshotService(snapshotter).Prepare(ctx, key, chainID); err != nil {
+			return fmt.Errorf("pause rootfs: %w", err)
+		}
 		c.Snapshotter, c.SnapshotKey = snapshotter, key
 		return nil
 	}

@@ -65,6 +65,7 @@ type Daemon struct {
 	exited  chan struct{}
 	mu      sync.Mutex
 	stopped bool
+	args    []string // the extra flags, for Restart
 }
 
 type options struct {
@@ -172,6 +173,7 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 		}
 	}
 	t.Cleanup(d.cleanup)
+	d.args = o.args
 	d.start(o.args)
 	return d
 }
@@ -291,6 +293,29 @@ func (d *Daemon) Stop() error {
 		return fmt.Errorf("berthd exited with %v", d.cmd.ProcessState)
 	}
 	return nil
+}
+
+// Restart stops berthd (and its containerd) and starts it again on the
+// same directories and flags, as after a node's berthd upgrade.
+func (d *Daemon) Restart() {
+	d.t.Helper()
+	if err := d.Stop(); err != nil {
+		d.t.Fatalf("stopping berthd to restart it: %v\n%s", err, d.Log())
+	}
+	d.mu.Lock()
+	d.stopped = false
+	d.mu.Unlock()
+	d.start(d.args)
+}
+
+// KillAndRestart kills berthd with SIGKILL, leaving its containerd running
+// as a crash would, and starts it again on the same directories and flags.
+func (d *Daemon) KillAndRestart() {
+	d.t.Helper()
+	d.conn.Close()
+	d.cmd.Process.Kill()
+	<-d.exited
+	d.start(d.args)
 }
 
 // Crictl runs the built crictl against this daemon and returns its stdout.

@@ -1,0 +1,157 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/sandbox/netns"
+)
+
+// Recover rebuilds the store from containerd after berthd (re)starts,
+// before any RPC is served: every pause container Berth made becomes a
+// sandbox again with its name, IPs and hostPorts; one whose pause process
+// is gone is NOTREADY, its network kept for kubelet's StopPodSandbox to
+// release. Then it releases what no sandbox owns any more: CNI attachments
+// (CNI GC), pinned namespaces and files of sandboxes that are gone.
+//
+// Only failing to list containerd's containers is an error: serving with
+// an empty store would let kubelet create every pod twice. Problems with
+// one sandbox or one leftover are logged, and the rest recovered.
+func (m *Manager) Recover(ctx context.Context) (int, error) {
+	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
+	if err != nil {
+		return 0, fmt.Errorf("list sandboxes in containerd: %w", err)
+	}
+	var errs []error
+	defer func() {
+		for _, err := range errs {
+			m.cfg.Logger.Warn("sandbox recovery", "error", err)
+		}
+	}()
+	var live []string
+	for _, c := range containers {
+		sb, err := m.recoverOne(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recover sandbox %s: %w", c.ID(), err))
+			continue
+		}
+		m.store.add(sb)
+		m.names.restore(sb.Name, sb.ID)
+		if !sb.Status().NetworkTornDown {
+			live = append(live, sb.ID)
+			if err := m.cfg.HostPorts.Restore(sb.ID, hostPorts(portMappings(sb.Config))); err != nil {
+				errs = append(errs, fmt.Errorf("restore hostPorts of sandbox %s: %w", sb.ID, err))
+			}
+		}
+	}
+	if err := m.cfg.Network.GC(ctx, live); err != nil {
+		errs = append(errs, fmt.Errorf("CNI garbage collection: %w", err))
+	}
+	errs = append(errs, m.removeOrphans()...)
+	return len(containers), nil
+}
+
+func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sandbox, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	anyMD, ok := info.Extensions[extensionMetadata]
+	if !ok {
+		return nil, fmt.Errorf("no %s extension: %w", extensionMetadata, errdefs.ErrNotFound)
+	}
+	v, err := typeurl.UnmarshalAny(anyMD)
+	if err != nil {
+		return nil, err
+	}
+	md, ok := v.(*Metadata)
+	if !ok {
+		return nil, fmt.Errorf("extension %s holds %T", extensionMetadata, v)
+	}
+	st := Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: md.HostNetwork()}
+	if anyNet, ok := info.Extensions[extensionNetwork]; ok {
+		if v, err := typeurl.UnmarshalAny(anyNet); err == nil {
+			if n, ok := v.(*NetworkInfo); ok {
+				st.IPs = n.IPs
+			}
+		}
+	}
+	if !md.HostNetwork() {
+		if ok, _ := netns.Exists(md.NetNSPath); !ok {
+			// The namespace went with a reboot, or a Stop finished it.
+			st.NetworkTornDown = true
+		}
+	}
+	sb := newSandbox(*md, st)
+
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return sb, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ts, err := task.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ts.Status != containerd.Running {
+		return sb, nil
+	}
+	exitC, err := task.Wait(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	sb.Update(func(s Status) (Status, error) {
+		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, task.Pid()
+		return s, nil
+	})
+	go m.watchPause(context.WithoutCancel(ctx), sb, c, exitC)
+	return sb, nil
+}
+
+// removeOrphans removes pinned namespaces, shm mounts and files of
+// sandboxes containerd no longer has (removed while berthd was down, or a
+// crash between creating them and the pause container).
+func (m *Manager) removeOrphans() []error {
+	var errs []error
+	ids, err := netns.List(m.netnsDir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	for _, id := range ids {
+		if _, err := m.store.Get(id); errdefs.IsNotFound(err) {
+			m.cfg.Logger.Info("removing the network namespace of a sandbox that no longer exists", "sandbox", id)
+			if err := netns.Remove(netns.Path(m.netnsDir(), id)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, dir := range []string{filepath.Join(m.cfg.State, "sandboxes"), filepath.Join(m.cfg.Root, "sandboxes")} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, err := m.store.Get(e.Name()); !errdefs.IsNotFound(err) {
+				continue
+			}
+			if shm := filepath.Join(dir, e.Name(), "shm"); dir == filepath.Join(m.cfg.State, "sandboxes") {
+				if err := unmountShm(shm); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+

@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/test/harness"
+)
+
+type podView struct {
+	state runtimeapi.PodSandboxState
+	ip    string
+	name  string
+}
+
+func snapshotPods(t *testing.T, d *harness.Daemon) map[string]podView {
+	t.Helper()
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	r, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]podView{}
+	for _, it := range r.Items {
+		out[it.Id] = podView{state: it.State, ip: podStatus(t, d, it.Id).Status.GetNetwork().GetIp(), name: it.Metadata.Name}
+	}
+	return out
+}
+
+func TestPodsSurviveBerthdRestart(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(fmt.Sprintf("kill=%v", kill), func(t *testing.T) {
+			d := harness.Start(t)
+			hostPort := freePort(t, "tcp")
+			var ids []string
+			for i := 0; i < 4; i++ {
+				id, _ := runPod(t, d)
+				ids = append(ids, id)
+			}
+			withPort, _ := runPod(t, d, withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))
+			hostNet, _ := runPod(t, d, withHostNetwork())
+			ids = append(ids, withPort, hostNet)
+			ctx, cancel := ctxTimeout(30 * time.Second)
+			defer cancel()
+			if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: ids[0]}); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshotPods(t, d)
+
+			if kill {
+				d.KillAndRestart()
+			} else {
+				d.Restart()
+			}
+
+			after := snapshotPods(t, d)
+			if len(after) != len(before) {
+				t.Fatalf("%d sandboxes before the restart, %d after", len(before), len(after))
+			}
+			for id, b := range before {
+				if a, ok := after[id]; !ok || a != b {
+					t.Errorf("sandbox %s: before %+v, after %+v", id[:12], b, after[id])
+				}
+			}
+			// The hostPort is still reserved by its pod.
+			_, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig(withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))})
+			if err == nil {
+				t.Fatalf("hostPort %d handed out twice after the restart", hostPort)
+			}
+			// Pods still reach each other after the restart.
+			l, _ := listenInPod(t, d, ids[1], "tcp", ":8080")
+			serveGreeting(l, "still here")
+			if got, err := dialFromPod(t, d, ids[2], after[ids[1]].ip+":8080"); err != nil || got != "still here" {
+				t.Fatalf("pod to pod after the restart: %q %v", got, err)
+			}
+			// Teardown after the restart releases everything.
+			var ips []string
+			for _, id := range ids {
+				ips = append(ips, after[id].ip)
+				removePod(t, d, id)
+			}
+			if left := leftovers(t, d, ids, ips); len(left) > 0 {
+				t.Fatalf("leaked after a restart and teardown: %v", left)
+			}
+		})
+	}
+}
