@@ -154,4 +154,3 @@ func (m *Manager) removeOrphans() []error {
 	}
 	return errs
 }
-
