@@ -151,6 +151,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			return err
 		}
 		go func() {
+			cniStart := time.Now()
+			defer func() { m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "cni-add", "took", time.Since(cniStart)) }()
 			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
 				ID: id, NetNSPath: md.NetNSPath,
 				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
@@ -162,7 +164,10 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			netDone <- err
 		}()
 	}
+	pauseStart := time.Now()
+	m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "netns-files", "took", pauseStart.Sub(start))
 	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt)
+	m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "pause", "took", time.Since(pauseStart))
 	if err := errors.Join(taskErr, <-netDone); err != nil {
 		return err
 	}

@@ -40,16 +40,20 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 // so that a retry finishes what an earlier attempt could not. The sandbox
 // ends NOTREADY; Problem says what is still held.
 func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
+	// The pause task and the network are released side by side: CNI DEL
+	// needs only the pinned namespace, not the pause process.
+	taskErr := make(chan error, 1)
+	go func() { taskErr <- m.deletePauseTask(ctx, sb.ID) }()
 	var errs []error
-	if err := m.deletePauseTask(ctx, sb.ID); err != nil {
-		errs = append(errs, err)
-	}
 	if !sb.Status().NetworkTornDown {
 		if err := m.releaseNetwork(ctx, sb); err != nil {
 			errs = append(errs, err)
 		} else {
 			sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = true; return s, nil })
 		}
+	}
+	if err := <-taskErr; err != nil {
+		errs = append(errs, err)
 	}
 	if sb.ShmPath != "" {
 		if err := unmountShm(sb.ShmPath); err != nil {
