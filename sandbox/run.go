@@ -152,7 +152,9 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 		go func() {
 			cniStart := time.Now()
-			defer func() { m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "cni-add", "took", time.Since(cniStart)) }()
+			defer func() {
+				m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "cni-add", "took", time.Since(cniStart))
+			}()
 			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
 				ID: id, NetNSPath: md.NetNSPath,
 				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
