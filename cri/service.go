@@ -34,6 +34,7 @@ type Options struct {
 	Containerd   ContainerdHealth
 	Network      NetworkHealth
 	Sandboxes    *sandbox.Manager
+	Images       ImageService // nil: image RPCs answer Unimplemented
 	CgroupDriver runtimeapi.CgroupDriver
 	// StatusInfo is returned by a verbose Status (crictl info): the
 	// effective configuration, as JSON strings by key.
@@ -53,6 +54,7 @@ type Service struct {
 	containerd   ContainerdHealth
 	network      NetworkHealth
 	sandboxes    *sandbox.Manager
+	images       ImageService
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
 	log          *slog.Logger
@@ -72,6 +74,7 @@ func New(opts Options) *Service {
 		containerd:   opts.Containerd,
 		network:      opts.Network,
 		sandboxes:    opts.Sandboxes,
+		images:       opts.Images,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
 		log:          opts.Logger,

@@ -27,6 +27,7 @@ import (
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/portmap"
+	"github.com/berth-cri/berth/runtime/images"
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
 	"github.com/berth-cri/berth/version"
@@ -96,11 +97,22 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("conntrack: %w", err)
 	}
 	defer ct.Close()
+	imgs, err := images.New(images.Config{
+		Client:              client,
+		Namespace:           cfg.Containerd.Namespace,
+		RegistryConfigDir:   cfg.Image.RegistryConfigDir,
+		PullProgressTimeout: time.Duration(cfg.Image.PullProgressTimeout),
+		PauseImage:          cfg.Image.PauseImage,
+		Logger:              log.With("component", "images"),
+	})
+	if err != nil {
+		return err
+	}
 	sandboxes := sandbox.NewManager(sandbox.Config{
 		Client:         client,
 		Root:           cfg.Root,
 		State:          cfg.State,
-		PauseImage:     cfg.Image.PauseImage,
+		PauseImage:     imgs.PauseRef(),
 		RuncBinary:     bins.runc,
 		RuncRoot:       filepath.Join(cfg.State, "runc"),
 		ResolvConf:     host.ResolvConf(),
@@ -119,6 +131,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Containerd:   client,
 		Network:      network,
 		Sandboxes:    sandboxes,
+		Images:       imgs,
 		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
 		StatusInfo:   statusInfo(cfg),
 		Logger:       log.With("component", "cri"),
@@ -143,6 +156,15 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	go dumpStacksOnSIGUSR1(ctx, log, cfg.State)
 
+	// Images before readiness: kubelet's first RunPodSandbox needs the
+	// pause image, and no registry may be reachable.
+	if err := imgs.Load(ctx); err != nil {
+		return err
+	}
+	pauseBinary, _ := host.LookPath("berth-pause") // none: the pause image must be present
+	if _, err := imgs.EnsurePause(ctx, cfg.Image.PauseImage, pauseBinary); err != nil {
+		return err
+	}
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
 

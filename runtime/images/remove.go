@@ -1,0 +1,43 @@
+package images
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+)
+
+// Remove removes the image refOrID names (its ID, any of its tags or
+// digests, or a unique ID prefix) under all its names: CRI removes images,
+// not tags. An unknown image is not an error.
+//
+// Like containerd's CRI plugin, Remove does not refuse an image that
+// containers were created from, pinned or not: their snapshots are their
+// own and outlive it, and kubelet's image GC only picks unused images.
+func (s *Service) Remove(ctx context.Context, refOrID string) error {
+	img, err := s.store.resolve(refOrID)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx = s.withNamespace(ctx)
+	is := s.client.ImageService()
+	for i, n := range img.References {
+		var opts []images.DeleteOpt
+		if i == len(img.References)-1 {
+			// The last name goes synchronously so containerd's GC has
+			// freed the content and snapshots when RemoveImage returns,
+			// as kubelet's image GC expects to see the space back.
+			opts = append(opts, images.SynchronousDelete())
+		}
+		if err := is.Delete(ctx, n, opts...); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove image %s (%s): %w", img.ID, n, err)
+		}
+		s.store.drop(n)
+	}
+	s.log.Info("removed image", "id", img.ID, "names", img.References)
+	return nil
+}

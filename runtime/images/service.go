@@ -1,0 +1,286 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/images/usage"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Labels on containerd images Berth keeps.
+const (
+	// LabelManaged marks an image as Berth's.
+	LabelManaged = "io.berth.image"
+	// LabelPinned marks a name as pinned: its image is reported pinned and
+	// kubelet's image GC leaves it alone. Berth pins the pause image.
+	LabelPinned = "io.berth.image.pinned"
+	// LabelBuiltin marks the pause image Berth built itself, so a new
+	// berth-pause replaces it while one an operator pulled is left alone.
+	LabelBuiltin = "io.berth.image.builtin"
+
+	valueManaged = "managed"
+	valuePinned  = "pinned"
+	valuePause   = "pause"
+)
+
+// DefaultSnapshotter is where images are unpacked.
+const DefaultSnapshotter = "overlayfs"
+
+// Config wires a Service.
+type Config struct {
+	Client *containerd.Client
+	// Namespace is the containerd namespace of Berth's images.
+	Namespace string
+	// Snapshotter images are unpacked into; DefaultSnapshotter if empty.
+	Snapshotter string
+	// Platform images are pulled for; the host's (linux/amd64 here) if nil.
+	Platform *ocispec.Platform
+	// RegistryConfigDir holds hosts.toml files (<dir>/<host>/hosts.toml).
+	RegistryConfigDir string
+	// PullProgressTimeout cancels a pull that received nothing for this
+	// long; 0 never does.
+	PullProgressTimeout time.Duration
+	// PauseImage is the sandbox image reference; pulls of it are pinned.
+	PauseImage string
+	Logger     *slog.Logger
+}
+
+// Service is Berth's image store on top of containerd's.
+type Service struct {
+	client          *containerd.Client
+	namespace       string
+	snapshotter     string
+	platform        platforms.MatchComparer
+	hostsDir        string
+	progressTimeout time.Duration
+	pauseRef        string
+	log             *slog.Logger
+
+	// pauseBinary is the berth-pause binary the pause image was built
+	// from, to build it again if it is removed.
+	mu          sync.Mutex
+	pauseBinary string
+
+	store  *store
+	pulls  flights
+	fsInfo fsCache
+	now    func() time.Time
+}
+
+// New returns a Service with an empty index: call Load.
+func New(cfg Config) (*Service, error) {
+	if cfg.Client == nil || cfg.Namespace == "" {
+		return nil, fmt.Errorf("images: a containerd client and namespace are required: %w", errdefs.ErrInvalidArgument)
+	}
+	s := &Service{
+		client:          cfg.Client,
+		namespace:       cfg.Namespace,
+		snapshotter:     cfg.Snapshotter,
+		platform:        platforms.Only(platforms.DefaultSpec()),
+		hostsDir:        cfg.RegistryConfigDir,
+		progressTimeout: cfg.PullProgressTimeout,
+		log:             cfg.Logger,
+		store:           newStore(),
+		now:             time.Now,
+	}
+	if s.snapshotter == "" {
+		s.snapshotter = DefaultSnapshotter
+	}
+	if cfg.Platform != nil {
+		s.platform = platforms.Only(*cfg.Platform)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if cfg.PauseImage != "" {
+		named, err := Normalize(cfg.PauseImage)
+		if err != nil {
+			return nil, fmt.Errorf("pause image: %w", err)
+		}
+		s.pauseRef = named.String()
+	}
+	return s, nil
+}
+
+// Snapshotter is the snapshotter images are unpacked into, which
+// containers' root filesystems must use too.
+func (s *Service) Snapshotter() string { return s.snapshotter }
+
+func (s *Service) withNamespace(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, s.namespace)
+}
+
+// Load rebuilds the index from containerd's image store, and gives every
+// image an ID name if it lacks one (an image imported by other means). An
+// image whose content is incomplete is logged and left out.
+func (s *Service) Load(ctx context.Context) error {
+	ctx = s.withNamespace(ctx)
+	all, err := s.client.ImageService().List(ctx)
+	if err != nil {
+		return fmt.Errorf("list images in containerd: %w", err)
+	}
+	byTarget := map[string]Image{} // manifest digest -> inspected image
+	for _, ci := range all {
+		img, ok := byTarget[ci.Target.Digest.String()]
+		if !ok {
+			img, err = s.inspect(ctx, ci)
+			if err != nil {
+				s.log.Warn("image in containerd is not usable; leaving it out", "name", ci.Name, "error", err)
+				continue
+			}
+			byTarget[ci.Target.Digest.String()] = img
+		}
+		s.store.set(ci.Name, img, ci.Labels[LabelPinned] == valuePinned)
+	}
+	for _, img := range s.store.list() {
+		if containsName(img.References, img.ID) {
+			continue
+		}
+		if err := s.putName(ctx, img.ID, img.Target, s.labels(img.ID, false)); err != nil {
+			return fmt.Errorf("name image %s by its ID: %w", img.ID, err)
+		}
+		s.store.set(img.ID, img, false)
+	}
+	s.log.Info("image index loaded", "images", len(s.store.list()), "names", len(all))
+	return nil
+}
+
+func containsName(names []string, n string) bool {
+	for _, x := range names {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh brings the index in step with containerd for one name.
+func (s *Service) refresh(ctx context.Context, name string) error {
+	ci, err := s.client.ImageService().Get(ctx, name)
+	if errdefs.IsNotFound(err) {
+		s.store.drop(name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get image %s from containerd: %w", name, err)
+	}
+	img, err := s.inspect(ctx, ci)
+	if err != nil {
+		return err
+	}
+	s.store.set(name, img, ci.Labels[LabelPinned] == valuePinned)
+	return nil
+}
+
+// inspect reads what the index keeps of a containerd image from the
+// content store: the config for Berth's platform (whose digest is the
+// ID), the layers' chain ID, the size.
+func (s *Service) inspect(ctx context.Context, ci images.Image) (Image, error) {
+	cs := s.client.ContentStore()
+	configDesc, err := ci.Config(ctx, cs, s.platform)
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: config for %s: %w", ci.Name, platforms.Format(platforms.DefaultSpec()), err)
+	}
+	blob, err := content.ReadBlob(ctx, cs, configDesc)
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: read config: %w", ci.Name, err)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(blob, &cfg); err != nil {
+		return Image{}, fmt.Errorf("image %s: config %s is not valid JSON: %v: %w", ci.Name, configDesc.Digest, err, errdefs.ErrDataLoss)
+	}
+	size, err := usage.CalculateImageUsage(ctx, ci, cs, usage.WithManifestLimit(s.platform, 1), usage.WithManifestUsage())
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: size: %w", ci.Name, err)
+	}
+	return Image{
+		ID:      configDesc.Digest.String(),
+		Target:  ci.Target,
+		ChainID: identity.ChainID(cfg.RootFS.DiffIDs),
+		Size:    size,
+		Config:  cfg,
+	}, nil
+}
+
+// labels are the containerd labels of an image name.
+func (s *Service) labels(name string, pinned bool) map[string]string {
+	l := map[string]string{LabelManaged: valueManaged}
+	if pinned || (s.pauseRef != "" && name == s.pauseRef) {
+		l[LabelPinned] = valuePinned
+	}
+	return l
+}
+
+// putName creates the containerd image name pointing at target, or moves
+// it there, with labels (a pinned name stays pinned).
+func (s *Service) putName(ctx context.Context, name string, target ocispec.Descriptor, labels map[string]string) error {
+	is := s.client.ImageService()
+	img := images.Image{Name: name, Target: target, Labels: labels}
+	for {
+		_, err := is.Create(ctx, img)
+		if err == nil || !errdefs.IsAlreadyExists(err) {
+			return err
+		}
+		old, err := is.Get(ctx, name)
+		if errdefs.IsNotFound(err) {
+			continue // removed in between: create again
+		}
+		if err != nil {
+			return err
+		}
+		fields := []string{"target"}
+		for k, v := range labels {
+			if old.Labels[k] != v {
+				fields = append(fields, "labels."+k)
+			}
+		}
+		if old.Target.Digest == target.Digest && len(fields) == 1 {
+			return nil
+		}
+		_, err = is.Update(ctx, img, fields...)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		return err
+	}
+}
+
+// Resolve finds a local image by ID, reference or unique ID prefix (see
+// store.resolve). It answers from memory; errdefs.ErrNotFound when absent.
+func (s *Service) Resolve(refOrID string) (Image, error) { return s.store.resolve(refOrID) }
+
+// List returns every image, sorted by ID.
+func (s *Service) List() []Image { return s.store.list() }
+
+// Containerd returns the containerd image to create a container from:
+// the image named by its ID, for Berth's platform. Pass its Snapshotter
+// to the snapshot options. errdefs.ErrNotFound when it was removed.
+func (s *Service) Containerd(ctx context.Context, img Image) (containerd.Image, error) {
+	ci, err := s.client.ImageService().Get(s.withNamespace(ctx), img.ID)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.ID, err)
+	}
+	return containerd.NewImageWithPlatform(s.client, ci, s.platform), nil
+}
+
+// PauseRef is the normalised pause image reference sandboxes run.
+func (s *Service) PauseRef() string { return s.pauseRef }
+
+// errorsIsStall reports whether err is a watchdog cancellation.
+func errorsIsStall(err error) bool {
+	var se *stallError
+	return errors.As(err, &se)
+}
