@@ -46,7 +46,9 @@ run: deps build images ## Run berthd in the foreground with its embedded contain
 
 test: deps build images test-unit test-integration ## Everything CI runs: unit and integration tests against the real stack
 
-test-unit: ## Unit tests (root-only ones run when root)
+test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
 	$(TEST_ENV) $(GO) test -count=1 $(UNIT_PKGS)
 
 test-integration: build ## Integration tests: real berthd, containerd, runc, CNI over the CRI socket (root)
