@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -34,6 +35,7 @@ type Options struct {
 	Containerd   ContainerdHealth
 	Network      NetworkHealth
 	Sandboxes    *sandbox.Manager
+	Containers   *container.Manager
 	Images       ImageService // nil: image RPCs answer Unimplemented
 	CgroupDriver runtimeapi.CgroupDriver
 	// StatusInfo is returned by a verbose Status (crictl info): the
@@ -54,6 +56,7 @@ type Service struct {
 	containerd   ContainerdHealth
 	network      NetworkHealth
 	sandboxes    *sandbox.Manager
+	containers   *container.Manager
 	images       ImageService
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
@@ -74,6 +77,7 @@ func New(opts Options) *Service {
 		containerd:   opts.Containerd,
 		network:      opts.Network,
 		sandboxes:    opts.Sandboxes,
+		containers:   opts.Containers,
 		images:       opts.Images,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
@@ -95,7 +99,8 @@ func (s *Service) NewGRPCServer() *grpc.Server {
 		// Image pulls and exec output can be large; kubelet's cri-client
 		// allows 16 MiB messages too.
 		grpc.MaxRecvMsgSize(16*1024*1024),
-		grpc.MaxSendMsgSize(16*1024*1024),
+		// ExecSync answers up to 16 MiB of stdout plus 16 MiB of stderr.
+		grpc.MaxSendMsgSize(2*16*1024*1024+64*1024),
 	)
 	runtimeapi.RegisterRuntimeServiceServer(srv, s)
 	runtimeapi.RegisterImageServiceServer(srv, s)

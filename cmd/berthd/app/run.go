@@ -27,6 +27,7 @@ import (
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/portmap"
+	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
@@ -123,6 +124,16 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:         log.With("component", "sandbox"),
 	})
 
+	containers := container.NewManager(container.Config{
+		Client:         client,
+		Sandboxes:      sandboxes,
+		Images:         container.ContainerdImages{Client: client},
+		State:          cfg.State,
+		MinOOMScoreAdj: oomScore,
+		Logger:         log.With("component", "container"),
+	})
+	sandboxes.SetContainers(containers)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := cri.New(cri.Options{
@@ -131,6 +142,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Containerd:   client,
 		Network:      network,
 		Sandboxes:    sandboxes,
+		Containers:   containers,
 		Images:       imgs,
 		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
 		StatusInfo:   statusInfo(cfg),

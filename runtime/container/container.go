@@ -1,0 +1,239 @@
+package container
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Metadata is fixed when a container is created.
+type Metadata struct {
+	ID string `json:"id"`
+	// Name is the registrar key:
+	// name_sandboxName_sandboxNamespace_sandboxUID_attempt.
+	Name      string                      `json:"name"`
+	SandboxID string                      `json:"sandboxID"`
+	Config    *runtimeapi.ContainerConfig `json:"config"`
+	// ImageRef is the image's repo digest (repo@sha256:...), or its ID when
+	// it has none; ImageID is the image config digest.
+	ImageRef string `json:"imageRef"`
+	ImageID  string `json:"imageID"`
+	// ImageName is what the user asked for (the tag kubelet shows).
+	ImageName string `json:"imageName"`
+	// LogPath is the absolute path of the CRI log file; empty when the
+	// sandbox or the container gave none (output is discarded).
+	LogPath   string    `json:"logPath,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// User is the user the process runs as, resolved against the image's
+	// /etc/passwd and /etc/group at create time.
+	User User `json:"user"`
+	// StopSignal is the signal Stop sends first (from the CRI config or
+	// the image), as a name like SIGTERM.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// CgroupsPath is the container's cgroup below each hierarchy's root.
+	CgroupsPath string `json:"cgroupsPath"`
+}
+
+// User is the resolved identity of a container's process.
+type User struct {
+	UID                uint32   `json:"uid"`
+	GID                uint32   `json:"gid"`
+	SupplementalGroups []uint32 `json:"supplementalGroups,omitempty"`
+}
+
+// State is a container's place in its life:
+//
+//	Create ok          Start ok             process exits / Stop
+//	---------> CREATED ---------> RUNNING ------------------------> EXITED --Remove--> (gone)
+//	              |                                                   ^
+//	              +------------- Start failed ------------------------+
+//
+// UNKNOWN is a container whose task could not be inspected; Stop and
+// Remove still work on it. A container never runs twice: kubelet creates a
+// new attempt.
+type State = runtimeapi.ContainerState
+
+// Reasons for an exit, as kubelet shows them.
+const (
+	ReasonCompleted  = "Completed"
+	ReasonError      = "Error"
+	ReasonOOMKilled  = "OOMKilled"
+	ReasonStartError = "StartError"
+)
+
+// Status changes over a container's life, only through Update.
+type Status struct {
+	State      State
+	Pid        uint32
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExitCode   int32
+	Reason     string
+	Message    string
+	// Resources are the container's current resources: the CRI config's,
+	// then those of the last UpdateContainerResources.
+	Resources *runtimeapi.LinuxContainerResources
+	// Starting and Removing keep Start and Remove from running at once.
+	Starting, Removing bool
+}
+
+// Container is one container: immutable Metadata and a Status changed only
+// through Update.
+type Container struct {
+	Metadata
+
+	mu     sync.Mutex
+	status Status
+
+	// exited is closed once the process exited and the exit was recorded
+	// (or the container never started and never will).
+	exited   chan struct{}
+	exitOnce sync.Once
+	// logs is the running container's log file; nil before Start, after
+	// exit, or when there is no log path.
+	logs *logFile
+}
+
+func newContainer(md Metadata, st Status) *Container {
+	return &Container{Metadata: md, status: st, exited: make(chan struct{})}
+}
+
+// Status returns a copy of the current status.
+func (c *Container) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// Update changes the status atomically; an error leaves it unchanged.
+func (c *Container) Update(fn func(Status) (Status, error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next, err := fn(c.status)
+	if err != nil {
+		return err
+	}
+	c.status = next
+	return nil
+}
+
+// Exited is closed once the container's process has exited and its exit
+// is recorded in Status.
+func (c *Container) Exited() <-chan struct{} { return c.exited }
+
+func (c *Container) markExited() { c.exitOnce.Do(func() { close(c.exited) }) }
+
+func (c *Container) setLogs(l *logFile) {
+	c.mu.Lock()
+	c.logs = l
+	c.mu.Unlock()
+}
+
+func (c *Container) logFile() *logFile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.logs
+}
+
+// Store indexes containers by ID, for List and Status from memory.
+type Store struct {
+	mu         sync.RWMutex
+	containers map[string]*Container
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store { return &Store{containers: map[string]*Container{}} }
+
+func (s *Store) add(c *Container) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.containers[c.ID] = c
+}
+
+func (s *Store) delete(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.containers, id)
+}
+
+// Get finds a container by its ID or a unique prefix of it. An ambiguous
+// prefix is InvalidArgument; no match is NotFound.
+func (s *Store) Get(idOrPrefix string) (*Container, error) {
+	if idOrPrefix == "" {
+		return nil, fmt.Errorf("container ID must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if c, ok := s.containers[idOrPrefix]; ok {
+		return c, nil
+	}
+	var found *Container
+	for id, c := range s.containers {
+		if len(id) > len(idOrPrefix) && id[:len(idOrPrefix)] == idOrPrefix {
+			if found != nil {
+				return nil, fmt.Errorf("container ID prefix %q matches more than one container: %w", idOrPrefix, errdefs.ErrInvalidArgument)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("container %q: %w", idOrPrefix, errdefs.ErrNotFound)
+	}
+	return found, nil
+}
+
+// List returns every container.
+func (s *Store) List() []*Container {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Container, 0, len(s.containers))
+	for _, c := range s.containers {
+		out = append(out, c)
+	}
+	return out
+}
+
+// ListSandbox returns the containers of one sandbox.
+func (s *Store) ListSandbox(sandboxID string) []*Container {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*Container
+	for _, c := range s.containers {
+		if c.SandboxID == sandboxID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// registrar maps container names to IDs, so a sandbox never has two
+// containers of the same name and attempt.
+type registrar struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+func newRegistrar() *registrar { return &registrar{names: map[string]string{}} }
+
+// reserve takes name for id; AlreadyExists names the holder.
+func (r *registrar) reserve(name, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if held, ok := r.names[name]; ok && held != id {
+		return fmt.Errorf("container name %q is reserved for %s: %w", name, held, errdefs.ErrAlreadyExists)
+	}
+	r.names[name] = id
+	return nil
+}
+
+// release frees name if id holds it.
+func (r *registrar) release(name, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.names[name] == id {
+		delete(r.names, name)
+	}
+}

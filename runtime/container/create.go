@@ -1,0 +1,243 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	"github.com/opencontainers/image-spec/identity"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/sandbox"
+)
+
+// Labels and extensions that make a containerd container a Berth
+// container.
+const (
+	KindContainer       = "container"
+	labelSandboxID      = "io.berth.container.sandbox-id"
+	labelContainerName  = "io.berth.container.name"
+	extensionMetadata   = "io.berth.container.metadata"
+	typeURLMetadata     = "github.com/berth-cri/berth/runtime/container.Metadata"
+	defaultStopSignal   = "SIGTERM"
+	criSignalNamePrefix = "SIGNAL_"
+)
+
+func init() {
+	typeurl.Register(&Metadata{}, typeURLMetadata)
+}
+
+// Create creates a container in a ready sandbox: a writable snapshot of
+// the image, and a containerd container with the OCI spec and the
+// container's Metadata. It returns the new container's ID.
+func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
+	if err := validateConfig(cfg); err != nil {
+		return "", err
+	}
+	sb, err := m.cfg.Sandboxes.Store().Get(sandboxID)
+	if err != nil {
+		return "", err
+	}
+	sbStatus := sb.Status()
+	if sbStatus.State != runtimeapi.PodSandboxState_SANDBOX_READY || sbStatus.Pid == 0 {
+		return "", fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
+	}
+	img, err := m.cfg.Images.Get(ctx, cfg.GetImage().GetImage())
+	if err != nil {
+		return "", fmt.Errorf("image %q of container %q: %w", cfg.GetImage().GetImage(), cfg.GetMetadata().GetName(), err)
+	}
+	runtimeOpt, err := m.cfg.Sandboxes.RuntimeOpts(sb)
+	if err != nil {
+		return "", err
+	}
+
+	id := newID()
+	name := makeName(cfg.GetMetadata(), sb.Config.GetMetadata())
+	if err := m.names.reserve(name, id); err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			m.names.release(name, id)
+		}
+	}()
+
+	// A lease keeps containerd's garbage collector off the new snapshot
+	// until the container that references it exists.
+	ctx, done, err := m.cfg.Client.WithLease(ctx)
+	if err != nil {
+		return "", fmt.Errorf("lease: %w", err)
+	}
+	defer func() {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		done(cctx)
+	}()
+
+	if err := m.prepareSnapshot(ctx, id, img); err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(cctx, id); err != nil && !errdefs.IsNotFound(err) {
+				m.log.Warn("removing the snapshot of a failed CreateContainer", "container", id, "error", err)
+			}
+		}
+	}()
+
+	params := specParams{
+		ID: id, Config: cfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
+		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
+		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
+		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(),
+	}
+	if ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(); ns.GetPid() == runtimeapi.NamespaceMode_TARGET {
+		target, err := m.store.Get(ns.GetTargetId())
+		if err != nil {
+			return "", fmt.Errorf("PID namespace target: %w", err)
+		}
+		params.TargetPid = target.Status().Pid
+	}
+	opts, err := specOpts(params)
+	if err != nil {
+		return "", err
+	}
+	spec, err := oci.GenerateSpec(ctx, m.cfg.Client, &containers.Container{ID: id, Snapshotter: m.cfg.Snapshotter, SnapshotKey: id}, opts...)
+	if err != nil {
+		return "", fmt.Errorf("build OCI spec: %w", err)
+	}
+
+	md := Metadata{
+		ID: id, Name: name, SandboxID: sb.ID, Config: cfg,
+		ImageRef: img.Ref(), ImageID: img.ID, ImageName: userImage(cfg, img),
+		CreatedAt:   time.Now(),
+		User:        User{UID: spec.Process.User.UID, GID: spec.Process.User.GID, SupplementalGroups: spec.Process.User.AdditionalGids},
+		StopSignal:  stopSignal(cfg, img.Config.StopSignal),
+		CgroupsPath: params.CgroupsPath,
+	}
+	if dir, p := sb.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
+		md.LogPath = filepath.Join(dir, p)
+	}
+	labels := map[string]string{sandbox.LabelKind: KindContainer, labelSandboxID: sb.ID, labelContainerName: name}
+	for k, v := range cfg.GetLabels() {
+		if _, ours := labels[k]; !ours {
+			labels[k] = v
+		}
+	}
+	if _, err := m.cfg.Client.NewContainer(ctx, id,
+		withSnapshot(m.cfg.Snapshotter, id),
+		withImageName(img),
+		runtimeOpt,
+		containerd.WithSpec(spec),
+		containerd.WithContainerLabels(labels),
+		containerd.WithContainerExtension(extensionMetadata, &md),
+	); err != nil {
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	m.store.add(newContainer(md, Status{
+		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
+		Resources: cfg.GetLinux().GetResources(),
+	}))
+	return id, nil
+}
+
+// prepareSnapshot makes the container's writable layer on top of the
+// unpacked image.
+func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) error {
+	ok, err := img.Containerd.IsUnpacked(ctx, m.cfg.Snapshotter)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.ID, err)
+	}
+	if !ok {
+		if err := img.Containerd.Unpack(ctx, m.cfg.Snapshotter); err != nil {
+			return fmt.Errorf("unpack image %s: %w", img.ID, err)
+		}
+	}
+	diffIDs, err := img.Containerd.RootFS(ctx)
+	if err != nil {
+		return fmt.Errorf("image %s layers: %w", img.ID, err)
+	}
+	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String()); err != nil {
+		return fmt.Errorf("prepare rootfs snapshot: %w", err)
+	}
+	return nil
+}
+
+func withSnapshot(snapshotter, key string) containerd.NewContainerOpts {
+	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		c.Snapshotter, c.SnapshotKey = snapshotter, key
+		return nil
+	}
+}
+
+func withImageName(img Image) containerd.NewContainerOpts {
+	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		c.Image = img.Containerd.Name()
+		return nil
+	}
+}
+
+func validateConfig(cfg *runtimeapi.ContainerConfig) error {
+	switch {
+	case cfg == nil:
+		return fmt.Errorf("container config is required: %w", errdefs.ErrInvalidArgument)
+	case cfg.GetMetadata().GetName() == "":
+		return fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
+	case cfg.GetImage().GetImage() == "":
+		return fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// makeName is the registrar key: one container per name and attempt in a
+// pod.
+func makeName(c *runtimeapi.ContainerMetadata, s *runtimeapi.PodSandboxMetadata) string {
+	return strings.Join([]string{c.GetName(), s.GetName(), s.GetNamespace(), s.GetUid(), strconv.FormatUint(uint64(c.GetAttempt()), 10)}, "_")
+}
+
+// userImage is the image name to show: what the user wrote in the pod
+// spec, else the reference kubelet passed, else a tag of the image.
+func userImage(cfg *runtimeapi.ContainerConfig, img Image) string {
+	if u := cfg.GetImage().GetUserSpecifiedImage(); u != "" {
+		return u
+	}
+	if ref := cfg.GetImage().GetImage(); !strings.HasPrefix(ref, "sha256:") {
+		return ref
+	}
+	if len(img.RepoTags) > 0 {
+		return img.RepoTags[0]
+	}
+	return cfg.GetImage().GetImage()
+}
+
+// stopSignal is the CRI config's stop signal, else the image's, else
+// SIGTERM.
+func stopSignal(cfg *runtimeapi.ContainerConfig, imageSignal string) string {
+	if s := cfg.GetStopSignal(); s != runtimeapi.Signal_SIGNAL_RUNTIME_DEFAULT {
+		return strings.TrimPrefix(s.String(), criSignalNamePrefix)
+	}
+	if imageSignal != "" {
+		return imageSignal
+	}
+	return defaultStopSignal
+}
+
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}

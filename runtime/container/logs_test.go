@@ -1,0 +1,139 @@
+package container
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fixedNow() time.Time { return time.Date(2026, 11, 27, 3, 4, 5, 6, time.UTC) }
+
+func TestLineWriter(t *testing.T) {
+	long := strings.Repeat("a", maxLineSize)
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		flush  bool
+		want   []string
+	}{
+		{"one line", []string{"hello\n"}, false, []string{"F hello"}},
+		{"line across writes", []string{"hel", "lo\nwor", "ld\n"}, false, []string{"F hello", "F world"}},
+		{"empty line", []string{"\n"}, false, []string{"F "}},
+		{"unterminated line is held", []string{"tail"}, false, nil},
+		{"flush ends it", []string{"tail"}, true, []string{"F tail"}},
+		{"exactly 16 KiB", []string{long + "\n"}, false, []string{"F " + long}},
+		{"16 KiB and one byte", []string{long + "b\n"}, false, []string{"P " + long, "F b"}},
+		{"long unterminated", []string{long, long, "c"}, true, []string{"P " + long, "P " + long, "F c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			w := &lineWriter{stream: "stdout", now: fixedNow, emit: func(b []byte) {
+				s := string(b)
+				prefix := "2026-11-27T03:04:05.000000006Z stdout "
+				if !strings.HasPrefix(s, prefix) || !strings.HasSuffix(s, "\n") {
+					t.Fatalf("line %q lacks the timestamp, stream or newline", s)
+				}
+				got = append(got, strings.TrimSuffix(strings.TrimPrefix(s, prefix), "\n"))
+			}}
+			for _, s := range tc.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if tc.flush {
+				w.Flush()
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("lines = %.80q, want %.80q", got, tc.want)
+			}
+		})
+	}
+}
+
+func readAll(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		out = append(out, s.Text())
+	}
+	return out
+}
+
+func TestLogFileWritesAndReopens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod", "ctr", "0.log")
+	l, err := openLogFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.now = fixedNow
+	out, errw := l.stream(streamStdout), l.stream(streamStderr)
+	out.now, errw.now = fixedNow, fixedNow
+	out.Write([]byte("one\n"))
+	errw.Write([]byte("two\n"))
+	waitFor(t, func() bool { return len(readAll(t, path)) == 2 })
+
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	out.Write([]byte("three\n"))
+	l.Close()
+	if got := readAll(t, path); len(got) != 1 || !strings.HasSuffix(got[0], " stdout F three") {
+		t.Errorf("reopened file has %q", got)
+	}
+	if got := readAll(t, path+".1"); len(got) != 2 || !strings.HasSuffix(got[1], " stderr F two") {
+		t.Errorf("rotated file has %q", got)
+	}
+	out.Write([]byte("after close\n")) // must neither block nor panic
+}
+
+// A writer that cannot keep up loses lines; the container never waits.
+func TestLogFileDropsRatherThanBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	l, err := openLogFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.fileMu.Lock() // the disk hangs
+	w := l.stream(streamStdout)
+	line := []byte(strings.Repeat("z", 1000) + "\n")
+	done := make(chan struct{})
+	go func() {
+		for range 20000 { // 20 MB, more than maxPending
+			w.Write(line)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writes blocked on a hung log file")
+	}
+	if l.Dropped() == 0 {
+		t.Error("no line was dropped although the file took none")
+	}
+	l.fileMu.Unlock()
+	l.Close()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,98 @@
+package container
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-cri/berth/sandbox"
+)
+
+// cleanupTimeout bounds cleanups, which run on a fresh context: the
+// request's may already be cancelled.
+const cleanupTimeout = 2 * time.Minute
+
+// Image is what a container needs of its image.
+type Image struct {
+	// ID is the image config digest ("sha256:...").
+	ID string
+	// RepoDigests are repo@sha256:... names; the first is the image_ref
+	// kubelet shows as imageID.
+	RepoDigests []string
+	RepoTags    []string
+	Config      ocispec.ImageConfig
+	// Containerd is the image to unpack and snapshot.
+	Containerd containerd.Image
+}
+
+// Ref is the image_ref CRI reports: a repo digest, else the ID.
+func (i Image) Ref() string {
+	if len(i.RepoDigests) > 0 {
+		return i.RepoDigests[0]
+	}
+	return i.ID
+}
+
+// Images finds local images by ID, reference or unique ID prefix;
+// errdefs.ErrNotFound when there is none.
+type Images interface {
+	Get(ctx context.Context, refOrID string) (Image, error)
+}
+
+// Sandboxes is what the container side needs of the sandbox manager.
+type Sandboxes interface {
+	Store() *sandbox.Store
+	RuntimeOpts(sb *sandbox.Sandbox) (containerd.NewContainerOpts, error)
+}
+
+// Config wires a Manager.
+type Config struct {
+	Client    *containerd.Client
+	Sandboxes Sandboxes
+	Images    Images
+	// Snapshotter holds images and containers' writable layers.
+	Snapshotter string
+	// State holds the containers' IO fifos, which do not survive a reboot.
+	State string
+	// MinOOMScoreAdj is the lowest oom_score_adj berthd may set (0 without
+	// CAP_SYS_RESOURCE); lower requests are clamped to it.
+	MinOOMScoreAdj int
+	Logger         *slog.Logger
+}
+
+// Manager creates, starts, stops and removes containers.
+type Manager struct {
+	cfg   Config
+	store *Store
+	names *registrar
+	log   *slog.Logger
+}
+
+// NewManager returns a Manager with an empty store.
+func NewManager(cfg Config) *Manager {
+	if cfg.Snapshotter == "" {
+		cfg.Snapshotter = "overlayfs"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar(), log: cfg.Logger}
+}
+
+// Store is the in-memory index of containers.
+func (m *Manager) Store() *Store { return m.store }
+
+func (m *Manager) fifoDir(id string) string {
+	return filepath.Join(m.cfg.State, "containers", id, "io")
+}
+
+// cleanupContext keeps ctx's values (the containerd namespace) but not its
+// cancellation: a cleanup must run to the end even when the request that
+// needs it timed out.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}

@@ -1,0 +1,472 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/sandbox"
+)
+
+// Annotations on a container's spec, in the names containerd's CRI uses so
+// that NRI plugins and node tools recognise them.
+const (
+	annotationContainerType = "io.kubernetes.cri.container-type"
+	annotationContainerName = "io.kubernetes.cri.container-name"
+	annotationSandboxID     = "io.kubernetes.cri.sandbox-id"
+	annotationImageName     = "io.kubernetes.cri.image-name"
+)
+
+// specParams is everything a container's OCI spec is built from.
+type specParams struct {
+	ID      string
+	Config  *runtimeapi.ContainerConfig
+	Sandbox *sandbox.Sandbox
+	// SandboxPid is the pause process, whose IPC, UTS and PID namespaces
+	// the container joins; TargetPid is the target container's process
+	// for PID namespace mode TARGET.
+	SandboxPid, TargetPid uint32
+	Image                 ocispec.ImageConfig
+	ImageName             string
+	CgroupsPath           string
+	MinOOMScoreAdj        int
+	Host                  hostFeatures
+}
+
+// hostFeatures are the node's cgroup facts that change what may be set.
+type hostFeatures struct {
+	CgroupV2      bool
+	SwapAvailable bool
+}
+
+// detectHost reads the cgroup facts of this node.
+func detectHost() hostFeatures {
+	var h hostFeatures
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		h.CgroupV2, h.SwapAvailable = true, true
+		return h
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+		h.SwapAvailable = true
+	}
+	return h
+}
+
+// specOpts builds the container's OCI spec options. The user options read
+// the image's /etc/passwd and /etc/group, so they need the container's
+// snapshot set on the containers.Container they run against.
+func specOpts(p specParams) ([]oci.SpecOpts, error) {
+	cfg := p.Config
+	sc := cfg.GetLinux().GetSecurityContext()
+	sbSC := p.Sandbox.Config.GetLinux().GetSecurityContext()
+	args, err := processArgs(cfg, p.Image)
+	if err != nil {
+		return nil, err
+	}
+	cwd := cfg.GetWorkingDir()
+	if cwd == "" {
+		cwd = p.Image.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	hostname := p.Sandbox.Config.GetHostname()
+	if p.Sandbox.HostNetwork() {
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
+	}
+	opts := []oci.SpecOpts{
+		oci.WithDefaultSpec(),
+		oci.WithoutRunMount,
+		oci.WithProcessArgs(args...),
+		oci.WithProcessCwd(cwd),
+		oci.WithEnv(p.Image.Env),
+		oci.WithEnv([]string{"HOSTNAME=" + hostname}),
+		oci.WithEnv(criEnv(cfg.GetEnvs())),
+		withMounts(cfg.GetMounts(), sandboxMounts(p.Sandbox, sc.GetReadonlyRootfs())),
+		oci.WithCgroup(p.CgroupsPath),
+		withResources(cfg.GetLinux().GetResources(), p.Host),
+		withOOMScoreAdj(sandbox.ClampOOMScoreAdj(int(cfg.GetLinux().GetResources().GetOomScoreAdj()), p.MinOOMScoreAdj)),
+		oci.WithAnnotations(map[string]string{
+			annotationContainerType: "container",
+			annotationContainerName: cfg.GetMetadata().GetName(),
+			annotationSandboxID:     p.Sandbox.ID,
+			annotationImageName:     p.ImageName,
+		}),
+	}
+	if cfg.GetTty() {
+		opts = append(opts, oci.WithTTY)
+	}
+	nsOpts, err := namespaceOpts(p, sc.GetNamespaceOptions())
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nsOpts...)
+
+	if sc.GetPrivileged() {
+		if !sbSC.GetPrivileged() {
+			return nil, fmt.Errorf("privileged container in a sandbox that is not privileged: %w", errdefs.ErrInvalidArgument)
+		}
+		opts = append(opts, privilegedOpts()...)
+	} else {
+		opts = append(opts, capabilityOpts(sc.GetCapabilities())...)
+		if paths := sc.GetMaskedPaths(); len(paths) > 0 {
+			opts = append(opts, oci.WithMaskedPaths(paths))
+		}
+		if paths := sc.GetReadonlyPaths(); len(paths) > 0 {
+			opts = append(opts, oci.WithReadonlyPaths(paths))
+		}
+	}
+	for _, d := range cfg.GetDevices() {
+		perms := d.GetPermissions()
+		if perms == "" {
+			perms = "rwm"
+		}
+		opts = append(opts, withDevice(d.GetHostPath(), d.GetContainerPath(), perms))
+	}
+	if sc.GetNoNewPrivs() {
+		opts = append(opts, oci.WithNoNewPrivileges)
+	}
+	if sc.GetReadonlyRootfs() {
+		opts = append(opts, oci.WithRootFSReadonly())
+	}
+	return append(opts, userOpts(sc, p.Image.User)...), nil
+}
+
+// processArgs merges the CRI command and args with the image's entrypoint
+// and cmd the way Kubernetes documents it: a command replaces the
+// entrypoint (and drops the image's cmd); args replace the cmd.
+func processArgs(cfg *runtimeapi.ContainerConfig, img ocispec.ImageConfig) ([]string, error) {
+	var args []string
+	switch {
+	case len(cfg.GetCommand()) > 0:
+		args = append(append(args, cfg.GetCommand()...), cfg.GetArgs()...)
+	case len(cfg.GetArgs()) > 0:
+		args = append(append(args, img.Entrypoint...), cfg.GetArgs()...)
+	default:
+		args = append(append(args, img.Entrypoint...), img.Cmd...)
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command given and the image has no entrypoint or cmd: %w", errdefs.ErrInvalidArgument)
+	}
+	return args, nil
+}
+
+func criEnv(kvs []*runtimeapi.KeyValue) []string {
+	out := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, kv.GetKey()+"="+string(kv.GetValue()))
+	}
+	return out
+}
+
+// withMounts adds the CRI mounts and the sandbox's, parents before
+// children, replacing default mounts at the same destination. A missing
+// host path is created as a directory, as kubelet expects of runtimes.
+func withMounts(criMounts, extra []*runtimeapi.Mount) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		mounts := append([]*runtimeapi.Mount{}, criMounts...)
+		taken := map[string]bool{}
+		for _, m := range criMounts {
+			taken[filepath.Clean(m.GetContainerPath())] = true
+		}
+		for _, m := range extra {
+			if !taken[filepath.Clean(m.GetContainerPath())] {
+				mounts = append(mounts, m)
+				taken[filepath.Clean(m.GetContainerPath())] = true
+			}
+		}
+		sort.SliceStable(mounts, func(i, j int) bool {
+			return depth(mounts[i].GetContainerPath()) < depth(mounts[j].GetContainerPath())
+		})
+		kept := s.Mounts[:0]
+		for _, m := range s.Mounts {
+			dst := filepath.Clean(m.Destination)
+			if taken[dst] || (taken["/dev"] && strings.HasPrefix(dst, "/dev/")) {
+				continue
+			}
+			kept = append(kept, m)
+		}
+		s.Mounts = append(kept, specs.Mount{
+			Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
+		})
+		for _, m := range mounts {
+			mnt, rootProp, err := bindMount(m)
+			if err != nil {
+				return err
+			}
+			if rootProp == "rshared" || (rootProp == "rslave" && s.Linux.RootfsPropagation != "rshared") {
+				s.Linux.RootfsPropagation = rootProp
+			}
+			s.Mounts = append(s.Mounts, mnt)
+		}
+		return nil
+	}
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// bindMount turns a CRI mount into an OCI bind mount, and says which root
+// propagation it needs ("" for none).
+func bindMount(m *runtimeapi.Mount) (specs.Mount, string, error) {
+	src, dst := m.GetHostPath(), m.GetContainerPath()
+	if !filepath.IsAbs(dst) {
+		return specs.Mount{}, "", fmt.Errorf("mount destination %q is not absolute: %w", dst, errdefs.ErrInvalidArgument)
+	}
+	if _, err := os.Stat(src); os.IsNotExist(err) {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return specs.Mount{}, "", fmt.Errorf("create mount source %q: %w", src, err)
+		}
+	} else if err != nil {
+		return specs.Mount{}, "", fmt.Errorf("mount source %q: %w", src, err)
+	}
+	src, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return specs.Mount{}, "", fmt.Errorf("mount source %q: %w", m.GetHostPath(), err)
+	}
+	opts := []string{"rbind"}
+	rootProp := ""
+	switch m.GetPropagation() {
+	case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+		opts, rootProp = append(opts, "rslave"), "rslave"
+	case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+		opts, rootProp = append(opts, "rshared"), "rshared"
+	default:
+		opts = append(opts, "rprivate")
+	}
+	switch {
+	case m.GetReadonly() && m.GetRecursiveReadOnly():
+		opts = append(opts, "rro")
+	case m.GetReadonly():
+		opts = append(opts, "ro")
+	case m.GetRecursiveReadOnly():
+		return specs.Mount{}, "", fmt.Errorf("recursive read-only mount of %q must be read-only: %w", src, errdefs.ErrInvalidArgument)
+	default:
+		opts = append(opts, "rw")
+	}
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, rootProp, nil
+}
+
+// namespaceOpts joins the sandbox's namespaces: network through the pinned
+// namespace (or the host's), IPC and UTS through the pause process, and
+// the PID namespace the CRI mode asks for.
+func namespaceOpts(p specParams, ns *runtimeapi.NamespaceOption) ([]oci.SpecOpts, error) {
+	sb := p.Sandbox
+	proc := func(pid uint32, typ string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, typ) }
+	var opts []oci.SpecOpts
+	if sb.HostNetwork() {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
+	} else {
+		opts = append(opts,
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNSPath}),
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: proc(p.SandboxPid, "uts")}))
+	}
+	if ns.GetIpc() == runtimeapi.NamespaceMode_NODE {
+		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
+	} else {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: proc(p.SandboxPid, "ipc")}))
+	}
+	switch ns.GetPid() {
+	case runtimeapi.NamespaceMode_NODE:
+		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
+	case runtimeapi.NamespaceMode_POD:
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: proc(p.SandboxPid, "pid")}))
+	case runtimeapi.NamespaceMode_TARGET:
+		if p.TargetPid == 0 {
+			return nil, fmt.Errorf("PID namespace target %q is not running: %w", ns.GetTargetId(), errdefs.ErrFailedPrecondition)
+		}
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: proc(p.TargetPid, "pid")}))
+	}
+	return opts, nil
+}
+
+// capabilityOpts applies CRI's add and drop lists, which name capabilities
+// without the CAP_ prefix. ALL is applied first, so that "add ALL, drop
+// CHOWN" means every capability but CAP_CHOWN.
+func capabilityOpts(c *runtimeapi.Capability) []oci.SpecOpts {
+	if c == nil {
+		return nil
+	}
+	var opts []oci.SpecOpts
+	if hasAll(c.GetAddCapabilities()) {
+		opts = append(opts, withAllCapabilities)
+	}
+	if hasAll(c.GetDropCapabilities()) {
+		opts = append(opts, oci.WithCapabilities(nil))
+	}
+	if add := capNames(c.GetAddCapabilities()); len(add) > 0 {
+		opts = append(opts, oci.WithAddedCapabilities(add))
+	}
+	if drop := capNames(c.GetDropCapabilities()); len(drop) > 0 {
+		opts = append(opts, oci.WithDroppedCapabilities(drop))
+	}
+	if amb := capNames(c.GetAddAmbientCapabilities()); len(amb) > 0 {
+		opts = append(opts, oci.WithAmbientCapabilities(amb))
+	}
+	return opts
+}
+
+func hasAll(caps []string) bool {
+	for _, c := range caps {
+		if strings.EqualFold(c, "ALL") {
+			return true
+		}
+	}
+	return false
+}
+
+func capNames(caps []string) []string {
+	var out []string
+	for _, c := range caps {
+		if strings.EqualFold(c, "ALL") {
+			continue
+		}
+		c = strings.ToUpper(c)
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// linuxResources converts CRI resources to the OCI ones. Zero means unset
+// in CRI. Swap is only set where the node accounts it (runc fails
+// otherwise), and unified only on cgroup v2.
+func linuxResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) *specs.LinuxResources {
+	out := &specs.LinuxResources{CPU: &specs.LinuxCPU{}, Memory: &specs.LinuxMemory{}}
+	if r == nil {
+		return out
+	}
+	if v := r.GetCpuShares(); v > 0 {
+		shares := uint64(v)
+		out.CPU.Shares = &shares
+	}
+	if v := r.GetCpuQuota(); v != 0 {
+		quota := v
+		out.CPU.Quota = &quota
+	}
+	if v := r.GetCpuPeriod(); v > 0 {
+		period := uint64(v)
+		out.CPU.Period = &period
+	}
+	out.CPU.Cpus, out.CPU.Mems = r.GetCpusetCpus(), r.GetCpusetMems()
+	if v := r.GetMemoryLimitInBytes(); v > 0 {
+		limit := v
+		out.Memory.Limit = &limit
+	}
+	if v := r.GetMemorySwapLimitInBytes(); v > 0 && h.SwapAvailable {
+		swap := v
+		out.Memory.Swap = &swap
+	}
+	for _, hp := range r.GetHugepageLimits() {
+		out.HugepageLimits = append(out.HugepageLimits, specs.LinuxHugepageLimit{Pagesize: hp.GetPageSize(), Limit: hp.GetLimit()})
+	}
+	if len(r.GetUnified()) > 0 && h.CgroupV2 {
+		out.Unified = map[string]string{}
+		for k, v := range r.GetUnified() {
+			out.Unified[k] = v
+		}
+	}
+	return out
+}
+
+// withResources sets CPU, memory, hugepage and unified limits, keeping the
+// default spec's device rules.
+func withResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		res := linuxResources(r, h)
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		s.Linux.Resources.CPU = res.CPU
+		s.Linux.Resources.Memory = res.Memory
+		s.Linux.Resources.HugepageLimits = res.HugepageLimits
+		s.Linux.Resources.Unified = res.Unified
+		return nil
+	}
+}
+
+func withOOMScoreAdj(score int) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.OOMScoreAdj = &score
+		return nil
+	}
+}
+
+// userOpts resolves the process's user: RunAsUser, else RunAsUsername,
+// else the image's user, against the image's /etc/passwd; RunAsGroup
+// overrides the group. The user's groups from the image's /etc/group come
+// first, then the CRI supplemental groups (policy Merge), or only the CRI
+// ones (policy Strict).
+func userOpts(sc *runtimeapi.LinuxContainerSecurityContext, imageUser string) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	userstr := "0"
+	switch {
+	case sc.GetRunAsUser() != nil:
+		uid := sc.GetRunAsUser().GetValue()
+		opts = append(opts, oci.WithUserID(uint32(uid)))
+		userstr = strconv.FormatInt(uid, 10)
+	case sc.GetRunAsUsername() != "":
+		opts = append(opts, oci.WithUsername(sc.GetRunAsUsername()))
+		userstr = sc.GetRunAsUsername()
+	case imageUser != "":
+		opts = append(opts, oci.WithUser(imageUser))
+		userstr, _, _ = strings.Cut(imageUser, ":")
+	}
+	if g := sc.GetRunAsGroup(); g != nil {
+		opts = append(opts, withGID(uint32(g.GetValue())))
+	}
+	if sc.GetSupplementalGroupsPolicy() == runtimeapi.SupplementalGroupsPolicy_Merge {
+		opts = append(opts, oci.WithAdditionalGIDs(userstr))
+	}
+	return append(opts, withSupplementalGroups(sc.GetSupplementalGroups()))
+}
+
+func withGID(gid uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		s.Process.User.GID = gid
+		return nil
+	}
+}
+
+// withSupplementalGroups appends the CRI groups, and keeps the primary
+// group in the list (as the kernel reports it in /proc/self/status).
+func withSupplementalGroups(groups []int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		have := map[uint32]bool{}
+		for _, g := range s.Process.User.AdditionalGids {
+			have[g] = true
+		}
+		add := func(g uint32) {
+			if !have[g] {
+				have[g] = true
+				s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, g)
+			}
+		}
+		add(s.Process.User.GID)
+		for _, g := range groups {
+			if g < 0 || g > int64(^uint32(0)) {
+				return fmt.Errorf("supplemental group %d out of range: %w", g, errdefs.ErrInvalidArgument)
+			}
+			add(uint32(g))
+		}
+		return nil
+	}
+}
+
+// runtimeSpec is the OCI spec as stored in containerd.
+type runtimeSpec = specs.Spec

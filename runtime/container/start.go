@@ -1,0 +1,215 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// startErrorExitCode is the exit code of a container that failed to start,
+// as containerd reports it.
+const startErrorExitCode = 128
+
+// ioDrainTimeout bounds how long an exited process's output may keep
+// flowing: a child that inherited stdout and outlives the process must
+// not hold up the exit.
+const ioDrainTimeout = 2 * time.Second
+
+// Start starts a created container's process with its output going to the
+// CRI log file, and watches for its exit.
+func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
+	c, err := m.store.Get(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Update(func(s Status) (Status, error) {
+		switch {
+		case s.Removing:
+			return s, fmt.Errorf("container %s is being removed: %w", c.ID, errdefs.ErrFailedPrecondition)
+		case s.Starting || s.State != runtimeapi.ContainerState_CONTAINER_CREATED:
+			return s, fmt.Errorf("container %s is %s, not CREATED: %w", c.ID, stateName(s), errdefs.ErrFailedPrecondition)
+		}
+		s.Starting = true
+		return s, nil
+	}); err != nil {
+		return err
+	}
+	var logs *logFile
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		// A container that failed to start never will: kubelet sees it
+		// exited with StartError and creates the next attempt.
+		if logs != nil {
+			logs.Close()
+		}
+		c.Update(func(s Status) (Status, error) {
+			s.Starting, s.State, s.Pid = false, runtimeapi.ContainerState_CONTAINER_EXITED, 0
+			s.FinishedAt, s.ExitCode, s.Reason, s.Message = time.Now(), startErrorExitCode, ReasonStartError, retErr.Error()
+			return s, nil
+		})
+		c.markExited()
+	}()
+
+	sb, err := m.cfg.Sandboxes.Store().Get(c.SandboxID)
+	if err != nil {
+		return fmt.Errorf("sandbox of container %s: %w", c.ID, err)
+	}
+	if st := sb.Status(); st.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		return fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
+	}
+	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("load container: %w", err)
+	}
+
+	var stdout, stderr *lineWriter
+	if c.LogPath != "" {
+		if logs, err = openLogFile(c.LogPath, m.log.With("container", c.ID)); err != nil {
+			return err
+		}
+		stdout = logs.stream(streamStdout)
+		if !c.Config.GetTty() {
+			stderr = logs.stream(streamStderr)
+		}
+	}
+	if err := os.MkdirAll(m.fifoDir(c.ID), 0o700); err != nil {
+		return err
+	}
+	ioOpts := []cio.Opt{cio.WithStreams(nil, writerOrNil(stdout), writerOrNil(stderr)), cio.WithFIFODir(m.fifoDir(c.ID))}
+	if c.Config.GetTty() {
+		ioOpts = append(ioOpts, cio.WithTerminal)
+	}
+	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...))
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if _, err := task.Delete(cctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				m.log.Warn("deleting the task of a failed StartContainer", "container", c.ID, "error", err)
+			}
+		}
+	}()
+	// Wait before Start so that the exit cannot be missed, on a context
+	// that lives as long as the container.
+	exitC, err := task.Wait(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("wait on task: %w", err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return fmt.Errorf("start task: %w", err)
+	}
+	c.setLogs(logs)
+	c.Update(func(s Status) (Status, error) {
+		s.Starting, s.State, s.Pid, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), time.Now()
+		return s, nil
+	})
+	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
+	return nil
+}
+
+// writerOrNil keeps a nil *lineWriter a nil io.Writer, so cio sends that
+// stream to /dev/null.
+func writerOrNil(w *lineWriter) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return w
+}
+
+// monitor records a container's exit: exit code and time, whether the OOM
+// killer ended it, and then deletes the task. A lost connection to
+// containerd (it restarted) is not an exit: wait again.
+func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Container, task containerd.Task, exitC <-chan containerd.ExitStatus, stdout, stderr *lineWriter) {
+	var st containerd.ExitStatus
+	for {
+		st = <-exitC
+		if st.Error() == nil {
+			break
+		}
+		time.Sleep(time.Second)
+		t, err := cont.Task(ctx, nil)
+		if errdefs.IsNotFound(err) {
+			break
+		}
+		if err != nil {
+			exitC = retryLater(err)
+			continue
+		}
+		task = t
+		if exitC, err = t.Wait(ctx); err != nil {
+			exitC = retryLater(err)
+		}
+	}
+	// The cgroup goes with the task: ask it about the OOM killer first.
+	oom := oomKilled(c.CgroupsPath)
+	drained := make(chan struct{})
+	go func() { task.IO().Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(ioDrainTimeout):
+	}
+	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
+	}
+	for _, w := range []*lineWriter{stdout, stderr} {
+		if w != nil {
+			w.Flush()
+		}
+	}
+	if logs := c.logFile(); logs != nil {
+		logs.Close()
+		c.setLogs(nil)
+	}
+	code := int32(st.ExitCode())
+	finished := st.ExitTime()
+	if finished.IsZero() {
+		finished = time.Now()
+	}
+	c.Update(func(s Status) (Status, error) {
+		s.State, s.Pid, s.FinishedAt, s.ExitCode = runtimeapi.ContainerState_CONTAINER_EXITED, 0, finished, code
+		switch {
+		case oom:
+			s.Reason = ReasonOOMKilled
+		case code == 0:
+			s.Reason = ReasonCompleted
+		default:
+			s.Reason = ReasonError
+		}
+		return s, nil
+	})
+	c.markExited()
+	os.RemoveAll(m.fifoDir(c.ID))
+	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)
+}
+
+func retryLater(err error) <-chan containerd.ExitStatus {
+	c := make(chan containerd.ExitStatus, 1)
+	c <- *containerd.NewExitStatus(containerd.UnknownExitStatus, time.Time{}, err)
+	return c
+}
+
+func stateName(s Status) string {
+	if s.Starting {
+		return "starting"
+	}
+	return s.State.String()
+}
+
+// isGone reports errors that mean the process or task is already gone.
+func isGone(err error) bool {
+	return errdefs.IsNotFound(err) || errors.Is(err, syscall.ESRCH)
+}

@@ -1,0 +1,187 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/moby/sys/signal"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// killWait bounds the wait for an exit after SIGKILL: the kernel only
+// needs the process to be scheduled, but a process in uninterruptible
+// sleep (D state, a hung NFS mount) can take a while.
+const killWait = 30 * time.Second
+
+// Stop stops a running container: its stop signal, then SIGKILL once
+// timeout has passed (at once for a zero timeout). A container that is not
+// running, or an unknown ID, is success.
+func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	c, err := m.store.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return m.stop(ctx, c, timeout)
+}
+
+func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration) error {
+	st := c.Status()
+	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING && st.State != runtimeapi.ContainerState_CONTAINER_UNKNOWN {
+		return nil
+	}
+	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("load container: %w", err)
+	}
+	task, err := cont.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		// Exited and deleted: the monitor is recording it.
+		select {
+		case <-c.Exited():
+		case <-time.After(ioDrainTimeout + 5*time.Second):
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task: %w", err)
+	}
+	if timeout > 0 {
+		sig, err := signal.ParseSignal(c.StopSignal)
+		if err != nil {
+			m.log.Warn("unknown stop signal; using SIGTERM", "container", c.ID, "signal", c.StopSignal)
+			sig = syscall.SIGTERM
+		}
+		if err := task.Kill(ctx, sig); err != nil && !isGone(err) {
+			return fmt.Errorf("send %s: %w", c.StopSignal, err)
+		}
+		select {
+		case <-c.Exited():
+			return nil
+		case <-time.After(timeout):
+		case <-ctx.Done():
+			return fmt.Errorf("stopping container %s: %w", c.ID, ctx.Err())
+		}
+	}
+	var killOpts []containerd.KillOpts
+	if c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER {
+		// The container does not own its PID namespace, so killing its
+		// first process does not end the others.
+		killOpts = append(killOpts, containerd.WithKillAll)
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL, killOpts...); err != nil && !isGone(err) {
+		return fmt.Errorf("send SIGKILL: %w", err)
+	}
+	select {
+	case <-c.Exited():
+		return nil
+	case <-time.After(killWait):
+		return fmt.Errorf("container %s did not exit %v after SIGKILL: %w", c.ID, killWait, errdefs.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("stopping container %s: %w", c.ID, ctx.Err())
+	}
+}
+
+// Remove removes a container, stopping it first if it runs: its task, the
+// containerd container and its snapshot. The log file stays: kubelet owns
+// it. An unknown ID is success.
+func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
+	c, err := m.store.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Update(func(s Status) (Status, error) {
+		if s.Starting {
+			return s, fmt.Errorf("container %s is starting: %w", c.ID, errdefs.ErrFailedPrecondition)
+		}
+		s.Removing = true
+		return s, nil
+	}); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			c.Update(func(s Status) (Status, error) { s.Removing = false; return s, nil })
+		}
+	}()
+	if err := m.stop(ctx, c, 0); err != nil {
+		return err
+	}
+	if err := m.deleteRecords(ctx, c.ID); err != nil {
+		return err
+	}
+	m.store.delete(c.ID)
+	m.names.release(c.Name, c.ID)
+	return nil
+}
+
+// deleteRecords deletes the task if one is left, the containerd container
+// and its snapshot, and the container's state directory.
+func (m *Manager) deleteRecords(ctx context.Context, id string) error {
+	cont, err := m.cfg.Client.LoadContainer(ctx, id)
+	switch {
+	case errdefs.IsNotFound(err):
+		if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove rootfs snapshot: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("load container: %w", err)
+	default:
+		if task, err := cont.Task(ctx, nil); err == nil {
+			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("delete task: %w", err)
+			}
+		} else if !errdefs.IsNotFound(err) {
+			return fmt.Errorf("load task: %w", err)
+		}
+		if err := cont.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete container: %w", err)
+		}
+	}
+	return removeStateDir(m.fifoDir(id))
+}
+
+// StopAll kills a sandbox's containers at once: the sandbox is going away
+// and kubelet already gave each its grace period.
+func (m *Manager) StopAll(ctx context.Context, sandboxID string) error {
+	return m.forEach(sandboxID, func(c *Container) error { return m.stop(ctx, c, 0) })
+}
+
+// RemoveAll removes a sandbox's containers.
+func (m *Manager) RemoveAll(ctx context.Context, sandboxID string) error {
+	return m.forEach(sandboxID, func(c *Container) error { return m.Remove(ctx, c.ID) })
+}
+
+// forEach runs fn on the sandbox's containers side by side.
+func (m *Manager) forEach(sandboxID string, fn func(*Container) error) error {
+	list := m.store.ListSandbox(sandboxID)
+	errs := make(chan error, len(list))
+	for _, c := range list {
+		go func() {
+			if err := fn(c); err != nil {
+				errs <- fmt.Errorf("container %s: %w", c.ID, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range list {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
