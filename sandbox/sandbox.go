@@ -61,7 +61,7 @@ type Sandbox struct {
 
 	mu     sync.Mutex
 	status Status
-	// stopping serialises Stop and Remove of this sandbox.
+	// lifecycle serialises Stop and Remove of this sandbox.
 	lifecycle sync.Mutex
 }
 

@@ -129,7 +129,6 @@ func (m *Manager) purgeConntrack(sb *Sandbox) {
 	}
 	n, err := m.cfg.Conntrack.PurgeIPs(sb.Status().IPs)
 	if len(udp) > 0 {
-		var k uint
 		k, err2 := m.cfg.Conntrack.PurgeUDPHostPorts(udp)
 		n, err = n+k, errors.Join(err, err2)
 	}
