@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/cni"
@@ -83,7 +85,16 @@ func (o *Options) Run(ctx context.Context) error {
 		defer sup.Stop()
 		address = sup.Address()
 	}
-	client, err := containerd.New(address, containerd.WithDefaultNamespace(cfg.Containerd.Namespace), containerd.WithTimeout(10*time.Second))
+	client, err := containerd.New(address,
+		containerd.WithDefaultNamespace(cfg.Containerd.Namespace),
+		containerd.WithTimeout(10*time.Second),
+		// After the embedded containerd restarts (in well under a second),
+		// reconnect within half a second, not after the default backoff's
+		// 10 s: pods must see their runtime back as soon as it is.
+		containerd.WithExtraDialOpts([]grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: 500 * time.Millisecond},
+			MinConnectTimeout: 2 * time.Second,
+		})}))
 	if err != nil {
 		return fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
@@ -177,6 +188,14 @@ func (o *Options) Run(ctx context.Context) error {
 	if _, err := imgs.EnsurePause(ctx, cfg.Image.PauseImage, pauseBinary); err != nil {
 		return err
 	}
+	recoverStart := time.Now()
+	recoverCtx, cancelRecover := context.WithTimeout(ctx, 2*time.Minute)
+	recovered, err := sandboxes.Recover(recoverCtx)
+	cancelRecover()
+	if err != nil {
+		return fmt.Errorf("recover state from containerd: %w", err)
+	}
+	log.Info("state recovered", "sandboxes", recovered, "took", time.Since(recoverStart).Round(time.Millisecond))
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
 
