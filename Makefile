@@ -20,7 +20,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-unit test-integration deps images clean
+.PHONY: help build run test test-unit test-integration critest deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +44,7 @@ run: deps build images ## Run berthd in the foreground with its embedded contain
 	@echo "berthd serves on /run/berth/berth.sock; try: $(BIN)/crictl --runtime-endpoint unix:///run/berth/berth.sock info"
 	exec $(BIN)/berthd --cni-bin-dir $(CNI_BIN) --cni-conf-dir $(CNI_CONF_DIR)
 
-test: deps build images test-unit test-integration ## Everything CI runs: unit and integration tests against the real stack
+test: deps build images test-unit test-integration critest ## Everything CI runs: unit, integration and critest against the real stack
 
 test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -53,6 +53,9 @@ test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 
 test-integration: build ## Integration tests: real berthd, containerd, runc, CNI over the CRI socket (root)
 	$(TEST_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(INTEG_PKGS)
+
+critest: deps build images ## critest v1.37.0 against a fresh berthd; fails on a failure not in test/critest/expected-failures.txt
+	@hack/critest.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
 	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry
