@@ -1,0 +1,550 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/test/harness"
+)
+
+// TestContainer drives containers through one berthd, as kubelet does.
+func TestContainer(t *testing.T) {
+	d, image := startWithBusybox(t)
+	digests := imageDigests(t)
+
+	t.Run("LifecycleAndStatus", func(t *testing.T) {
+		logDir := t.TempDir()
+		pod, podCfg := runPod(t, d, withLogDir(logDir))
+		cfg := ctrConfig(image, withCtrLabels(map[string]string{"tier": "web"}))
+		id := createContainer(t, d, pod, podCfg, cfg)
+
+		st := ctrStatus(t, d, id).Status
+		if st.State != runtimeapi.ContainerState_CONTAINER_CREATED || st.CreatedAt == 0 || st.StartedAt != 0 {
+			t.Errorf("after create: state %v created %d started %d", st.State, st.CreatedAt, st.StartedAt)
+		}
+		wantRef := "registry.k8s.io/e2e-test-images/busybox@" + digests[busyboxRef]
+		if st.ImageRef != wantRef || st.ImageId != image || st.Image.GetImage() != busyboxRef {
+			t.Errorf("image = %q, image_ref = %q, image_id = %q; want %q, %q, %q", st.Image.GetImage(), st.ImageRef, st.ImageId, busyboxRef, wantRef, image)
+		}
+		if st.LogPath != filepath.Join(logDir, cfg.LogPath) {
+			t.Errorf("log_path = %q, want %q", st.LogPath, filepath.Join(logDir, cfg.LogPath))
+		}
+		if st.Labels["tier"] != "web" || st.Annotations["io.kubernetes.container.restartCount"] != "0" || st.Metadata.Name != cfg.Metadata.Name {
+			t.Errorf("labels %v, annotations %v, metadata %v do not round-trip", st.Labels, st.Annotations, st.Metadata)
+		}
+		if u := st.User.GetLinux(); u == nil || u.Uid != 0 || u.Gid != 0 {
+			t.Errorf("user = %v, want uid 0 gid 0", u)
+		}
+		if st.Resources.GetLinux().GetCpuShares() != 2 {
+			t.Errorf("resources = %v, want the configured cpu shares", st.Resources)
+		}
+
+		startContainer(t, d, id)
+		st = ctrStatus(t, d, id).Status
+		if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING || st.StartedAt < st.CreatedAt {
+			t.Errorf("after start: state %v started %d", st.State, st.StartedAt)
+		}
+		var info struct {
+			Pid       int    `json:"pid"`
+			SandboxID string `json:"sandboxID"`
+		}
+		decodeInfo(t, ctrStatus(t, d, id).Info["info"], &info)
+		if info.Pid == 0 || info.SandboxID != pod {
+			t.Errorf("verbose info = %+v", info)
+		}
+		if err := syscall.Kill(info.Pid, 0); err != nil {
+			t.Errorf("process %d: %v", info.Pid, err)
+		}
+		if _, err := d.Runtime.StartContainer(ctxBG(t), &runtimeapi.StartContainerRequest{ContainerId: id}); status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("second StartContainer: %v, want FailedPrecondition", err)
+		}
+
+		// List filters.
+		list := func(f *runtimeapi.ContainerFilter) []string {
+			resp, err := d.Runtime.ListContainers(ctxBG(t), &runtimeapi.ListContainersRequest{Filter: f})
+			if err != nil {
+				t.Fatalf("ListContainers: %v", err)
+			}
+			var ids []string
+			for _, c := range resp.Containers {
+				ids = append(ids, c.Id)
+			}
+			return ids
+		}
+		running := &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}
+		exited := &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_EXITED}
+		for name, f := range map[string]*runtimeapi.ContainerFilter{
+			"id prefix":      {Id: id[:10]},
+			"sandbox":        {PodSandboxId: pod},
+			"sandbox prefix": {PodSandboxId: pod[:10], State: running},
+			"labels":         {LabelSelector: map[string]string{"tier": "web", "ctr": cfg.Metadata.Name}},
+		} {
+			if got := list(f); len(got) != 1 || got[0] != id {
+				t.Errorf("ListContainers by %s = %v, want [%s]", name, got, id)
+			}
+		}
+		if got := list(&runtimeapi.ContainerFilter{Id: id, State: exited}); len(got) != 0 {
+			t.Errorf("ListContainers of exited = %v, want none", got)
+		}
+
+		start := time.Now()
+		if _, err := d.Runtime.StopContainer(ctxBG(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 10}); err != nil {
+			t.Fatalf("StopContainer: %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("stopping a container that obeys SIGTERM took %v", took)
+		}
+		st = ctrStatus(t, d, id).Status
+		if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 128+int32(syscall.SIGTERM) || st.FinishedAt < st.StartedAt || st.Reason != "Error" {
+			t.Errorf("after stop: state %v exit %d finished %d reason %q", st.State, st.ExitCode, st.FinishedAt, st.Reason)
+		}
+		if got := list(&runtimeapi.ContainerFilter{State: exited, PodSandboxId: pod}); len(got) != 1 {
+			t.Errorf("exited container not listed: %v", got)
+		}
+		if _, err := d.Runtime.StopContainer(ctxBG(t), &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+			t.Errorf("StopContainer of a stopped container: %v", err)
+		}
+		if _, err := d.Runtime.RemoveContainer(ctxBG(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+			t.Fatalf("RemoveContainer: %v", err)
+		}
+		if _, err := d.Runtime.ContainerStatus(ctxBG(t), &runtimeapi.ContainerStatusRequest{ContainerId: id}); status.Code(err) != codes.NotFound {
+			t.Errorf("ContainerStatus after remove: %v, want NotFound", err)
+		}
+		if _, err := d.Runtime.RemoveContainer(ctxBG(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+			t.Errorf("RemoveContainer of a removed container: %v", err)
+		}
+	})
+
+	t.Run("NameIsReserved", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		cfg := ctrConfig(image)
+		createContainer(t, d, pod, podCfg, cfg)
+		_, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg})
+		if status.Code(err) != codes.AlreadyExists {
+			t.Errorf("second CreateContainer with the same name: %v, want AlreadyExists", err)
+		}
+		cfg.Image.Image = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+		cfg.Metadata.Attempt = 1
+		_, err = d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("CreateContainer with an unknown image: %v, want NotFound", err)
+		}
+	})
+
+	t.Run("ExitCodes", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		ok := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell("exit 0")))
+		bad := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell("exit 3")))
+		if st := waitExited(t, d, ok, 20*time.Second); st.ExitCode != 0 || st.Reason != "Completed" {
+			t.Errorf("exit 0: code %d reason %q", st.ExitCode, st.Reason)
+		}
+		if st := waitExited(t, d, bad, 20*time.Second); st.ExitCode != 3 || st.Reason != "Error" {
+			t.Errorf("exit 3: code %d reason %q", st.ExitCode, st.Reason)
+		}
+	})
+
+	t.Run("OOMKilled", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		// tail keeps its last ten lines; /dev/zero has no newline, so the
+		// one line grows until the memory limit stops it.
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withCommand("tail", "/dev/zero"),
+			withResources(&runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20})))
+		st := waitExited(t, d, id, 60*time.Second)
+		if st.Reason != "OOMKilled" || st.ExitCode != 137 {
+			t.Errorf("exit code %d reason %q, want 137 OOMKilled", st.ExitCode, st.Reason)
+		}
+	})
+
+	t.Run("StopTimeoutKills", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell(`trap "" TERM; touch /tmp/trapped; while true; do sleep 1; done`)))
+		d.WaitFor("the trap to be set", 10*time.Second, func() bool {
+			resp, err := execSync(t, d, id, 5, "test", "-e", "/tmp/trapped")
+			return err == nil && resp.ExitCode == 0
+		})
+		start := time.Now()
+		if _, err := d.Runtime.StopContainer(ctxBG(t), &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: 2}); err != nil {
+			t.Fatalf("StopContainer: %v", err)
+		}
+		took := time.Since(start)
+		st := ctrStatus(t, d, id).Status
+		if took < 2*time.Second || took > 10*time.Second || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 137 {
+			t.Errorf("stop took %v, state %v, exit code %d; want 2s..10s, EXITED, 137", took, st.State, st.ExitCode)
+		}
+	})
+
+	t.Run("Mounts", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		ro, rw := t.TempDir(), t.TempDir()
+		if err := os.WriteFile(filepath.Join(ro, "greeting"), []byte("hello from the host\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hosts := filepath.Join(t.TempDir(), "hosts")
+		if err := os.WriteFile(hosts, []byte("10.1.2.3 kubelet-managed\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		missing := filepath.Join(t.TempDir(), "created", "by", "runtime")
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image,
+			withMount(&runtimeapi.Mount{ContainerPath: "/ro", HostPath: ro, Readonly: true}),
+			withMount(&runtimeapi.Mount{ContainerPath: "/rw", HostPath: rw, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}),
+			withMount(&runtimeapi.Mount{ContainerPath: "/etc/hosts", HostPath: hosts}),
+			withMount(&runtimeapi.Mount{ContainerPath: "/new", HostPath: missing}),
+		))
+		if got := mustExec(t, d, id, "cat", "/ro/greeting"); got != "hello from the host" {
+			t.Errorf("read-only mount reads %q", got)
+		}
+		if resp, err := execSync(t, d, id, 10, "touch", "/ro/x"); err != nil || resp.ExitCode == 0 {
+			t.Errorf("writing a read-only mount: %v, exit %d", err, resp.GetExitCode())
+		}
+		mustExec(t, d, id, "sh", "-c", "echo written > /rw/out")
+		if data, err := os.ReadFile(filepath.Join(rw, "out")); err != nil || string(data) != "written\n" {
+			t.Errorf("read-write mount: host sees %q, %v", data, err)
+		}
+		if got := mustExec(t, d, id, "cat", "/etc/hosts"); got != "10.1.2.3 kubelet-managed" {
+			t.Errorf("kubelet's /etc/hosts not honoured: %q", got)
+		}
+		if got := mustExec(t, d, id, "hostname"); got != podCfg.Hostname {
+			t.Errorf("hostname = %q, want the pod's %q", got, podCfg.Hostname)
+		}
+		if got := mustExec(t, d, id, "cat", "/etc/hostname"); got != podCfg.Hostname {
+			t.Errorf("/etc/hostname = %q, want %q", got, podCfg.Hostname)
+		}
+		if _, err := os.Stat(missing); err != nil {
+			t.Errorf("missing host path was not created: %v", err)
+		}
+		mustExec(t, d, id, "sh", "-c", "echo shared > /dev/shm/x")
+		if out := mustExec(t, d, id, "sh", "-c", "grep ' /rw ' /proc/self/mountinfo"); !strings.Contains(out, "master:") && !strings.Contains(out, "shared:") {
+			t.Logf("rslave mount has no propagation tag (host source is private): %s", out)
+		}
+	})
+
+	t.Run("UserAndSecurity", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
+			sc.RunAsUser = &runtimeapi.Int64Value{Value: 1234}
+			sc.RunAsGroup = &runtimeapi.Int64Value{Value: 5678}
+			sc.SupplementalGroups = []int64{4242}
+			sc.NoNewPrivs = true
+			sc.ReadonlyRootfs = true
+			sc.Capabilities = &runtimeapi.Capability{DropCapabilities: []string{"ALL"}, AddCapabilities: []string{"NET_RAW"}}
+		})))
+		if got := mustExec(t, d, id, "id"); !strings.Contains(got, "uid=1234") || !strings.Contains(got, "gid=5678") || !strings.Contains(got, "4242") {
+			t.Errorf("id = %q", got)
+		}
+		u := ctrStatus(t, d, id).Status.User.GetLinux()
+		if u.GetUid() != 1234 || u.GetGid() != 5678 || !containsInt(u.GetSupplementalGroups(), 4242) {
+			t.Errorf("status user = %v", u)
+		}
+		status := mustExec(t, d, id, "cat", "/proc/self/status")
+		if !strings.Contains(status, "NoNewPrivs:\t1") || !strings.Contains(status, "CapBnd:\t0000000000002000") {
+			t.Errorf("no_new_privs or capabilities not applied:\n%s", status)
+		}
+		if resp, _ := execSync(t, d, id, 10, "touch", "/newfile"); resp.GetExitCode() == 0 {
+			t.Errorf("read-only root filesystem is writable")
+		}
+
+		named := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
+			sc.RunAsUsername = "nobody"
+		})))
+		if got := mustExec(t, d, named, "id", "-un"); got != "nobody" {
+			t.Errorf("run_as_username nobody: id -un = %q", got)
+		}
+	})
+
+	t.Run("Logs", func(t *testing.T) {
+		logDir := t.TempDir()
+		pod, podCfg := runPod(t, d, withLogDir(logDir))
+		long := strings.Repeat("x", 20000)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell(
+			`echo out; echo err >&2; printf '%s\n' "`+long+`"; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done`)))
+		path := ctrStatus(t, d, id).Status.LogPath
+		var lines []string
+		d.WaitFor("log lines", 20*time.Second, func() bool {
+			lines = readLines(path)
+			return len(lines) >= 5
+		})
+		re := regexp.MustCompile(`^(\S+) (stdout|stderr) ([PF]) (.*)$`)
+		var joined []string
+		partial := ""
+		for _, l := range lines {
+			m := re.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("log line %q is not in CRI format", l)
+			}
+			if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
+				t.Errorf("timestamp %q: %v", m[1], err)
+			}
+			partial += m[4]
+			if m[3] == "P" {
+				if len(m[4]) != 16*1024 {
+					t.Errorf("partial line of %d bytes, want 16 KiB", len(m[4]))
+				}
+				continue
+			}
+			joined = append(joined, m[2]+":"+partial)
+			partial = ""
+		}
+		// The two streams come through separate pipes: only the order
+		// within each is defined.
+		var stdout, stderr []string
+		for _, e := range joined {
+			if s, ok := strings.CutPrefix(e, "stderr:"); ok {
+				stderr = append(stderr, s)
+			} else {
+				stdout = append(stdout, strings.TrimPrefix(e, "stdout:"))
+			}
+		}
+		if len(stderr) != 1 || stderr[0] != "err" {
+			t.Errorf("stderr entries = %q, want [err]", stderr)
+		}
+		want := []string{"out", long, "tick 0"}
+		for i, w := range want {
+			if i >= len(stdout) || stdout[i] != w {
+				if len(w) > 40 {
+					w = w[:40] + "..."
+				}
+				t.Errorf("stdout entry %d = %.60q, want %q", i, at(stdout, i), w)
+			}
+		}
+
+		// Rotation: kubelet renames the file, then asks for a new one.
+		if err := os.Rename(path, path+".1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Runtime.ReopenContainerLog(ctxBG(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err != nil {
+			t.Fatalf("ReopenContainerLog: %v", err)
+		}
+		d.WaitFor("lines in the reopened log", 10*time.Second, func() bool {
+			l := readLines(path)
+			return len(l) > 0 && strings.Contains(l[0], " stdout F tick ")
+		})
+		if _, err := d.Runtime.StopContainer(ctxBG(t), &runtimeapi.StopContainerRequest{ContainerId: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Runtime.ReopenContainerLog(ctxBG(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("ReopenContainerLog of a stopped container: %v, want FailedPrecondition", err)
+		}
+	})
+
+	t.Run("ExecSync", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withCommand("sleep", "3600")))
+		resp, err := execSync(t, d, id, 10, "sh", "-c", "echo hi; echo oops >&2; exit 7")
+		if err != nil || string(resp.Stdout) != "hi\n" || string(resp.Stderr) != "oops\n" || resp.ExitCode != 7 {
+			t.Errorf("ExecSync = %q, %q, %d, %v", resp.GetStdout(), resp.GetStderr(), resp.GetExitCode(), err)
+		}
+
+		start := time.Now()
+		_, err = execSync(t, d, id, 1, "sleep", "30")
+		if took := time.Since(start); status.Code(err) != codes.DeadlineExceeded || took > 5*time.Second {
+			t.Errorf("ExecSync past its timeout: %v after %v, want DeadlineExceeded within 5s", err, took)
+		}
+		if ps := mustExec(t, d, id, "ps"); strings.Contains(ps, "sleep 30") {
+			t.Errorf("timed-out command still runs:\n%s", ps)
+		}
+		// A background child holding stdout must not hold the answer.
+		start = time.Now()
+		if resp, err := execSync(t, d, id, 10, "sh", "-c", "sleep 30 & echo started"); err != nil || !strings.Contains(string(resp.Stdout), "started") || time.Since(start) > 8*time.Second {
+			t.Errorf("ExecSync with a background child: %v after %v", err, time.Since(start))
+		}
+
+		big := bigClient(t, d)
+		ctx, cancel := ctxTimeout(60 * time.Second)
+		defer cancel()
+		resp, err = big.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "head -c 20000000 /dev/zero; head -c 100 /dev/zero >&2"}, Timeout: 30})
+		if err != nil || len(resp.Stdout) != 16<<20 || len(resp.Stderr) != 100 || resp.ExitCode != 0 {
+			t.Errorf("ExecSync of 20 MB: stdout %d bytes, stderr %d, exit %d, %v; want stdout capped at 16 MiB", len(resp.GetStdout()), len(resp.GetStderr()), resp.GetExitCode(), err)
+		}
+
+		exitedID := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell("exit 0")))
+		waitExited(t, d, exitedID, 20*time.Second)
+		if _, err := execSync(t, d, exitedID, 5, "true"); status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("ExecSync in an exited container: %v, want FailedPrecondition", err)
+		}
+	})
+
+	t.Run("UpdateResources", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withResources(&runtimeapi.LinuxContainerResources{
+			CpuShares: 512, CpuQuota: 20000, CpuPeriod: 100000, MemoryLimitInBytes: 256 << 20,
+		})))
+		if got := cgroupFile(t, d, id, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(256<<20) {
+			t.Errorf("memory limit at start = %s", got)
+		}
+		if got := cgroupFile(t, d, id, "cpu", "cpu.shares"); got != "512" {
+			t.Errorf("cpu shares at start = %s", got)
+		}
+		_, err := d.Runtime.UpdateContainerResources(ctxBG(t), &runtimeapi.UpdateContainerResourcesRequest{ContainerId: id, Linux: &runtimeapi.LinuxContainerResources{
+			CpuQuota: 50000, MemoryLimitInBytes: 128 << 20,
+		}})
+		if err != nil {
+			t.Fatalf("UpdateContainerResources: %v", err)
+		}
+		if got := cgroupFile(t, d, id, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(128<<20) {
+			t.Errorf("memory limit after update = %s", got)
+		}
+		if got := cgroupFile(t, d, id, "cpu", "cpu.cfs_quota_us"); got != "50000" {
+			t.Errorf("cpu quota after update = %s", got)
+		}
+		if got := cgroupFile(t, d, id, "cpu", "cpu.shares"); got != "512" {
+			t.Errorf("cpu shares after update = %s, want the unchanged 512", got)
+		}
+		r := ctrStatus(t, d, id).Status.Resources.GetLinux()
+		if r.GetMemoryLimitInBytes() != 128<<20 || r.GetCpuQuota() != 50000 || r.GetCpuShares() != 512 {
+			t.Errorf("status resources = %v", r)
+		}
+		if _, err := d.Runtime.UpdatePodSandboxResources(ctxBG(t), &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: pod}); err != nil {
+			t.Errorf("UpdatePodSandboxResources: %v", err)
+		}
+	})
+
+	t.Run("PodCgroupParentAndPIDNamespace", func(t *testing.T) {
+		parent := "/berthtest-pod" + strconv.Itoa(os.Getpid())
+		pod, podCfg := runPod(t, d, func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent })
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
+			sc.NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
+		})))
+		var info struct {
+			CgroupsPath string `json:"cgroupsPath"`
+		}
+		decodeInfo(t, ctrStatus(t, d, id).Info["info"], &info)
+		if !strings.HasPrefix(info.CgroupsPath, parent+"/") {
+			t.Errorf("cgroups path %q is not under the pod's %q", info.CgroupsPath, parent)
+		}
+		// In the pod's PID namespace the pause process is PID 1.
+		if got := mustExec(t, d, id, "cat", "/proc/1/cmdline"); !strings.Contains(got, "pause") {
+			t.Errorf("PID 1 in a POD PID namespace runs %q, want pause", got)
+		}
+	})
+
+	t.Run("RemovingSandboxRemovesContainers", func(t *testing.T) {
+		cfg := podConfig()
+		resp, err := d.Runtime.RunPodSandbox(ctxBG(t), &runtimeapi.RunPodSandboxRequest{Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := resp.PodSandboxId
+		ctr, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig(image), SandboxConfig: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Runtime.StartContainer(ctxBG(t), &runtimeapi.StartContainerRequest{ContainerId: ctr.ContainerId}); err != nil {
+			t.Fatal(err)
+		}
+		var info struct {
+			Pid int `json:"pid"`
+		}
+		decodeInfo(t, ctrStatus(t, d, ctr.ContainerId).Info["info"], &info)
+		start := time.Now()
+		if _, err := d.Runtime.StopPodSandbox(ctxBG(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod}); err != nil {
+			t.Fatalf("StopPodSandbox: %v", err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("StopPodSandbox with a running container took %v", took)
+		}
+		if st := ctrStatus(t, d, ctr.ContainerId).Status; st.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+			t.Errorf("container after StopPodSandbox: %v", st.State)
+		}
+		if err := syscall.Kill(info.Pid, 0); err == nil {
+			t.Errorf("container process %d survived StopPodSandbox", info.Pid)
+		}
+		if _, err := d.Runtime.RemovePodSandbox(ctxBG(t), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod}); err != nil {
+			t.Fatalf("RemovePodSandbox: %v", err)
+		}
+		if _, err := d.Runtime.ContainerStatus(ctxBG(t), &runtimeapi.ContainerStatusRequest{ContainerId: ctr.ContainerId}); status.Code(err) != codes.NotFound {
+			t.Errorf("container after RemovePodSandbox: %v, want NotFound", err)
+		}
+	})
+
+	t.Run("Crictl", func(t *testing.T) {
+		crictl := filepath.Join(harness.BinDir(), "crictl")
+		if _, err := os.Stat(crictl); err != nil {
+			t.Skip("crictl is not in _output/bin (hack/deps.sh)")
+		}
+		dir := t.TempDir()
+		run := func(args ...string) string {
+			t.Helper()
+			cmd := exec.Command(crictl, append([]string{"--runtime-endpoint", "unix://" + d.Socket, "--image-endpoint", "unix://" + d.Socket, "--timeout", "60s"}, args...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("crictl %v: %v\n%s", args, err, stderr.String())
+			}
+			return strings.TrimSpace(string(out))
+		}
+		podJSON := filepath.Join(dir, "pod.json")
+		ctrJSON := filepath.Join(dir, "ctr.json")
+		writeFile(podJSON, []byte(`{"metadata":{"name":"crictl-pod","namespace":"berth-test","uid":"crictl-uid-`+strconv.Itoa(os.Getpid())+`"},"log_directory":"`+dir+`/logs","linux":{}}`))
+		writeFile(ctrJSON, []byte(`{"metadata":{"name":"talker"},"image":{"image":"`+busyboxRef+`"},"command":["sh","-c","echo hello from crictl; sleep 3600"],"log_path":"talker.log","linux":{}}`))
+		pod := run("runp", podJSON)
+		t.Cleanup(func() { removePod(t, d, pod) })
+		ctr := run("create", pod, ctrJSON, podJSON)
+		run("start", ctr)
+		if ps := run("ps", "-q", "--pod", pod); ps != ctr {
+			t.Errorf("crictl ps -q = %q, want %q", ps, ctr)
+		}
+		if out := run("inspect", "-o", "go-template", "--template", "{{.status.state}}", ctr); out != "CONTAINER_RUNNING" {
+			t.Errorf("crictl inspect state = %q", out)
+		}
+		d.WaitFor("crictl logs", 10*time.Second, func() bool { return run("logs", ctr) == "hello from crictl" })
+		if out := run("exec", "-s", ctr, "echo", "exec works"); out != "exec works" {
+			t.Errorf("crictl exec -s = %q", out)
+		}
+		run("stop", "-t", "1", ctr)
+		run("rm", ctr)
+		if ps := run("ps", "-a", "-q", "--pod", pod); ps != "" {
+			t.Errorf("crictl ps -a after rm = %q", ps)
+		}
+	})
+}
+
+func ctxBG(t *testing.T) contextT {
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func readLines(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+	}
+	return lines
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+func containsInt(s []int64, v int64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
