@@ -9,6 +9,8 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+
+	"github.com/berth-cri/berth/runtime/images"
 )
 
 // ContainerdImages finds images in containerd's image store directly, with
@@ -78,4 +80,23 @@ func (c ContainerdImages) Get(ctx context.Context, refOrID string) (Image, error
 	}
 	img.Config = spec.Config
 	return *img, nil
+}
+
+// IndexImages resolves images from the image service's in-memory index,
+// with one containerd round trip for the image itself.
+type IndexImages struct {
+	Service *images.Service
+}
+
+// Get resolves an image ID, reference or unique ID prefix.
+func (ix IndexImages) Get(ctx context.Context, refOrID string) (Image, error) {
+	img, err := ix.Service.Resolve(refOrID)
+	if err != nil {
+		return Image{}, err
+	}
+	ci, err := ix.Service.Containerd(ctx, img)
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{ID: img.ID, RepoDigests: img.RepoDigests(), RepoTags: img.RepoTags(), Config: img.Config.Config, Containerd: ci}, nil
 }

@@ -58,6 +58,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 			s.FinishedAt, s.ExitCode, s.Reason, s.Message = time.Now(), startErrorExitCode, ReasonStartError, retErr.Error()
 			return s, nil
 		})
+		m.persistStatus(ctx, c)
 		c.markExited()
 	}()
 
@@ -117,6 +118,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		s.Starting, s.State, s.Pid, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), time.Now()
 		return s, nil
 	})
+	m.persistStatus(ctx, c)
 	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
 	return nil
 }
@@ -130,10 +132,12 @@ func writerOrNil(w *lineWriter) io.Writer {
 	return w
 }
 
-// monitor records a container's exit: exit code and time, whether the OOM
-// killer ended it, and then deletes the task. A lost connection to
-// containerd (it restarted) is not an exit: wait again.
+// monitor waits for a container's process to exit and records the exit.
+// A lost connection to containerd (it restarted) is not an exit: wait
+// again. The output keeps flowing through the original IO, whose fifos
+// outlive a containerd restart.
 func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Container, task containerd.Task, exitC <-chan containerd.ExitStatus, stdout, stderr *lineWriter) {
+	tio := task.IO()
 	var st containerd.ExitStatus
 	for {
 		st = <-exitC
@@ -154,16 +158,28 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 			exitC = retryLater(err)
 		}
 	}
+	m.recordExit(ctx, c, task, tio, int32(st.ExitCode()), st.ExitTime(), stdout, stderr)
+}
+
+// recordExit finishes an exited container: asks the cgroup whether the
+// OOM killer ended it, lets the last output drain, deletes the task, and
+// records exit code, time and reason, here and in containerd.
+func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
 	// The cgroup goes with the task: ask it about the OOM killer first.
 	oom := oomKilled(c.CgroupsPath)
-	drained := make(chan struct{})
-	go func() { task.IO().Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(ioDrainTimeout):
+	if tio != nil {
+		drained := make(chan struct{})
+		go func() { tio.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(ioDrainTimeout):
+			tio.Cancel()
+		}
 	}
-	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-		m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
+	if task != nil {
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
+		}
 	}
 	for _, w := range []*lineWriter{stdout, stderr} {
 		if w != nil {
@@ -174,8 +190,6 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 		logs.Close()
 		c.setLogs(nil)
 	}
-	code := int32(st.ExitCode())
-	finished := st.ExitTime()
 	if finished.IsZero() {
 		finished = time.Now()
 	}
@@ -191,6 +205,7 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 		}
 		return s, nil
 	})
+	m.persistStatus(ctx, c)
 	c.markExited()
 	os.RemoveAll(m.fifoDir(c.ID))
 	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)

@@ -138,7 +138,7 @@ func (o *Options) Run(ctx context.Context) error {
 	containers := container.NewManager(container.Config{
 		Client:         client,
 		Sandboxes:      sandboxes,
-		Images:         container.ContainerdImages{Client: client},
+		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
 		MinOOMScoreAdj: oomScore,
 		Logger:         log.With("component", "container"),
@@ -195,7 +195,14 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover state from containerd: %w", err)
 	}
-	log.Info("state recovered", "sandboxes", recovered, "took", time.Since(recoverStart).Round(time.Millisecond))
+	// Containers after their sandboxes: kubelet must find both as it left them.
+	recoverCtx, cancelRecover = context.WithTimeout(ctx, 2*time.Minute)
+	recoveredContainers, err := containers.Recover(recoverCtx)
+	cancelRecover()
+	if err != nil {
+		return fmt.Errorf("recover containers from containerd: %w", err)
+	}
+	log.Info("state recovered", "sandboxes", recovered, "containers", recoveredContainers, "took", time.Since(recoverStart).Round(time.Millisecond))
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
 
