@@ -128,8 +128,10 @@ func TestReapsOrphansAsPID1(t *testing.T) {
 	})
 	time.Sleep(300 * time.Millisecond)
 
+	// The orphan must not hold nsenter's output pipe: CombinedOutput would
+	// wait for it to exit, and it would be reaped before the test saw it.
 	enter := exec.Command(nsenter, "--target", strconv.Itoa(pause.Process.Pid), "--pid",
-		"--", "/bin/sh", "-c", "sleep 1 & exit 0")
+		"--", "/bin/sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & exit 0")
 	if out, err := enter.CombinedOutput(); err != nil {
 		t.Fatalf("nsenter: %v: %s", err, out)
 	}
@@ -145,6 +147,9 @@ func TestReapsOrphansAsPID1(t *testing.T) {
 		return true
 	})
 	// ...and once it exits it must be reaped, not left as a zombie.
+	if err := syscall.Kill(orphan, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the orphan: %v", err)
+	}
 	waitFor(t, 5*time.Second, "the orphan to be reaped", func() bool {
 		_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(orphan)))
 		return errors.Is(err, os.ErrNotExist)
