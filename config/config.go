@@ -35,6 +35,7 @@ type Config struct {
 	CNI        CNI        `toml:"cni"`
 	Image      Image      `toml:"image"`
 	Metrics    Metrics    `toml:"metrics"`
+	Streaming  Streaming  `toml:"streaming"`
 }
 
 // Containerd says which containerd Berth drives and how.
@@ -70,6 +71,15 @@ type Metrics struct {
 	Address string `toml:"address" comment:"host:port serving /metrics and /debug/pprof; empty (the default) serves nothing."`
 }
 
+// Streaming configures the server that carries exec, attach and
+// port-forward sessions. kubelet is its client and proxies it to the API
+// server, so the loopback default serves a kubelet on the same node.
+type Streaming struct {
+	Address     string `toml:"address" comment:"host:port of the exec/attach/port-forward server; port 0 picks a free port."`
+	TLSCertFile string `toml:"tls_cert_file" comment:"PEM certificate to serve the streaming server over TLS; empty serves plain HTTP."`
+	TLSKeyFile  string `toml:"tls_key_file" comment:"PEM key of tls_cert_file."`
+}
+
 // Default returns the configuration berthd uses when no file and no flag
 // says otherwise.
 func Default() Config {
@@ -96,6 +106,7 @@ func Default() Config {
 			RegistryConfigDir:   "/etc/berth/certs.d",
 			PullProgressTimeout: Duration(5 * time.Minute),
 		},
+		Streaming: Streaming{Address: "127.0.0.1:0"},
 	}
 }
 
@@ -158,6 +169,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("state dir %q is too long: the shim socket dir %q must be at most %d characters: %w",
 				c.State, dir, maxShimSocketDir, errdefs.ErrInvalidArgument)
 		}
+	}
+	if c.Streaming.Address == "" {
+		return fmt.Errorf("streaming.address must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	if (c.Streaming.TLSCertFile == "") != (c.Streaming.TLSKeyFile == "") {
+		return fmt.Errorf("streaming.tls_cert_file and streaming.tls_key_file go together: %w", errdefs.ErrInvalidArgument)
 	}
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)

@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	StatusInfo map[string]string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Streaming issues Exec, Attach and PortForward URLs; nil: those
+	// RPCs answer Unimplemented.
+	Streaming streaming.URLs
 }
 
 // Service implements the CRI RuntimeService and ImageService. RPCs without
@@ -58,6 +62,7 @@ type Service struct {
 	sandboxes    *sandbox.Manager
 	containers   *container.Manager
 	images       ImageService
+	streaming    streaming.URLs
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
 	log          *slog.Logger
@@ -79,6 +84,7 @@ func New(opts Options) *Service {
 		sandboxes:    opts.Sandboxes,
 		containers:   opts.Containers,
 		images:       opts.Images,
+		streaming:    opts.Streaming,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
 		log:          opts.Logger,

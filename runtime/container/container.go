@@ -95,6 +95,8 @@ type Container struct {
 	// logs is the running container's log file; nil before Start, after
 	// exit, or when there is no log path.
 	logs *logFile
+	// attach is the running container's IO for Attach; nil before Start.
+	attach *attachIO
 }
 
 func newContainer(md Metadata, st Status) *Container {
@@ -130,6 +132,18 @@ func (c *Container) setLogs(l *logFile) {
 	c.mu.Lock()
 	c.logs = l
 	c.mu.Unlock()
+}
+
+func (c *Container) setAttachIO(a *attachIO) {
+	c.mu.Lock()
+	c.attach = a
+	c.mu.Unlock()
+}
+
+func (c *Container) attachIO() *attachIO {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attach
 }
 
 func (c *Container) logFile() *logFile {

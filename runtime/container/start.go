@@ -87,7 +87,13 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err := os.MkdirAll(m.fifoDir(c.ID), 0o700); err != nil {
 		return err
 	}
-	ioOpts := []cio.Opt{cio.WithStreams(nil, writerOrNil(stdout), writerOrNil(stderr)), cio.WithFIFODir(m.fifoDir(c.ID))}
+	// Output goes to the log and to attached clients (Attach).
+	aio := newAttachIO(c.Config)
+	var errOut io.Writer
+	if !c.Config.GetTty() {
+		errOut = aio.stderr.in(writerOrNil(stderr))
+	}
+	ioOpts := []cio.Opt{cio.WithStreams(aio.stdin(), aio.stdout.in(writerOrNil(stdout)), errOut), cio.WithFIFODir(m.fifoDir(c.ID))}
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
@@ -114,6 +120,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		return fmt.Errorf("start task: %w", err)
 	}
 	c.setLogs(logs)
+	c.setAttachIO(aio)
 	c.Update(func(s Status) (Status, error) {
 		s.Starting, s.State, s.Pid, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), time.Now()
 		return s, nil
@@ -185,6 +192,9 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 		if w != nil {
 			w.Flush()
 		}
+	}
+	if a := c.attachIO(); a != nil {
+		a.close()
 	}
 	if logs := c.logFile(); logs != nil {
 		logs.Close()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
 	"github.com/berth-cri/berth/version"
@@ -145,6 +147,18 @@ func (o *Options) Run(ctx context.Context) error {
 	})
 	sandboxes.SetContainers(containers)
 
+	streamSrv, err := newStreamingServer(cfg, client, containers, sandboxes, log)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := streamSrv.Serve(); err != nil {
+			log.Error("streaming server stopped", "error", err)
+		}
+	}()
+	defer streamSrv.Close()
+	log.Info("serving exec, attach and port-forward", "address", streamSrv.Addr())
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := cri.New(cri.Options{
@@ -159,6 +173,7 @@ func (o *Options) Run(ctx context.Context) error {
 		StatusInfo:   statusInfo(cfg),
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
+		Streaming:    streamSrv,
 	})
 	l, err := cri.Listen(cfg.Socket)
 	if err != nil {
@@ -213,6 +228,28 @@ func (o *Options) Run(ctx context.Context) error {
 	case err := <-serveErr:
 		return fmt.Errorf("CRI server stopped: %w", err)
 	}
+}
+
+// newStreamingServer listens for exec, attach and port-forward sessions,
+// over TLS when a certificate is configured.
+func newStreamingServer(cfg config.Config, client *containerd.Client, containers *container.Manager, sandboxes *sandbox.Manager, log *slog.Logger) (*streaming.Server, error) {
+	var tlsConfig *tls.Config
+	if cfg.Streaming.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Streaming.TLSCertFile, cfg.Streaming.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("streaming TLS: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	rt := streaming.NewRuntime(streaming.Config{
+		Client:     client,
+		Namespace:  cfg.Containerd.Namespace,
+		Containers: containers,
+		Sandboxes:  sandboxes.Store(),
+		State:      cfg.State,
+		Logger:     log.With("component", "streaming"),
+	})
+	return streaming.NewServer(cfg.Streaming.Address, tlsConfig, rt, log.With("component", "streaming"))
 }
 
 type binaries struct{ containerd, shim, runc string }

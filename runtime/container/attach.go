@@ -1,0 +1,149 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// attachIO is a running container's side of attach: a pipe into its stdin
+// (only when the config asks for stdin) and its output fanned out to the
+// clients attached at the moment. The CRI log writer stays the first
+// reader of the output; an attached client sees what is written while it
+// is attached, as with docker and containerd.
+type attachIO struct {
+	stdinR *io.PipeReader
+	stdinW *io.PipeWriter
+	stdout *fanout
+	stderr *fanout
+}
+
+func newAttachIO(cfg *runtimeapi.ContainerConfig) *attachIO {
+	a := &attachIO{stdout: &fanout{}, stderr: &fanout{}}
+	if cfg.GetStdin() {
+		a.stdinR, a.stdinW = io.Pipe()
+	}
+	return a
+}
+
+// stdin is the task's stdin: nil (so /dev/null) unless the config asked
+// for one.
+func (a *attachIO) stdin() io.Reader {
+	if a.stdinR == nil {
+		return nil
+	}
+	return a.stdinR
+}
+
+// close ends every attachment once the container has exited.
+func (a *attachIO) close() {
+	if a.stdinW != nil {
+		a.stdinW.Close()
+	}
+	a.stdout.close()
+	a.stderr.close()
+}
+
+// fanout writes to the log writer and to every attached client. A client
+// whose write fails is dropped; the container never sees an error.
+type fanout struct {
+	next    io.Writer
+	mu      sync.Mutex
+	clients map[io.Writer]struct{}
+	closed  bool
+}
+
+// in returns w (the log writer, possibly nil) behind the fanout.
+func (f *fanout) in(w io.Writer) io.Writer {
+	f.next = w
+	return f
+}
+
+func (f *fanout) Write(p []byte) (int, error) {
+	if f.next != nil {
+		f.next.Write(p)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.clients {
+		if _, err := w.Write(p); err != nil {
+			delete(f.clients, w)
+		}
+	}
+	return len(p), nil
+}
+
+func (f *fanout) add(w io.Writer) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	if f.clients == nil {
+		f.clients = map[io.Writer]struct{}{}
+	}
+	f.clients[w] = struct{}{}
+	return true
+}
+
+func (f *fanout) remove(w io.Writer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.clients, w)
+}
+
+func (f *fanout) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	f.clients = nil
+}
+
+// Attach connects a client to a running container's stdin and output
+// until the container exits or ctx ends (the client went away). stdin is
+// used only when the container was created with stdin; when it ends and
+// the config says stdin_once, the container's stdin is closed too, as
+// kubectl attach -i expects. stdout and stderr may be nil; with a TTY all
+// output arrives on stdout.
+func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c, err := m.store.Get(id)
+	if err != nil {
+		return err
+	}
+	if st := c.Status(); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return fmt.Errorf("container %s is %s, not running: %w", c.ID, stateName(st), errdefs.ErrFailedPrecondition)
+	}
+	a := c.attachIO()
+	if a == nil {
+		return fmt.Errorf("container %s has no IO to attach to: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	for _, s := range []struct {
+		f *fanout
+		w io.Writer
+	}{{a.stdout, stdout}, {a.stderr, stderr}} {
+		if s.w == nil {
+			continue
+		}
+		if !s.f.add(s.w) {
+			return nil // exited meanwhile: nothing more to see
+		}
+		defer s.f.remove(s.w)
+	}
+	if stdin != nil && a.stdinW != nil {
+		go func() {
+			io.Copy(a.stdinW, stdin)
+			if c.Config.GetStdinOnce() {
+				a.stdinW.Close()
+			}
+		}()
+	}
+	select {
+	case <-c.Exited():
+	case <-ctx.Done():
+	}
+	return nil
+}
