@@ -20,7 +20,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-unit test-integration critest deps images clean
+.PHONY: help build run test test-unit test-integration critest bench deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ test-integration: build ## Integration tests: real berthd, containerd, runc, CNI
 
 critest: deps build images ## critest v1.37.0 against a fresh berthd; fails on a failure not in test/critest/expected-failures.txt
 	@hack/critest.sh
+
+bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): medians, p99s, ratios
+	@hack/bench.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
 	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry

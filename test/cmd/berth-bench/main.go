@@ -1,0 +1,253 @@
+// Command berth-bench times the same CRI workload against several runtime
+// endpoints in one run, alternating between them so that machine load hits
+// all alike, and prints each operation's median and p99 per runtime and
+// the ratio of the first runtime's median to each other's.
+//
+// The workload of one iteration is a pod's life as kubelet drives it:
+// RunPodSandbox, CreateContainer, StartContainer, StopContainer,
+// RemoveContainer, StopPodSandbox, RemovePodSandbox; then RemoveImage and a
+// timed PullImage of a small image. Then RunPodSandbox N-way in parallel.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// runtimeEndpoint is one CRI endpoint under test.
+type runtimeEndpoint struct {
+	name    string
+	runtime runtimeapi.RuntimeServiceClient
+	images  runtimeapi.ImageServiceClient
+	samples map[string][]time.Duration
+}
+
+func main() {
+	var (
+		endpoints  = flag.String("endpoints", "", "name=unix-socket-path,... ; the first is the one compared")
+		iterations = flag.Int("iterations", 20, "pod lifecycles per runtime")
+		parallel   = flag.String("parallel", "4,16", "RunPodSandbox calls at once in the parallel phases (empty skips them)")
+		image      = flag.String("image", "registry.k8s.io/e2e-test-images/busybox:1.29-2", "container image")
+		pullImage  = flag.String("pull-image", "gcr.io/k8s-staging-cri-tools/test-image-1:latest", "image removed and pulled each iteration")
+		markdown   = flag.Bool("markdown", false, "print a markdown table")
+	)
+	flag.Parse()
+	rts, err := connect(*endpoints)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(2)
+	}
+	b := &bench{image: *image, pullImage: *pullImage}
+	var widths []int
+	for _, w := range strings.Split(*parallel, ",") {
+		var n int
+		if _, err := fmt.Sscan(w, &n); err == nil && n > 0 {
+			widths = append(widths, n)
+		}
+	}
+	if err := b.run(rts, *iterations, widths); err != nil {
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(1)
+	}
+	report(os.Stdout, rts, *markdown)
+}
+
+func connect(spec string) ([]*runtimeEndpoint, error) {
+	var out []*runtimeEndpoint
+	for _, part := range strings.Split(spec, ",") {
+		name, sock, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("endpoint %q: want name=socket", part)
+		}
+		conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &runtimeEndpoint{
+			name: name, runtime: runtimeapi.NewRuntimeServiceClient(conn), images: runtimeapi.NewImageServiceClient(conn),
+			samples: map[string][]time.Duration{},
+		})
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("need at least two endpoints to compare, got %d", len(out))
+	}
+	return out, nil
+}
+
+type bench struct {
+	image, pullImage string
+	seq              int
+	mu               sync.Mutex
+}
+
+func (b *bench) run(rts []*runtimeEndpoint, iterations int, parallel []int) error {
+	ctx := context.Background()
+	for _, rt := range rts {
+		if _, err := rt.images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: b.image}}); err != nil {
+			return fmt.Errorf("%s: pull %s: %w", rt.name, b.image, err)
+		}
+		// One untimed pod first: pause image, caches, CNI bridge creation.
+		if err := b.lifecycle(ctx, rt, false); err != nil {
+			return fmt.Errorf("%s: warm-up: %w", rt.name, err)
+		}
+	}
+	for i := 0; i < iterations; i++ {
+		for j := range rts {
+			rt := rts[(i+j)%len(rts)] // alternate who goes first
+			if err := b.lifecycle(ctx, rt, true); err != nil {
+				return fmt.Errorf("%s: iteration %d: %w", rt.name, i, err)
+			}
+			if err := b.pull(ctx, rt); err != nil {
+				return fmt.Errorf("%s: iteration %d: %w", rt.name, i, err)
+			}
+		}
+	}
+	for _, n := range parallel {
+		for round := 0; round < 3; round++ {
+			for _, rt := range rts {
+				if err := b.parallelRun(ctx, rt, n); err != nil {
+					return fmt.Errorf("%s: %d parallel RunPodSandbox: %w", rt.name, n, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bench) podConfig() *runtimeapi.PodSandboxConfig {
+	b.mu.Lock()
+	b.seq++
+	n := b.seq
+	b.mu.Unlock()
+	name := fmt.Sprintf("bench-%d-%d", os.Getpid(), n)
+	return &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: name},
+		Hostname: name,
+		Linux:    &runtimeapi.LinuxPodSandboxConfig{},
+	}
+}
+
+// timed runs op and records its duration under name if record is set.
+func timed(rt *runtimeEndpoint, record bool, name string, op func() error) error {
+	start := time.Now()
+	err := op()
+	if err == nil && record {
+		rt.samples[name] = append(rt.samples[name], time.Since(start))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) error {
+	cfg := b.podConfig()
+	var podID, ctrID string
+	steps := []struct {
+		name string
+		op   func() error
+	}{
+		{"RunPodSandbox", func() error {
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+			podID = r.GetPodSandboxId()
+			return err
+		}},
+		{"CreateContainer", func() error {
+			r, err := rt.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+				PodSandboxId: podID, SandboxConfig: cfg,
+				Config: &runtimeapi.ContainerConfig{
+					Metadata: &runtimeapi.ContainerMetadata{Name: "sleeper"},
+					Image:    &runtimeapi.ImageSpec{Image: b.image},
+					Command:  []string{"sleep", "3600"},
+					Linux:    &runtimeapi.LinuxContainerConfig{},
+				},
+			})
+			ctrID = r.GetContainerId()
+			return err
+		}},
+		{"StartContainer", func() error {
+			_, err := rt.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: ctrID})
+			return err
+		}},
+		{"StopContainer", func() error {
+			_, err := rt.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: ctrID, Timeout: 10})
+			return err
+		}},
+		{"RemoveContainer", func() error {
+			_, err := rt.runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: ctrID})
+			return err
+		}},
+		{"StopPodSandbox", func() error {
+			_, err := rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID})
+			return err
+		}},
+		{"RemovePodSandbox", func() error {
+			_, err := rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID})
+			return err
+		}},
+	}
+	for _, s := range steps {
+		if err := timed(rt, record, s.name, s.op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) pull(ctx context.Context, rt *runtimeEndpoint) error {
+	spec := &runtimeapi.ImageSpec{Image: b.pullImage}
+	if _, err := rt.images.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: spec}); err != nil {
+		return fmt.Errorf("RemoveImage: %w", err)
+	}
+	return timed(rt, true, "PullImage", func() error {
+		_, err := rt.images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec})
+		return err
+	})
+}
+
+// parallelRun starts n sandboxes at once, times each call, then removes them.
+func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) error {
+	name := fmt.Sprintf("RunPodSandbox x%d", n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cfg := b.podConfig()
+			start := time.Now()
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+			ids[i], errs[i] = r.GetPodSandboxId(), err
+			if err == nil {
+				mu.Lock()
+				rt.samples[name] = append(rt.samples[name], time.Since(start))
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+		rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
