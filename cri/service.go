@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/runtime/stats"
 	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/sandbox"
 )
@@ -47,6 +48,8 @@ type Options struct {
 	// Streaming issues Exec, Attach and PortForward URLs; nil: those
 	// RPCs answer Unimplemented.
 	Streaming streaming.URLs
+	// Stats serves the stats RPCs; nil: they answer Unimplemented.
+	Stats *stats.Collector
 }
 
 // Service implements the CRI RuntimeService and ImageService. RPCs without
@@ -63,6 +66,7 @@ type Service struct {
 	containers   *container.Manager
 	images       ImageService
 	streaming    streaming.URLs
+	stats        *stats.Collector
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
 	log          *slog.Logger
@@ -85,6 +89,7 @@ func New(opts Options) *Service {
 		containers:   opts.Containers,
 		images:       opts.Images,
 		streaming:    opts.Streaming,
+		stats:        opts.Stats,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
 		log:          opts.Logger,

@@ -32,6 +32,7 @@ import (
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/runtime/stats"
 	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
@@ -174,6 +175,18 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
+		Stats: stats.NewCollector(stats.Config{
+			Client:      client,
+			Namespace:   cfg.Containerd.Namespace,
+			Snapshotter: imgs.Snapshotter(),
+			Containers:  containers.Store(),
+			Sandboxes:   sandboxes.Store(),
+			Mountpoint: func(ctx context.Context) (string, error) {
+				u, err := imgs.FsUsage(ctx)
+				return u.Mountpoint, err
+			},
+			Logger: log.With("component", "stats"),
+		}),
 	})
 	l, err := cri.Listen(cfg.Socket)
 	if err != nil {

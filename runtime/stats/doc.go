@@ -1,0 +1,12 @@
+// Package stats measures containers and pods for the CRI stats RPCs:
+// CPU and memory from their cgroups (v1 or v2), processes from the pids
+// controller, the writable layer from the snapshotter, and pod network
+// counters from the pod's network namespace.
+//
+// kubelet polls every few seconds (summary API, eviction, the cAdvisor
+// metrics endpoint) and a node may run hundreds of containers
+// (containerd#7246, cri-dockerd#135), so every measurement is cached for
+// about a second and a writable layer, which has to be walked, for longer.
+// CPU usage in nano cores is the rate between the last two samples of the
+// same cgroup. The package reads state; it owns none of it.
+package stats

@@ -1,0 +1,40 @@
+package stats
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseNetDev(t *testing.T) {
+	data := []byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0
+  eth0:    9626      75    1    0    0     0          0         0     2190      21    3    0    0     0       0          0
+`)
+	want := []ifaceStats{{name: "eth0", rxBytes: 9626, rxErrors: 1, txBytes: 2190, txErrs: 3}}
+	if got := parseNetDev(data); !reflect.DeepEqual(got, want) {
+		t.Fatalf("parseNetDev = %+v, want %+v", got, want)
+	}
+}
+
+func TestWorkingSet(t *testing.T) {
+	for _, c := range []struct{ usage, inactive, want uint64 }{
+		{100, 30, 70}, {100, 100, 0}, {10, 30, 0},
+	} {
+		if got := workingSet(c.usage, c.inactive); got != c.want {
+			t.Errorf("workingSet(%d, %d) = %d, want %d", c.usage, c.inactive, got, c.want)
+		}
+	}
+}
+
+func TestNanoCores(t *testing.T) {
+	prev := sample{cpu: 1_000_000_000}
+	cur := sample{cpu: 1_500_000_000}
+	prev.at = cur.at.Add(-2e9) // 2 s earlier: half a second of CPU in two
+	if got := nanoCores(prev, cur); got != 250_000_000 {
+		t.Fatalf("nanoCores = %d, want 250000000 (a quarter core)", got)
+	}
+	if got := nanoCores(cur, prev); got != 0 {
+		t.Fatalf("nanoCores backwards = %d, want 0", got)
+	}
+}
