@@ -35,6 +35,8 @@ type Metadata struct {
 	StopSignal string `json:"stopSignal,omitempty"`
 	// CgroupsPath is the container's cgroup below each hierarchy's root.
 	CgroupsPath string `json:"cgroupsPath"`
+	// ImageVolumes is how many image volumes are mounted for it on the host.
+	ImageVolumes int `json:"imageVolumes,omitempty"`
 }
 
 // User is the resolved identity of a container's process.

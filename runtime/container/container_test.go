@@ -88,3 +88,32 @@ func TestCappedBuffer(t *testing.T) {
 		t.Errorf("kept %q", got)
 	}
 }
+
+func TestValidateConfig(t *testing.T) {
+	ok := func() *runtimeapi.ContainerConfig {
+		return &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "c"},
+			Image:    &runtimeapi.ImageSpec{Image: "busybox"},
+			Linux:    &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{}},
+		}
+	}
+	if err := validateConfig(ok()); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+	for name, mutate := range map[string]func(*runtimeapi.ContainerConfig){
+		"no name":  func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "" },
+		"no image": func(c *runtimeapi.ContainerConfig) { c.Image = nil },
+		"group without user": func(c *runtimeapi.ContainerConfig) {
+			c.Linux.SecurityContext.RunAsGroup = &runtimeapi.Int64Value{Value: 1}
+		},
+	} {
+		c := ok()
+		mutate(c)
+		if err := validateConfig(c); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	if err := validateConfig(nil); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("nil config: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/image-spec/identity"
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/sandbox"
@@ -97,8 +98,31 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		}
 	}()
 
+	specMounts, recorded, volumes, err := m.mountImageVolumes(ctx, id, cfg.GetMounts())
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if err := m.unmountImageVolumes(cctx, id, volumes); err != nil {
+				m.log.Warn("removing the image volumes of a failed CreateContainer", "container", id, "error", err)
+			} else {
+				removeStateDir(m.fifoDir(id))
+			}
+		}
+	}()
+	specCfg := cfg
+	if volumes > 0 {
+		specCfg = proto.Clone(cfg).(*runtimeapi.ContainerConfig)
+		specCfg.Mounts = specMounts
+		cfg = proto.Clone(cfg).(*runtimeapi.ContainerConfig)
+		cfg.Mounts = recorded
+	}
+
 	params := specParams{
-		ID: id, Config: cfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
+		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
 		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
 		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(),
@@ -122,10 +146,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	md := Metadata{
 		ID: id, Name: name, SandboxID: sb.ID, Config: cfg,
 		ImageRef: img.Ref(), ImageID: img.ID, ImageName: userImage(cfg, img),
-		CreatedAt:   time.Now(),
-		User:        User{UID: spec.Process.User.UID, GID: spec.Process.User.GID, SupplementalGroups: spec.Process.User.AdditionalGids},
-		StopSignal:  stopSignal(cfg, img.Config.StopSignal),
-		CgroupsPath: params.CgroupsPath,
+		CreatedAt:    time.Now(),
+		User:         User{UID: spec.Process.User.UID, GID: spec.Process.User.GID, SupplementalGroups: spec.Process.User.AdditionalGids},
+		StopSignal:   stopSignal(cfg, img.Config.StopSignal),
+		CgroupsPath:  params.CgroupsPath,
+		ImageVolumes: volumes,
 	}
 	if dir, p := sb.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
 		md.LogPath = filepath.Join(dir, p)
@@ -197,6 +222,10 @@ func validateConfig(cfg *runtimeapi.ContainerConfig) error {
 		return fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
 	case cfg.GetImage().GetImage() == "":
 		return fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
+	}
+	if sc := cfg.GetLinux().GetSecurityContext(); sc.GetRunAsGroup() != nil && sc.GetRunAsUser() == nil && sc.GetRunAsUsername() == "" {
+		// The group alone would silently pair with the image's user.
+		return fmt.Errorf("run_as_group is set without run_as_user or run_as_username: %w", errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

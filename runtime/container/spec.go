@@ -136,8 +136,12 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 		}
 		opts = append(opts, withDevice(d.GetHostPath(), d.GetContainerPath(), perms))
 	}
+	// containerd's default spec sets no_new_privs: a set-user-ID program
+	// must work unless the pod asks otherwise (allowPrivilegeEscalation).
 	if sc.GetNoNewPrivs() {
 		opts = append(opts, oci.WithNoNewPrivileges)
+	} else {
+		opts = append(opts, oci.WithNewPrivileges)
 	}
 	if sc.GetReadonlyRootfs() {
 		opts = append(opts, oci.WithRootFSReadonly())
@@ -246,6 +250,10 @@ func bindMount(m *runtimeapi.Mount) (specs.Mount, string, error) {
 		opts, rootProp = append(opts, "rshared"), "rshared"
 	default:
 		opts = append(opts, "rprivate")
+	}
+	if m.GetRecursiveReadOnly() && m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+		// A mount that later appears below it would arrive writable.
+		return specs.Mount{}, "", fmt.Errorf("recursive read-only mount of %q needs private propagation, not %s: %w", src, m.GetPropagation(), errdefs.ErrInvalidArgument)
 	}
 	switch {
 	case m.GetReadonly() && m.GetRecursiveReadOnly():

@@ -121,6 +121,9 @@ func TestBindMount(t *testing.T) {
 	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "rel", HostPath: dir}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("relative destination: %v", err)
 	}
+	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, Readonly: true, RecursiveReadOnly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("recursive read-only with rslave propagation: %v", err)
+	}
 	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, RecursiveReadOnly: true}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("recursive read-only without read-only: %v", err)
 	}

@@ -121,7 +121,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	if err := m.stop(ctx, c, 0); err != nil {
 		return err
 	}
-	if err := m.deleteRecords(ctx, c.ID); err != nil {
+	if err := m.deleteRecords(ctx, c.ID, c.ImageVolumes); err != nil {
 		return err
 	}
 	m.store.delete(c.ID)
@@ -130,8 +130,8 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 }
 
 // deleteRecords deletes the task if one is left, the containerd container
-// and its snapshot, and the container's state directory.
-func (m *Manager) deleteRecords(ctx context.Context, id string) error {
+// and its snapshot, its image volumes, and its state directory.
+func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int) error {
 	cont, err := m.cfg.Client.LoadContainer(ctx, id)
 	switch {
 	case errdefs.IsNotFound(err):
@@ -151,6 +151,11 @@ func (m *Manager) deleteRecords(ctx context.Context, id string) error {
 		if err := cont.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete container: %w", err)
 		}
+	}
+	// Unmounted before the state directory goes: removing it recursively
+	// must not reach into a mount.
+	if err := m.unmountImageVolumes(ctx, id, volumes); err != nil {
+		return err
 	}
 	return removeStateDir(m.fifoDir(id))
 }

@@ -231,6 +231,45 @@ func TestContainer(t *testing.T) {
 		}
 	})
 
+	t.Run("ImageVolumes", func(t *testing.T) {
+		pod, podCfg := runPod(t, d)
+		vol := func(path, sub string, readonly bool) CtrOption {
+			return withMount(&runtimeapi.Mount{ContainerPath: path, Readonly: readonly, ImageSubPath: sub,
+				Image: &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: busyboxRef}})
+		}
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, vol("/img", "", true), vol("/etc-of-img", "etc", true)))
+		if got := mustExec(t, d, id, "/img/bin/ls", "/img/bin/sh"); got != "/img/bin/sh" {
+			t.Errorf("image volume content: %q", got)
+		}
+		if got := mustExec(t, d, id, "ls", "/etc-of-img/passwd"); got != "/etc-of-img/passwd" {
+			t.Errorf("image volume sub path content: %q", got)
+		}
+		if resp, err := execSync(t, d, id, 10, "touch", "/img/x"); err != nil || resp.ExitCode == 0 {
+			t.Errorf("an image volume is writable: %v", err)
+		}
+		refs := 0
+		for _, m := range ctrStatus(t, d, id).Status.Mounts {
+			if m.GetImage().GetImageRef() == image {
+				refs++
+			}
+		}
+		if refs != 2 {
+			t.Errorf("ContainerStatus mounts report the image ref of %d image volumes, want 2", refs)
+		}
+		for name, opt := range map[string]CtrOption{"writable": vol("/img", "", false), "missing sub path": vol("/img", "no-such-dir", true)} {
+			cfg := ctrConfig(image, opt)
+			if _, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg}); status.Code(err) != codes.InvalidArgument {
+				t.Errorf("%s image volume: %v, want InvalidArgument", name, err)
+			}
+		}
+		if _, err := d.Runtime.RemoveContainer(ctxBG(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+			t.Fatal(err)
+		}
+		if m := harness.MountsUnder(filepath.Join(d.State, "containers")); len(m) > 0 {
+			t.Errorf("image volume mounts left after RemoveContainer: %v", m)
+		}
+	})
+
 	t.Run("UserAndSecurity", func(t *testing.T) {
 		pod, podCfg := runPod(t, d)
 		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
@@ -261,6 +300,11 @@ func TestContainer(t *testing.T) {
 		})))
 		if got := mustExec(t, d, named, "id", "-un"); got != "nobody" {
 			t.Errorf("run_as_username nobody: id -un = %q", got)
+		}
+		// no_new_privs unset: set-user-ID programs must work (the default
+		// spec's own no_new_privs must not leak through).
+		if got := mustExec(t, d, named, "grep", "NoNewPrivs", "/proc/self/status"); got != "NoNewPrivs:\t0" {
+			t.Errorf("no_new_privs unset: %q", got)
 		}
 	})
 

@@ -1,0 +1,134 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/image-spec/identity"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// labelGCContainerBackRef ties a snapshot to a containerd container's life,
+// so the garbage collector keeps an image volume's view while its
+// container exists.
+const labelGCContainerBackRef = "containerd.io/gc.bref.container"
+
+// mountImageVolumes mounts, read-only on the host, the images that CRI
+// mounts name (KEP-4639 image volumes), each from a view of the unpacked
+// image. It returns the mounts to build the spec from (host paths set) and
+// the mounts to record (image_ref set, as ContainerStatus reports them).
+func (m *Manager) mountImageVolumes(ctx context.Context, id string, mounts []*runtimeapi.Mount) (forSpec, recorded []*runtimeapi.Mount, n int, retErr error) {
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			if err := m.unmountImageVolumes(cctx, id, n); err != nil {
+				m.log.Warn("undoing image volumes of a failed CreateContainer", "container", id, "error", err)
+			}
+		}
+	}()
+	for _, mnt := range mounts {
+		if mnt.GetImage().GetImage() == "" {
+			forSpec, recorded = append(forSpec, mnt), append(recorded, mnt)
+			continue
+		}
+		if !mnt.GetReadonly() {
+			return nil, nil, n, fmt.Errorf("image volume at %s must be read-only: %w", mnt.GetContainerPath(), errdefs.ErrInvalidArgument)
+		}
+		img, err := m.cfg.Images.Get(ctx, mnt.GetImage().GetImage())
+		if err != nil {
+			return nil, nil, n, fmt.Errorf("image volume at %s: %w", mnt.GetContainerPath(), err)
+		}
+		dir, err := m.mountImage(ctx, id, n, img)
+		n++ // counted even on failure: undo removes what was half made
+		if err != nil {
+			return nil, nil, n, fmt.Errorf("image volume at %s: %w", mnt.GetContainerPath(), err)
+		}
+		src := dir
+		if sub := mnt.GetImageSubPath(); sub != "" {
+			clean := filepath.Clean("/" + sub)
+			if clean == "/" || strings.Contains(sub, "..") {
+				return nil, nil, n, fmt.Errorf("image volume sub path %q must name a path inside the image: %w", sub, errdefs.ErrInvalidArgument)
+			}
+			src = filepath.Join(dir, clean)
+			if _, err := os.Lstat(src); err != nil {
+				return nil, nil, n, fmt.Errorf("image volume sub path %q is not in image %s: %w", sub, img.ID, errdefs.ErrInvalidArgument)
+			}
+		}
+		spec := proto.Clone(mnt).(*runtimeapi.Mount)
+		spec.HostPath, spec.Image, spec.ImageSubPath = src, nil, ""
+		rec := proto.Clone(mnt).(*runtimeapi.Mount)
+		rec.Image.ImageRef = img.ID
+		forSpec, recorded = append(forSpec, spec), append(recorded, rec)
+	}
+	return forSpec, recorded, n, nil
+}
+
+func (m *Manager) volumeDir(id string, i int) string {
+	return filepath.Join(filepath.Dir(m.fifoDir(id)), "volumes", strconv.Itoa(i))
+}
+
+func volumeKey(id string, i int) string { return id + "-volume-" + strconv.Itoa(i) }
+
+// mountImage makes a read-only view of the image and mounts it on the
+// host.
+func (m *Manager) mountImage(ctx context.Context, id string, i int, img Image) (string, error) {
+	ok, err := img.Containerd.IsUnpacked(ctx, m.cfg.Snapshotter)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		if err := img.Containerd.Unpack(ctx, m.cfg.Snapshotter); err != nil {
+			return "", fmt.Errorf("unpack image %s: %w", img.ID, err)
+		}
+	}
+	diffIDs, err := img.Containerd.RootFS(ctx)
+	if err != nil {
+		return "", err
+	}
+	mounts, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).View(ctx, volumeKey(id, i), identity.ChainID(diffIDs).String(),
+		snapshots.WithLabels(map[string]string{labelGCContainerBackRef: id}))
+	if err != nil {
+		return "", fmt.Errorf("view of image %s: %w", img.ID, err)
+	}
+	dir := m.volumeDir(id, i)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for j := range mounts {
+		mounts[j].Options = append(mounts[j].Options, "ro")
+	}
+	if err := mount.All(mounts, dir); err != nil {
+		return "", fmt.Errorf("mount image %s: %w", img.ID, err)
+	}
+	return dir, nil
+}
+
+// unmountImageVolumes undoes mountImageVolumes for n volumes; what is
+// already gone is fine.
+func (m *Manager) unmountImageVolumes(ctx context.Context, id string, n int) error {
+	var errs []error
+	for i := range n {
+		dir := m.volumeDir(id, i)
+		if err := mount.UnmountAll(dir, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("unmount image volume %s: %w", dir, err))
+			continue
+		}
+		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, volumeKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove image volume view: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
