@@ -54,7 +54,7 @@ func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
 	if err := s.startProcess(); err != nil {
 		return nil, err
 	}
-	if err := waitServing(ctx, cfg.Address(), cfg.StartTimeout); err != nil {
+	if err := waitServing(ctx, cfg.Address(), cfg.StartTimeout, s.currentExited()); err != nil {
 		s.mu.Lock()
 		s.stopping = true
 		s.mu.Unlock()
@@ -189,7 +189,18 @@ func (s *Supervisor) restart() bool {
 		s.cfg.Logger.Error("restarting containerd failed", "error", err)
 		return false
 	}
-	if err := waitServing(context.Background(), s.cfg.Address(), s.cfg.StartTimeout); err != nil {
+	// Stop must not wait out the start timeout of a containerd it has
+	// already told to exit.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := waitServing(ctx, s.cfg.Address(), s.cfg.StartTimeout, s.currentExited()); err != nil {
 		// Leave it to the monitor: a containerd that never serves is killed
 		// and started again.
 		s.cfg.Logger.Error("restarted containerd does not serve; killing it", "error", err)
@@ -198,6 +209,12 @@ func (s *Supervisor) restart() bool {
 	}
 	s.cfg.Logger.Info("containerd is serving again", "pid", s.PID(), "restarts", s.Restarts())
 	return true
+}
+
+func (s *Supervisor) currentExited() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exited
 }
 
 // terminate sends SIGTERM, then SIGKILL if containerd outlives the grace.
@@ -274,8 +291,9 @@ func exitStatus(cmd *exec.Cmd) string {
 }
 
 // waitServing polls containerd's gRPC health service until it reports
-// SERVING or the timeout passes.
-func waitServing(ctx context.Context, address string, timeout time.Duration) error {
+// SERVING, the timeout passes, or the process exits (a nil exited is
+// never closed).
+func waitServing(ctx context.Context, address string, timeout time.Duration, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// gRPC's default reconnect backoff grows to minutes; a daemon that is
@@ -308,6 +326,8 @@ func waitServing(ctx context.Context, address string, timeout time.Duration) err
 				last = ctx.Err()
 			}
 			return errors.Join(ctx.Err(), last)
+		case <-exited:
+			return errors.New("containerd exited before it served")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

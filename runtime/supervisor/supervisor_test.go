@@ -89,7 +89,7 @@ func TestRestartsContainerdAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for s.Restarts() == 0 || s.PID() == first || waitServing(context.Background(), s.Address(), 200*time.Millisecond) != nil {
+	for s.Restarts() == 0 || s.PID() == first || waitServing(context.Background(), s.Address(), 200*time.Millisecond, nil) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("containerd not restarted: restarts=%d pid=%d (was %d)", s.Restarts(), s.PID(), first)
 		}
@@ -114,18 +114,18 @@ func TestStopEndsContainerdAndSupervision(t *testing.T) {
 	s.Stop() // idempotent
 }
 
-func TestStartFailsClearlyWhenContainerdNeverServes(t *testing.T) {
+func TestStartFailsFastWhenContainerdExits(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Env = append(os.Environ(), "BERTH_FAKE_CONTAINERD=0") // the test binary runs tests instead of serving
-	cfg.Binary = "/bin/sleep"
-	cfg.StartTimeout = 500 * time.Millisecond
+	cfg.Binary = "/bin/false" // exits at once
+	cfg.StartTimeout = 30 * time.Second
 	start := time.Now()
 	_, err := Start(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "did not serve") || !strings.Contains(err.Error(), cfg.LogPath) {
+	if err == nil || !strings.Contains(err.Error(), "exited before it served") || !strings.Contains(err.Error(), cfg.LogPath) {
 		t.Fatalf("want an error naming the log, got %v", err)
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("Start took %v after a failed start: the process was not cleaned up promptly", time.Since(start))
+	if time.Since(start) > 2*time.Second {
+		t.Fatalf("Start took %v for a containerd that exited at once", time.Since(start))
 	}
 }
 
@@ -173,5 +173,27 @@ func TestRenderKeepsEverythingUnderBerthsDirs(t *testing.T) {
 	}
 	if strings.Contains(out, "/run/containerd") || strings.Contains(out, "/var/lib/containerd") {
 		t.Errorf("containerd config points at the host containerd's dirs:\n%s", out)
+	}
+}
+
+func TestStopDuringARestartIsPrompt(t *testing.T) {
+	for i := 0; i < 5; i++ { // the race window is narrow; give it several chances
+		s, err := Start(context.Background(), testConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := s.PID()
+		syscall.Kill(first, syscall.SIGKILL)
+		for s.Restarts() == 0 { // the monitor is now starting a new containerd
+			time.Sleep(5 * time.Millisecond)
+		}
+		start := time.Now()
+		s.Stop()
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("Stop took %v while containerd was being restarted", took)
+		}
+		if pid := s.PID(); pid != 0 && alive(pid) {
+			t.Fatalf("containerd %d outlived Stop", pid)
+		}
 	}
 }
