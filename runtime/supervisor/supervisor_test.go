@@ -117,7 +117,7 @@ func TestStopEndsContainerdAndSupervision(t *testing.T) {
 func TestStartFailsFastWhenContainerdExits(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Env = append(os.Environ(), "BERTH_FAKE_CONTAINERD=0") // the test binary runs tests instead of serving
-	cfg.Binary = "/bin/false" // exits at once
+	cfg.Binary = "/bin/false"                                 // exits at once
 	cfg.StartTimeout = 30 * time.Second
 	start := time.Now()
 	_, err := Start(context.Background(), cfg)
