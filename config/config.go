@@ -36,6 +36,7 @@ type Config struct {
 	Image      Image      `toml:"image"`
 	Metrics    Metrics    `toml:"metrics"`
 	Streaming  Streaming  `toml:"streaming"`
+	Security   Security   `toml:"security"`
 }
 
 // Containerd says which containerd Berth drives and how.
@@ -80,6 +81,13 @@ type Streaming struct {
 	TLSKeyFile  string `toml:"tls_key_file" comment:"PEM key of tls_cert_file."`
 }
 
+// Security configures how containers are confined (docs/security.md).
+type Security struct {
+	// SeccompProfileRoot is kubelet's <root-dir>/seccomp: Localhost
+	// profiles are read from inside it and nowhere else.
+	SeccompProfileRoot string `toml:"seccomp_profile_root" comment:"The only directory Localhost seccomp profiles are read from (kubelet's <root-dir>/seccomp); a profile path outside it is refused."`
+}
+
 // Default returns the configuration berthd uses when no file and no flag
 // says otherwise.
 func Default() Config {
@@ -107,6 +115,7 @@ func Default() Config {
 			PullProgressTimeout: Duration(5 * time.Minute),
 		},
 		Streaming: Streaming{Address: "127.0.0.1:0"},
+		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp"},
 	}
 }
 
@@ -146,7 +155,7 @@ func Marshal(cfg Config) ([]byte, error) {
 
 // Validate reports the first setting berthd cannot run with.
 func (c Config) Validate() error {
-	for name, p := range map[string]string{"root": c.Root, "state": c.State, "socket": c.Socket, "cni.conf_dir": c.CNI.ConfDir} {
+	for name, p := range map[string]string{"root": c.Root, "state": c.State, "socket": c.Socket, "cni.conf_dir": c.CNI.ConfDir, "security.seccomp_profile_root": c.Security.SeccompProfileRoot} {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("%s must be an absolute path, got %q: %w", name, p, errdefs.ErrInvalidArgument)
 		}

@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 		want   string
 	}{
 		{"relative socket", func(c *Config) { c.Socket = "berth.sock" }, "socket must be an absolute path"},
+		{"relative seccomp profile root", func(c *Config) { c.Security.SeccompProfileRoot = "seccomp" }, "seccomp_profile_root must be an absolute path"},
 		{"bad cgroup driver", func(c *Config) { c.CgroupDriver = "cgroupv3" }, "cgroup_driver"},
 		{"empty namespace", func(c *Config) { c.Containerd.Namespace = "" }, "namespace"},
 		{"no cni bin dirs", func(c *Config) { c.CNI.BinDirs = nil }, "bin_dirs"},

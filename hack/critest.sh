@@ -68,9 +68,12 @@ cat > "${WORK}/net.d/10-critest.conflist" <<CONF
 CONF
 
 SOCK="${WORK}/berth.sock"
+# critest writes its Localhost seccomp profiles to a fresh directory under
+# TMPDIR, which therefore has to be the profile root.
 "${BIN}/berthd" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${WORK}/st" \
 	--socket "${SOCK}" --cni-conf-dir "${WORK}/net.d" --cni-bin-dir "${CNI_BIN}" \
-	--registry-config-dir "${WORK}/hosts" --log-level debug >"${WORK}/berthd.log" 2>&1 &
+	--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${TMPDIR:-/tmp}" \
+	--log-level debug >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
 for _ in $(seq 300); do
 	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" info 2>/dev/null | grep -q '"RuntimeReady"' && break

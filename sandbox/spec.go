@@ -11,6 +11,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/seccomp"
 )
 
 // Annotations on the pause container, in the names containerd's CRI uses so
@@ -98,7 +100,9 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			opts = append(opts, withAdditionalGIDs(groups))
 		}
 	}
-	return opts
+	// pause gets the default seccomp profile whatever the pod asks: it only
+	// waits for signals, and it holds the pod's namespaces.
+	return append(opts, seccomp.SandboxOpts())
 }
 
 func withOOMScoreAdj(score int) oci.SpecOpts {

@@ -125,7 +125,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
 		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
-		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(),
+		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(), Security: m.cfg.Security,
 	}
 	if ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(); ns.GetPid() == runtimeapi.NamespaceMode_TARGET {
 		target, err := m.store.Get(ns.GetTargetId())

@@ -61,7 +61,9 @@ type Config struct {
 	// MinOOMScoreAdj is the lowest oom_score_adj berthd may set (0 without
 	// CAP_SYS_RESOURCE); lower requests are clamped to it.
 	MinOOMScoreAdj int
-	Logger         *slog.Logger
+	// Security confines containers: seccomp, AppArmor, SELinux.
+	Security Security
+	Logger   *slog.Logger
 }
 
 // Manager creates, starts, stops and removes containers.

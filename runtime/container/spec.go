@@ -42,6 +42,7 @@ type specParams struct {
 	CgroupsPath           string
 	MinOOMScoreAdj        int
 	Host                  hostFeatures
+	Security              Security
 }
 
 // hostFeatures are the node's cgroup facts that change what may be set.
@@ -146,7 +147,12 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 	if sc.GetReadonlyRootfs() {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
-	return append(opts, userOpts(sc, p.Image.User)...), nil
+	opts = append(opts, userOpts(sc, p.Image.User)...)
+	secOpts, err := securityOpts(p.Security, sc)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, secOpts...), nil
 }
 
 // processArgs merges the CRI command and args with the image's entrypoint

@@ -31,6 +31,7 @@ var flagOverrides = map[string]func(dst *config.Config, src config.Config){
 	"registry-config-dir":  func(d *config.Config, s config.Config) { d.Image.RegistryConfigDir = s.Image.RegistryConfigDir },
 	"metrics-address":      func(d *config.Config, s config.Config) { d.Metrics.Address = s.Metrics.Address },
 	"cgroup-driver":        func(d *config.Config, s config.Config) { d.CgroupDriver = s.CgroupDriver },
+	"seccomp-profile-root": func(d *config.Config, s config.Config) { d.Security.SeccompProfileRoot = s.Security.SeccompProfileRoot },
 }
 
 // AddFlags registers berthd's flags; their defaults are the config defaults.
@@ -52,6 +53,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Image.RegistryConfigDir, "registry-config-dir", d.Image.RegistryConfigDir, "hosts.toml registry configuration directory")
 	fs.StringVar(&f.Metrics.Address, "metrics-address", d.Metrics.Address, "serve /metrics and /debug/pprof on this host:port (off when empty)")
 	fs.StringVar(&f.CgroupDriver, "cgroup-driver", d.CgroupDriver, "cgroupfs, systemd or auto")
+	fs.StringVar(&f.Security.SeccompProfileRoot, "seccomp-profile-root", d.Security.SeccompProfileRoot, "the only directory Localhost seccomp profiles are read from")
 }
 
 // Complete loads the config file and applies the flags that were set.

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/apparmor"
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/config"
 	"github.com/berth-cri/berth/conntrack"
@@ -36,6 +37,8 @@ import (
 	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
+	"github.com/berth-cri/berth/seccomp"
+	"github.com/berth-cri/berth/selinux"
 	"github.com/berth-cri/berth/version"
 )
 
@@ -144,7 +147,12 @@ func (o *Options) Run(ctx context.Context) error {
 		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
 		MinOOMScoreAdj: oomScore,
-		Logger:         log.With("component", "container"),
+		Security: container.Security{
+			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
+			AppArmor:         apparmor.Detect(cfg.State),
+			SELinuxEnforcing: selinux.Enforcing(),
+		},
+		Logger: log.With("component", "container"),
 	})
 	sandboxes.SetContainers(containers)
 

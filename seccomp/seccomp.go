@@ -1,0 +1,68 @@
+package seccomp
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// maxProfileSize bounds a Localhost profile: Docker's default profile is
+// about 20 KiB, so anything near this is not a seccomp profile.
+const maxProfileSize = 1 << 20
+
+// Resolver turns a container's seccomp request into a spec option.
+type Resolver struct {
+	// Root is the only directory Localhost profiles are read from
+	// (kubelet's <root-dir>/seccomp). Empty refuses every Localhost
+	// profile.
+	Root string
+}
+
+// ContainerOpts returns the option that sets (or clears) the container's
+// seccomp filter. A Localhost profile is read and checked here, so that a
+// bad one fails CreateContainer with InvalidArgument naming the file.
+// Apply the option after the capability options.
+func (r Resolver) ContainerOpts(sc *runtimeapi.LinuxContainerSecurityContext) (oci.SpecOpts, error) {
+	//nolint:staticcheck // The deprecated path still arrives from older kubelets and crictl.
+	p, err := Resolve(sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged())
+	if err != nil {
+		return nil, err
+	}
+	switch p.Kind {
+	case RuntimeDefault:
+		return withDefaultProfile, nil
+	case Localhost:
+		body, err := r.read(p.Path)
+		if err != nil {
+			return nil, err
+		}
+		return withProfile(p.Path, body), nil
+	default:
+		return oci.WithSeccompUnconfined, nil
+	}
+}
+
+// SandboxOpts is the pause container's seccomp: always the default
+// profile. pause only waits for signals, and a filter on the process that
+// holds the pod's namespaces costs nothing.
+func SandboxOpts() oci.SpecOpts { return withDefaultProfile }
+
+// inRoot returns path relative to root, or an error if it lies outside.
+// Both are absolute and clean. It is the lexical check only: the file is
+// then opened through an os.Root, which also refuses symlinks that leave
+// the root.
+func inRoot(root, path string) (string, error) {
+	if root == "" {
+		return "", fmt.Errorf("seccomp profile %q: no seccomp profile root is configured ([security] seccomp_profile_root): %w",
+			path, errdefs.ErrInvalidArgument)
+	}
+	rel, err := filepath.Rel(filepath.Clean(root), path)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("seccomp profile %q is outside the profile root %q: %w", path, root, errdefs.ErrInvalidArgument)
+	}
+	return rel, nil
+}
