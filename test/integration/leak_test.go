@@ -1,0 +1,218 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/test/harness"
+)
+
+// leakCycles is how many pod lifecycles TestNothingLeaksOverManyPodLifecycles
+// runs; BERTH_LEAK_CYCLES raises it (1000 for the long run in
+// docs/reliability.md).
+func leakCycles() int {
+	if n, err := strconv.Atoi(os.Getenv("BERTH_LEAK_CYCLES")); err == nil && n > 0 {
+		return n
+	}
+	return 30
+}
+
+// goroutines reads go_goroutines from berthd's /metrics.
+func goroutines(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "go_goroutines "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	t.Fatal("no go_goroutines in /metrics")
+	return 0
+}
+
+func openFDs(t *testing.T, pid int) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// shimsOf counts the containerd shims serving this daemon's containers.
+func shimsOf(d *harness.Daemon) int {
+	n := 0
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), "containerd-shim") && strings.Contains(string(cmdline), d.State) {
+			n++
+		}
+	}
+	return n
+}
+
+func startForLeaks(t *testing.T) (*harness.Daemon, string, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := l.Addr().String()
+	l.Close()
+	reg := harness.StartRegistry(t)
+	d := harness.Start(t, harness.WithRegistryConfigDir(reg.HostsDir), harness.WithArgs("--metrics-address", metrics))
+	return d, mustPull(t, d, busyboxRef), metrics
+}
+
+// podCycle runs a pod with one container, then stops and removes it.
+func podCycle(t *testing.T, d *harness.Daemon, image string, i int) (id, ip string) {
+	t.Helper()
+	var opts []PodOption
+	switch i % 3 {
+	case 1:
+		opts = append(opts, withHostPort(runtimeapi.Protocol_TCP, 80, freePort(t, "tcp")))
+	case 2:
+		opts = append(opts, withHostPort(runtimeapi.Protocol_UDP, 53, freePort(t, "udp")))
+	}
+	cfg := podConfig(opts...)
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatalf("cycle %d: RunPodSandbox: %v", i, err)
+	}
+	id = resp.PodSandboxId
+	ip = podIP(t, d, id)
+	c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+		PodSandboxId: id, SandboxConfig: cfg, Config: ctrConfig(image, withCommand("sleep", "3600")),
+	})
+	if err != nil {
+		t.Fatalf("cycle %d: CreateContainer: %v", i, err)
+	}
+	if _, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+		t.Fatalf("cycle %d: StartContainer: %v", i, err)
+	}
+	// kubelet's order: stop the pod (which stops its containers), then
+	// remove it (which removes them).
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Fatalf("cycle %d: StopPodSandbox: %v", i, err)
+	}
+	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Fatalf("cycle %d: RemovePodSandbox: %v", i, err)
+	}
+	return id, ip
+}
+
+func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
+	d, image, metrics := startForLeaks(t)
+	podCycle(t, d, image, 0) // warm-up: caches, bridge, connections
+	fdsBefore, goBefore := openFDs(t, d.PID()), goroutines(t, metrics)
+	mountsBefore := len(harness.MountsUnder(d.Dir))
+
+	n := leakCycles()
+	var ids, ips []string
+	start := time.Now()
+	for i := 1; i <= n; i++ {
+		id, ip := podCycle(t, d, image, i)
+		ids, ips = append(ids, id), append(ips, ip)
+	}
+	t.Logf("%d pod lifecycles (with a container, a third with a TCP and a third with a UDP hostPort) in %v", n, time.Since(start).Round(time.Millisecond))
+
+	if left := leftovers(t, d, ids, ips); len(left) > 0 {
+		t.Errorf("leaked: %v", left)
+	}
+	if m := len(harness.MountsUnder(d.Dir)); m != mountsBefore {
+		t.Errorf("mounts under berthd's dirs: %d before, %d after: %v", mountsBefore, m, harness.MountsUnder(d.Dir))
+	}
+	if s := shimsOf(d); s != 0 {
+		t.Errorf("%d containerd shims still run with no pod left", s)
+	}
+	// A few fds and goroutines come and go (gRPC connections, timers); a
+	// leak grows with the cycles.
+	var fdsAfter, goAfter int
+	for try := 0; try < 20; try++ {
+		fdsAfter, goAfter = openFDs(t, d.PID()), goroutines(t, metrics)
+		if fdsAfter <= fdsBefore+5 && goAfter <= goBefore+10 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("berthd fds %d -> %d, goroutines %d -> %d", fdsBefore, fdsAfter, goBefore, goAfter)
+	if fdsAfter > fdsBefore+5 {
+		t.Errorf("berthd fds grew from %d to %d over %d cycles", fdsBefore, fdsAfter, n)
+	}
+	if goAfter > goBefore+10 {
+		t.Errorf("berthd goroutines grew from %d to %d over %d cycles", goBefore, goAfter, n)
+	}
+}
+
+func TestConcurrentRunsWithDuplicateMetadataMakeOneSandboxEach(t *testing.T) {
+	d := harness.Start(t)
+	const pods, copies = 10, 5
+	configs := make([]*runtimeapi.PodSandboxConfig, pods)
+	for i := range configs {
+		configs[i] = podConfig()
+	}
+	got := make([][]string, pods)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < pods; i++ {
+		for c := 0; c < copies; c++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				ctx, cancel := ctxTimeout(120 * time.Second)
+				defer cancel()
+				resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: configs[i]})
+				if err != nil {
+					t.Errorf("RunPodSandbox %s: %v", configs[i].Metadata.Name, err)
+					return
+				}
+				mu.Lock()
+				got[i] = append(got[i], resp.PodSandboxId)
+				mu.Unlock()
+			}(i)
+		}
+	}
+	wg.Wait()
+	distinct := map[string]bool{}
+	for i, ids := range got {
+		for _, id := range ids {
+			if id != ids[0] {
+				t.Errorf("pod %d: the %d calls got different sandboxes %v", i, copies, ids)
+				break
+			}
+		}
+		if len(ids) > 0 {
+			distinct[ids[0]] = true
+			t.Cleanup(func() { removePod(t, d, ids[0]) })
+		}
+	}
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	r, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Items) != pods || len(distinct) != pods {
+		t.Fatalf("%d calls for %d pods made %d sandboxes (%d distinct IDs returned)", pods*copies, pods, len(r.Items), len(distinct))
+	}
+}
