@@ -65,6 +65,9 @@ state = "${WORK}/ctrd-state"
   sandbox = "registry.k8s.io/pause:3.10.1"
 [plugins."io.containerd.cri.v1.images".registry]
   config_path = "${WORK}/hosts"
+[plugins."io.containerd.cri.v1.runtime"]
+  # As Berth does: a node without CAP_SYS_RESOURCE refuses negative scores.
+  restrict_oom_score_adj = true
 [plugins."io.containerd.cri.v1.runtime".cni]
   bin_dirs = ["${CNI_BIN}"]
   conf_dir = "${WORK}/ctrd-net"

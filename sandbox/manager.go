@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/containerd/api/types/runc/options"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/conntrack"
@@ -75,11 +76,14 @@ type Config struct {
 	HostPorts      HostPorts
 	Conntrack      Conntrack
 	Logger         *slog.Logger
+	// Registerer receives the stage timing metrics; nil skips them.
+	Registerer prometheus.Registerer
 }
 
 // Manager runs, stops and removes pod sandboxes.
 type Manager struct {
 	cfg        Config
+	metrics    *metrics
 	store      *Store
 	names      *registrar
 	containers Containers
@@ -90,7 +94,7 @@ type Manager struct {
 
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
-	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar()}
+	return &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
 }
 
 // SetContainers connects the container side, which is built after the

@@ -139,6 +139,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 	}
 
+	m.metrics.since(stagePrepare, start)
+
 	// The network and the pause task need only the namespace: set them up
 	// side by side.
 	netDone := make(chan error, 1)
@@ -151,10 +153,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			return err
 		}
 		go func() {
-			cniStart := time.Now()
-			defer func() {
-				m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "cni-add", "took", time.Since(cniStart))
-			}()
+			defer m.metrics.since(stageCNIAdd, time.Now())
 			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
 				ID: id, NetNSPath: md.NetNSPath,
 				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
@@ -167,9 +166,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}()
 	}
 	pauseStart := time.Now()
-	m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "netns-files", "took", pauseStart.Sub(start))
 	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt)
-	m.cfg.Logger.Debug("sandbox stage", "sandbox", id, "stage", "pause", "took", time.Since(pauseStart))
+	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone); err != nil {
 		return err
 	}
@@ -185,6 +183,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		return err
 	}
 	m.store.add(sb)
+	m.metrics.since(stageRun, start)
 	m.cfg.Logger.Info("sandbox ready", "sandbox", id, "pod", cfg.Metadata.Namespace+"/"+cfg.Metadata.Name, "ips", ips, "took", time.Since(start))
 	return nil
 }

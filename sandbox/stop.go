@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
@@ -42,8 +43,12 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	// The pause task and the network are released side by side: CNI DEL
 	// needs only the pinned namespace, not the pause process.
+	defer m.metrics.since(stageStop, time.Now())
 	taskErr := make(chan error, 1)
-	go func() { taskErr <- m.deletePauseTask(ctx, sb.ID) }()
+	go func() {
+		defer m.metrics.since(stagePauseStop, time.Now())
+		taskErr <- m.deletePauseTask(ctx, sb.ID)
+	}()
 	var errs []error
 	if !sb.Status().NetworkTornDown {
 		if err := m.releaseNetwork(ctx, sb); err != nil {
@@ -100,9 +105,11 @@ func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	if sb.HostNetwork() {
 		return nil
 	}
+	cniStart := time.Now()
 	if err := m.cfg.Network.Teardown(ctx, sb.ID); err != nil {
 		return fmt.Errorf("CNI DEL: %w", err)
 	}
+	m.metrics.since(stageCNIDel, cniStart)
 	m.cfg.HostPorts.Release(sb.ID)
 	m.purgeConntrack(sb)
 	if err := netns.Remove(sb.NetNSPath); err != nil {

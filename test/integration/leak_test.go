@@ -28,8 +28,9 @@ func leakCycles() int {
 	return 30
 }
 
-// goroutines reads go_goroutines from berthd's /metrics.
-func goroutines(t *testing.T, addr string) int {
+// metric reads one sample from berthd's /metrics; series is the metric
+// name with its labels as Prometheus prints them.
+func metric(t *testing.T, addr, series string) int {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -38,14 +39,16 @@ func goroutines(t *testing.T, addr string) int {
 	defer resp.Body.Close()
 	s := bufio.NewScanner(resp.Body)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "go_goroutines "); ok {
+		if v, ok := strings.CutPrefix(s.Text(), series+" "); ok {
 			n, _ := strconv.ParseFloat(v, 64)
 			return int(n)
 		}
 	}
-	t.Fatal("no go_goroutines in /metrics")
+	t.Fatalf("no %s in /metrics", series)
 	return 0
 }
+
+func goroutines(t *testing.T, addr string) int { return metric(t, addr, "go_goroutines") }
 
 func openFDs(t *testing.T, pid int) int {
 	t.Helper()
@@ -156,6 +159,17 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("berthd fds %d -> %d, goroutines %d -> %d", fdsBefore, fdsAfter, goBefore, goAfter)
+	// Every pod start is timed, by stage and at the edge.
+	for _, series := range []string{
+		`berth_sandbox_stage_duration_seconds_count{stage="run"}`,
+		`berth_sandbox_stage_duration_seconds_count{stage="cni-add"}`,
+		`berth_sandbox_stage_duration_seconds_count{stage="pause-start"}`,
+		`berth_cri_request_duration_seconds_count{code="OK",method="RunPodSandbox"}`,
+	} {
+		if got := metric(t, metrics, series); got != n+1 {
+			t.Errorf("%s = %d, want %d", series, got, n+1)
+		}
+	}
 	if fdsAfter > fdsBefore+5 {
 		t.Errorf("berthd fds grew from %d to %d over %d cycles", fdsBefore, fdsAfter, n)
 	}

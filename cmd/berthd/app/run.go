@@ -126,6 +126,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sandboxes := sandbox.NewManager(sandbox.Config{
 		Client:         client,
 		Root:           cfg.Root,
@@ -139,6 +141,7 @@ func (o *Options) Run(ctx context.Context) error {
 		HostPorts:      portmap.New(),
 		Conntrack:      ct,
 		Logger:         log.With("component", "sandbox"),
+		Registerer:     reg,
 	})
 
 	containers := container.NewManager(container.Config{
@@ -168,8 +171,6 @@ func (o *Options) Run(ctx context.Context) error {
 	defer streamSrv.Close()
 	log.Info("serving exec, attach and port-forward", "address", streamSrv.Addr())
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := cri.New(cri.Options{
 		Namespace:    cfg.Containerd.Namespace,
 		Client:       client,
