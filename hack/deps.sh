@@ -29,6 +29,7 @@ APT_PACKAGES=(
 	util-linux     # mount, nsenter, unshare
 	iproute2       # ip, for inspecting and testing pod networking
 	conntrack      # flushing stale UDP entries after portmap changes
+	apparmor       # apparmor_parser: tests compile Berth's default profile (no kernel needed)
 	curl
 	jq
 )
