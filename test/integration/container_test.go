@@ -511,6 +511,14 @@ func TestContainer(t *testing.T) {
 		if _, err := d.Runtime.ContainerStatus(ctxBG(t), &runtimeapi.ContainerStatusRequest{ContainerId: ctr.ContainerId}); status.Code(err) != codes.NotFound {
 			t.Errorf("container after RemovePodSandbox: %v, want NotFound", err)
 		}
+		// Nothing of the container stays on the node: its state directory
+		// (fifos) and its cgroup.
+		if _, err := os.Stat(filepath.Join(d.State, "containers", ctr.ContainerId)); !os.IsNotExist(err) {
+			t.Errorf("state directory of a removed container: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/berth", ctr.ContainerId)); !os.IsNotExist(err) {
+			t.Errorf("memory cgroup of a removed container: %v", err)
+		}
 	})
 
 	t.Run("Crictl", func(t *testing.T) {
@@ -659,6 +667,32 @@ func TestContainerSurvivesBerthdRestart(t *testing.T) {
 	if status.Code(err) != codes.AlreadyExists {
 		t.Errorf("a recovered container's name is free again: %v", err)
 	}
+
+	// After a crash too: berthd's supervisor replaces the containerd the
+	// killed berthd left, so the same holds for an exit while it was away.
+	exitsWhileCrashed := runContainer(t, d, pod, podCfg, ctrConfig(image,
+		withMount(&runtimeapi.Mount{ContainerPath: "/trigger", HostPath: trigger}),
+		withShell(`while [ ! -e /trigger/crash ]; do sleep 0.1; done; exit 7`)))
+	pidOfBerthd := d.PID()
+	if err := syscall.Kill(pidOfBerthd, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && syscall.Kill(pidOfBerthd, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond) // until the harness reaps it
+	}
+	if err := os.WriteFile(filepath.Join(trigger, "crash"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	d.KillAndRestart() // berthd is dead already: this only starts it
+	if st := ctrStatus(t, d, exitsWhileCrashed).Status; st.State != runtimeapi.ContainerState_CONTAINER_EXITED ||
+		(st.ExitCode != 7 && (st.ExitCode != 255 || st.Reason != "Unknown")) {
+		t.Errorf("container that exited while berthd was killed: %v code %d reason %q; want EXITED with code 7, or 255 Unknown", st.State, st.ExitCode, st.Reason)
+	}
+	if st := ctrStatus(t, d, running).Status; st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("running container after a crash and restart: %v", st.State)
+	}
+
 	if _, err := d.Runtime.StopContainer(ctxBG(t), &runtimeapi.StopContainerRequest{ContainerId: running, Timeout: 10}); err != nil {
 		t.Fatalf("StopContainer after restart: %v", err)
 	}
