@@ -20,7 +20,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-unit test-integration critest bench deps images clean
+.PHONY: help build run test test-unit test-integration critest bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +44,7 @@ run: deps build images ## Run berthd in the foreground with its embedded contain
 	@echo "berthd serves on /run/berth/berth.sock; try: $(BIN)/crictl --runtime-endpoint unix:///run/berth/berth.sock info"
 	exec $(BIN)/berthd --cni-bin-dir $(CNI_BIN) --cni-conf-dir $(CNI_CONF_DIR)
 
-test: deps build images test-unit test-integration critest ## Everything CI runs: unit, integration and critest against the real stack
+test: deps build images test-unit fuzz test-integration critest ## Everything CI runs: unit, a short fuzz pass, integration and critest against the real stack
 
 test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -56,6 +56,15 @@ test-integration: build ## Integration tests: real berthd, containerd, runc, CNI
 
 critest: deps build images ## critest v1.37.0 against a fresh berthd; fails on a failure not in test/critest/expected-failures.txt
 	@hack/critest.sh
+
+FUZZTIME ?= 10s
+fuzz: ## Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m for a long pass)
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
+			echo "fuzz $$target in $$dir for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
+		done; \
+	done
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): medians, p99s, ratios
 	@hack/bench.sh
