@@ -308,6 +308,42 @@ func TestContainer(t *testing.T) {
 		}
 	})
 
+	t.Run("DevicesAndPrivileged", func(t *testing.T) {
+		pod, podCfg := runPod(t, d, func(c *runtimeapi.PodSandboxConfig) { c.Linux.SecurityContext.Privileged = true })
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, func(c *runtimeapi.ContainerConfig) {
+			c.Devices = []*runtimeapi.Device{{HostPath: "/dev/null", ContainerPath: "/dev/berth-null", Permissions: "rw"}}
+		}))
+		mustExec(t, d, id, "sh", "-c", "echo discarded > /dev/berth-null")
+		// containerd's default set: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL,
+		// SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
+		// MKNOD, AUDIT_WRITE, SETFCAP.
+		const defaultCaps = "CapBnd:\t00000000a80425fb"
+		if got := mustExec(t, d, id, "grep", "CapBnd", "/proc/self/status"); got != defaultCaps {
+			t.Errorf("an unprivileged container has %q, want %q", got, defaultCaps)
+		}
+		if resp, _ := execSync(t, d, id, 10, "sh", "-c", "echo 1 > /proc/sys/kernel/panic"); resp.GetExitCode() == 0 {
+			t.Error("/proc/sys is writable in an unprivileged container")
+		}
+
+		priv := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.Privileged = true })))
+		if got := mustExec(t, d, priv, "grep", "CapBnd", "/proc/self/status"); got == defaultCaps {
+			t.Errorf("a privileged container has the default capabilities: %q", got)
+		}
+		devices := func(id string) int {
+			n, _ := strconv.Atoi(mustExec(t, d, id, "sh", "-c", "ls /dev | wc -l"))
+			return n
+		}
+		if p, u := devices(priv), devices(id); p <= u {
+			t.Errorf("a privileged container sees %d device nodes, an unprivileged one %d: want the host's", p, u)
+		}
+
+		unprivPod, unprivCfg := runPod(t, d)
+		cfg := ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.Privileged = true }))
+		if _, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: unprivPod, Config: cfg, SandboxConfig: unprivCfg}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("privileged container in an unprivileged pod: %v, want InvalidArgument", err)
+		}
+	})
+
 	t.Run("Logs", func(t *testing.T) {
 		logDir := t.TempDir()
 		pod, podCfg := runPod(t, d, withLogDir(logDir))
