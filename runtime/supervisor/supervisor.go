@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -32,8 +33,9 @@ type Supervisor struct {
 	cfg Config
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the current process has been reaped
+	pid      int           // the current containerd; 0 before the first start
+	status   string        // how the current process ended, once exited is closed
+	exited   chan struct{} // closed when the current process has ended
 	stopping bool
 
 	restarts int
@@ -44,15 +46,17 @@ type Supervisor struct {
 // Start writes containerd's config, starts it and waits until it serves.
 // The returned Supervisor restarts containerd whenever it dies, until Stop.
 func Start(ctx context.Context, cfg Config) (*Supervisor, error) {
+	// Read before writing: a containerd left running by a berthd that was
+	// killed may be adopted only if it runs with the config we would write.
+	previous, _ := os.ReadFile(cfg.configPath())
 	if err := cfg.writeFiles(); err != nil {
 		return nil, fmt.Errorf("prepare containerd files: %w", err)
 	}
 	s := &Supervisor{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	if err := s.stopLeftover(); err != nil {
-		return nil, err
-	}
-	if err := s.startProcess(); err != nil {
-		return nil, err
+	if !s.adoptLeftover(ctx, string(previous) == cfg.render()) {
+		if err := s.startProcess(); err != nil {
+			return nil, err
+		}
 	}
 	if err := waitServing(ctx, cfg.Address(), cfg.StartTimeout, s.currentExited()); err != nil {
 		s.mu.Lock()
@@ -73,10 +77,7 @@ func (s *Supervisor) Address() string { return s.cfg.Address() }
 func (s *Supervisor) PID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
+	return s.pid
 }
 
 // Restarts counts how often containerd was restarted after dying.
@@ -122,12 +123,15 @@ func (s *Supervisor) startProcess() error {
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.pid, s.exited = cmd.Process.Pid, exited
 	s.mu.Unlock()
 	// Every process has its own reaper, so terminate can wait for any of
 	// them, including a first one that never served.
 	go func() {
 		_ = cmd.Wait()
+		s.mu.Lock()
+		s.status = cmd.ProcessState.String()
+		s.mu.Unlock()
 		close(exited)
 	}()
 	if err := os.WriteFile(s.cfg.pidPath(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
@@ -142,7 +146,7 @@ func (s *Supervisor) monitor() {
 	backoff := initialBackoff
 	for {
 		s.mu.Lock()
-		cmd, exited := s.cmd, s.exited
+		pid, exited := s.pid, s.exited
 		s.mu.Unlock()
 		started := time.Now()
 		<-exited
@@ -156,8 +160,11 @@ func (s *Supervisor) monitor() {
 		if time.Since(started) > stableAfter {
 			backoff = initialBackoff
 		}
+		s.mu.Lock()
+		status := s.status
+		s.mu.Unlock()
 		s.cfg.Logger.Error("containerd exited unexpectedly; restarting it",
-			"pid", cmd.Process.Pid, "status", exitStatus(cmd), "after", backoff, "log", s.cfg.LogPath)
+			"pid", pid, "status", status, "after", backoff, "log", s.cfg.LogPath)
 		select {
 		case <-s.stop:
 			return
@@ -238,39 +245,87 @@ func (s *Supervisor) terminate() {
 func (s *Supervisor) signal(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(sig)
+	if s.pid > 0 {
+		select {
+		case <-s.exited: // never signal a pid that may have been reused
+		default:
+			_ = syscall.Kill(s.pid, sig)
+		}
 	}
 }
 
-// stopLeftover ends a containerd that an earlier berthd started with this
-// same config and did not stop (berthd was killed): two daemons on one root
-// would corrupt it. It is ours only if its command line names our config.
-func (s *Supervisor) stopLeftover() error {
-	data, err := os.ReadFile(s.cfg.pidPath())
-	if err != nil {
-		return nil
+// adoptLeftover looks for the containerd an earlier berthd started on this
+// state dir and did not stop (berthd was killed or upgraded). One that runs
+// with the config this berthd wrote, and serves, is adopted as dockerd
+// adopts its containerd: its tasks, including the exit statuses of
+// containers that ended meanwhile, stay as they are. One with another config
+// is stopped: two daemons on one root would corrupt it.
+func (s *Supervisor) adoptLeftover(ctx context.Context, sameConfig bool) bool {
+	pid := s.leftoverPID()
+	if pid == 0 {
+		return false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return nil
+	if sameConfig {
+		if exited, err := watchExit(pid); err == nil {
+			if waitServing(ctx, s.cfg.Address(), 5*time.Second, exited) == nil {
+				s.mu.Lock()
+				s.pid, s.exited, s.status = pid, exited, "exited (adopted, status unknown)"
+				s.mu.Unlock()
+				s.cfg.Logger.Info("adopted the containerd a previous berthd left running", "pid", pid)
+				return true
+			}
+		}
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), s.cfg.configPath()) {
-		return nil
-	}
-	s.cfg.Logger.Warn("stopping the containerd a previous berthd left running", "pid", pid)
-	proc, _ := os.FindProcess(pid)
-	_ = proc.Signal(syscall.SIGTERM)
+	s.cfg.Logger.Warn("stopping the containerd a previous berthd left running", "pid", pid, "sameConfig", sameConfig)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(stopGrace)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			_ = proc.Signal(syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 			deadline = time.Now().Add(stopGrace)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return nil
+	return false
+}
+
+// leftoverPID is the pid in the pid file if that process is a containerd
+// running with this supervisor's config path, else 0.
+func (s *Supervisor) leftoverPID() int {
+	data, err := os.ReadFile(s.cfg.pidPath())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 || !alive(pid) {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), s.cfg.configPath()) {
+		return 0
+	}
+	return pid
+}
+
+// watchExit returns a channel closed when pid, which is not our child,
+// exits. A pidfd follows the process itself, so a reused pid cannot fool it.
+func watchExit(pid int) (chan struct{}, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		defer unix.Close(fd)
+		defer close(exited)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				return
+			}
+		}
+	}()
+	return exited, nil
 }
 
 func alive(pid int) bool {
@@ -281,13 +336,6 @@ func alive(pid int) bool {
 	}
 	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	return len(fields) > 0 && fields[0] != "Z"
-}
-
-func exitStatus(cmd *exec.Cmd) string {
-	if cmd.ProcessState != nil {
-		return cmd.ProcessState.String()
-	}
-	return "unknown"
 }
 
 // waitServing polls containerd's gRPC health service until it reports

@@ -129,9 +129,10 @@ func TestStartFailsFastWhenContainerdExits(t *testing.T) {
 	}
 }
 
-func TestStopsTheContainerdAPreviousBerthdLeft(t *testing.T) {
-	cfg := testConfig(t)
-	// A berthd that was killed left its containerd running, pid file and all.
+// startLeftover starts a containerd as a berthd that was then killed
+// would have left it: running with cfg's config, named in the pid file.
+func startLeftover(t *testing.T, cfg Config) (pid int, reaped chan struct{}) {
+	t.Helper()
 	if err := cfg.writeFiles(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +141,52 @@ func TestStopsTheContainerdAPreviousBerthdLeft(t *testing.T) {
 	if err := leftover.Start(); err != nil {
 		t.Fatal(err)
 	}
-	reaped := make(chan struct{})
+	reaped = make(chan struct{})
 	go func() { leftover.Wait(); close(reaped) }()
+	t.Cleanup(func() {
+		leftover.Process.Kill()
+		<-reaped
+	})
 	if err := os.WriteFile(cfg.pidPath(), []byte(strconv.Itoa(leftover.Process.Pid)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := waitServing(context.Background(), cfg.Address(), 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	return leftover.Process.Pid, reaped
+}
 
+func TestAdoptsTheContainerdAPreviousBerthdLeft(t *testing.T) {
+	cfg := testConfig(t)
+	leftover, reaped := startLeftover(t, cfg)
+
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if s.PID() != leftover {
+		t.Fatalf("started containerd %d instead of adopting %d: its tasks would be lost", s.PID(), leftover)
+	}
+	// An adopted containerd is supervised like one of our own.
+	syscall.Kill(leftover, syscall.SIGKILL)
+	<-reaped
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Restarts() == 0 || s.PID() == leftover || waitServing(context.Background(), s.Address(), 200*time.Millisecond, nil) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("adopted containerd not restarted after it died: restarts=%d", s.Restarts())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReplacesALeftoverWithAnotherConfig(t *testing.T) {
+	old := testConfig(t)
+	old.LogLevel = "debug"
+	leftover, reaped := startLeftover(t, old)
+
+	cfg := old
+	cfg.LogLevel = "warn"
 	s, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +195,10 @@ func TestStopsTheContainerdAPreviousBerthdLeft(t *testing.T) {
 	select {
 	case <-reaped:
 	case <-time.After(time.Second):
-		t.Fatalf("leftover containerd %d still runs beside the new one %d", leftover.Process.Pid, s.PID())
+		t.Fatalf("leftover containerd %d, started with another config, still runs beside %d", leftover, s.PID())
+	}
+	if s.PID() == leftover {
+		t.Fatal("adopted a containerd running with another config")
 	}
 }
 
