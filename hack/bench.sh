@@ -82,7 +82,7 @@ PIDS+=($!)
 
 "${BIN}/berthd" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
 	--socket "${WORK}/berth.sock" --cni-conf-dir "${WORK}/berth-net" --cni-bin-dir "${CNI_BIN}" \
-	--registry-config-dir "${WORK}/hosts" --log-level warn >"${WORK}/berthd.log" 2>&1 &
+	--registry-config-dir "${WORK}/hosts" --log-level info --metrics-address 127.0.0.1:0 >"${WORK}/berthd.log" 2>&1 &
 PIDS+=($!)
 
 for sock in berth ctrd; do
@@ -93,3 +93,14 @@ for sock in berth ctrd; do
 done
 log "berthd and containerd (CRI) are up; running the workload, alternating between them"
 cd "${ROOT}" && go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" "$@"
+
+# Where Berth's pod starts and stops spent their time, from its own metrics.
+metrics="$(grep -o 'serving metrics and pprof.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//')"
+if [[ -n "${metrics}" ]]; then
+	echo
+	echo "berthd sandbox stages (mean ms over every pod of the run):"
+	curl -s "http://${metrics}/metrics" | awk '
+		/^berth_sandbox_stage_duration_seconds_sum/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); sum[st] = $2 }
+		/^berth_sandbox_stage_duration_seconds_count/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); cnt[st] = $2 }
+		END { for (st in sum) if (cnt[st] > 0) printf "  %-12s %7.1f\n", st, 1000 * sum[st] / cnt[st] }' | sort
+fi

@@ -8,13 +8,17 @@ import (
 
 // Stages of RunPodSandbox and StopPodSandbox that are timed.
 const (
-	stageRun       = "run"         // the whole RunPodSandbox work
-	stagePrepare   = "netns-files" // pod files, /dev/shm, network namespace
-	stageCNIAdd    = "cni-add"
-	stagePause     = "pause-start" // pause container, rootfs and task
-	stageStop      = "stop"        // the whole StopPodSandbox work
-	stageCNIDel    = "cni-del"
-	stagePauseStop = "pause-stop"
+	stageRun     = "run"         // the whole RunPodSandbox work
+	stagePrepare = "netns-files" // pod files, /dev/shm, network namespace
+	stageCNIAdd  = "cni-add"
+	stagePause   = "pause-start" // pause container, rootfs and task
+	// The parts of pause-start.
+	stagePauseContainer = "pause-container" // containerd container and its rootfs
+	stagePauseTask      = "pause-task"      // shim start and runc create
+	stagePauseRun       = "pause-run"       // runc start
+	stageStop           = "stop"            // the whole StopPodSandbox work
+	stageCNIDel         = "cni-del"
+	stagePauseStop      = "pause-stop"
 )
 
 // metrics times the stages of a sandbox's start and stop, so an operator

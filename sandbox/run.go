@@ -149,6 +149,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		netDone <- nil
 	} else {
 		mappings := portMappings(cfg)
+		bw, _ := bandwidthCapability(cfg.GetAnnotations()) // validated before the name was reserved
 		if err := m.cfg.HostPorts.Reserve(id, hostPorts(mappings)); err != nil {
 			return err
 		}
@@ -157,7 +158,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
 				ID: id, NetNSPath: md.NetNSPath,
 				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
-				PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()),
+				PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
 			})
 			if err == nil {
 				ips = res.IPs
@@ -190,6 +191,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 
 // startPause creates the pause container and task and starts it.
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
+	step := time.Now()
 	container, err := m.cfg.Client.NewContainer(ctx, sb.ID,
 		withPauseRootfs(sb.ID, p.chainID),
 		containerd.WithImageName(p.ref),
@@ -204,19 +206,24 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 		}
 		return 0, fmt.Errorf("create pause container: %w", err)
 	}
+	m.metrics.since(stagePauseContainer, step)
+	step = time.Now()
 	task, err := container.NewTask(ctx, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
+	m.metrics.since(stagePauseTask, step)
 	// Wait before Start, so the exit cannot be missed; on a context that
 	// lives as long as the sandbox.
 	exitC, err := task.Wait(context.WithoutCancel(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("wait on pause task: %w", err)
 	}
+	step = time.Now()
 	if err := task.Start(ctx); err != nil {
 		return 0, fmt.Errorf("start pause task: %w", err)
 	}
+	m.metrics.since(stagePauseRun, step)
 	go m.watchPause(context.WithoutCancel(ctx), sb, container, exitC)
 	return task.Pid(), nil
 }
@@ -303,7 +310,8 @@ func validateConfig(cfg *runtimeapi.PodSandboxConfig) error {
 			return fmt.Errorf("port mapping %d->%d out of range: %w", pm.HostPort, pm.ContainerPort, errdefs.ErrInvalidArgument)
 		}
 	}
-	return nil
+	_, err := bandwidthCapability(cfg.GetAnnotations())
+	return err
 }
 
 // makeName is the registrar key: one sandbox per pod and attempt.
