@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -138,6 +139,7 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 			io.Copy(a.stdinW, stdin)
 			if c.Config.GetStdinOnce() {
 				a.stdinW.Close()
+				m.closeStdin(ctx, c.ID)
 			}
 		}()
 	}
@@ -146,4 +148,23 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// closeStdin makes the container's process see EOF on stdin. Closing our
+// end of the fifo is not enough: the shim holds it open for a later
+// attach, and only CloseIO makes it close the process's stdin.
+func (m *Manager) closeStdin(ctx context.Context, id string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	cont, err := m.cfg.Client.LoadContainer(ctx, id)
+	if err != nil {
+		return
+	}
+	task, err := cont.Task(ctx, nil)
+	if err != nil {
+		return
+	}
+	if err := task.CloseIO(ctx, containerd.WithStdinCloser); err != nil && !isGone(err) {
+		m.log.Warn("closing a container's stdin after attach", "container", id, "error", err)
+	}
 }

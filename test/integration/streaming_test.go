@@ -104,10 +104,12 @@ func TestStreaming(t *testing.T) {
 	})
 
 	t.Run("AttachStdinOnce", func(t *testing.T) {
-		cfg := ctrConfig(image, withShell("read line; echo got $line; echo done >&2"))
+		// A shell reading commands from stdin ends only at EOF, which the
+		// client's closed stdin must become (critest's attach spec).
+		cfg := ctrConfig(image, withCommand("/bin/sh"))
 		cfg.Stdin, cfg.StdinOnce = true, true
 		id := runContainer(t, d, podID, podCfg, cfg)
-		r := crictl(t, d, "attached-input\n", "attach", "-i", id)
+		r := crictl(t, d, "echo got attached-input\n", "attach", "-i", id)
 		if !strings.Contains(r.stdout, "got attached-input") {
 			t.Fatalf("attach -i = stdout %q stderr %q exit %d, want the container's answer", r.stdout, r.stderr, r.exitCode)
 		}
