@@ -1,13 +1,13 @@
 package sandbox
 
 import (
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
 
-	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/idindex"
 )
 
 // Metadata is fixed when a sandbox is created.
@@ -89,59 +89,11 @@ func (s *Sandbox) Update(fn func(Status) (Status, error)) error {
 }
 
 // Store indexes sandboxes by ID, for List and Status from memory.
-type Store struct {
-	mu        sync.RWMutex
-	sandboxes map[string]*Sandbox
-}
+type Store struct{ *idindex.Index[*Sandbox] }
 
 // NewStore returns an empty store.
-func NewStore() *Store { return &Store{sandboxes: map[string]*Sandbox{}} }
+func NewStore() *Store { return &Store{idindex.New[*Sandbox]("sandbox")} }
 
-func (s *Store) add(sb *Sandbox) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sandboxes[sb.ID] = sb
-}
+func (s *Store) add(sb *Sandbox) { s.Add(sb.ID, sb) }
 
-func (s *Store) delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sandboxes, id)
-}
-
-// Get finds a sandbox by its ID or a unique prefix of it, as crictl lets
-// users type. An ambiguous prefix is InvalidArgument; no match is NotFound.
-func (s *Store) Get(idOrPrefix string) (*Sandbox, error) {
-	if idOrPrefix == "" {
-		return nil, fmt.Errorf("sandbox ID must not be empty: %w", errdefs.ErrInvalidArgument)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if sb, ok := s.sandboxes[idOrPrefix]; ok {
-		return sb, nil
-	}
-	var found *Sandbox
-	for id, sb := range s.sandboxes {
-		if len(id) > len(idOrPrefix) && id[:len(idOrPrefix)] == idOrPrefix {
-			if found != nil {
-				return nil, fmt.Errorf("sandbox ID prefix %q matches more than one sandbox: %w", idOrPrefix, errdefs.ErrInvalidArgument)
-			}
-			found = sb
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("sandbox %q: %w", idOrPrefix, errdefs.ErrNotFound)
-	}
-	return found, nil
-}
-
-// List returns every sandbox.
-func (s *Store) List() []*Sandbox {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Sandbox, 0, len(s.sandboxes))
-	for _, sb := range s.sandboxes {
-		out = append(out, sb)
-	}
-	return out
-}
+func (s *Store) delete(id string) { s.Delete(id) }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/idindex"
 )
 
 // Metadata is fixed when a container is created.
@@ -155,69 +157,19 @@ func (c *Container) logFile() *logFile {
 }
 
 // Store indexes containers by ID, for List and Status from memory.
-type Store struct {
-	mu         sync.RWMutex
-	containers map[string]*Container
-}
+type Store struct{ *idindex.Index[*Container] }
 
 // NewStore returns an empty store.
-func NewStore() *Store { return &Store{containers: map[string]*Container{}} }
+func NewStore() *Store { return &Store{idindex.New[*Container]("container")} }
 
-func (s *Store) add(c *Container) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.containers[c.ID] = c
-}
+func (s *Store) add(c *Container) { s.Add(c.ID, c) }
 
-func (s *Store) delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.containers, id)
-}
-
-// Get finds a container by its ID or a unique prefix of it. An ambiguous
-// prefix is InvalidArgument; no match is NotFound.
-func (s *Store) Get(idOrPrefix string) (*Container, error) {
-	if idOrPrefix == "" {
-		return nil, fmt.Errorf("container ID must not be empty: %w", errdefs.ErrInvalidArgument)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if c, ok := s.containers[idOrPrefix]; ok {
-		return c, nil
-	}
-	var found *Container
-	for id, c := range s.containers {
-		if len(id) > len(idOrPrefix) && id[:len(idOrPrefix)] == idOrPrefix {
-			if found != nil {
-				return nil, fmt.Errorf("container ID prefix %q matches more than one container: %w", idOrPrefix, errdefs.ErrInvalidArgument)
-			}
-			found = c
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("container %q: %w", idOrPrefix, errdefs.ErrNotFound)
-	}
-	return found, nil
-}
-
-// List returns every container.
-func (s *Store) List() []*Container {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Container, 0, len(s.containers))
-	for _, c := range s.containers {
-		out = append(out, c)
-	}
-	return out
-}
+func (s *Store) delete(id string) { s.Delete(id) }
 
 // ListSandbox returns the containers of one sandbox.
 func (s *Store) ListSandbox(sandboxID string) []*Container {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	var out []*Container
-	for _, c := range s.containers {
+	for _, c := range s.List() {
 		if c.SandboxID == sandboxID {
 			out = append(out, c)
 		}
