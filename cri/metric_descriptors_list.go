@@ -1,0 +1,18 @@
+package cri
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/runtime/stats"
+)
+
+// ListMetricDescriptors names the cAdvisor metrics ListPodSandboxMetrics
+// carries, for kubelet's /metrics/cadvisor.
+func (s *Service) ListMetricDescriptors(context.Context, *runtimeapi.ListMetricDescriptorsRequest) (*runtimeapi.ListMetricDescriptorsResponse, error) {
+	if s.stats == nil {
+		return nil, errNoStats
+	}
+	return &runtimeapi.ListMetricDescriptorsResponse{Descriptors: stats.MetricDescriptors()}, nil
+}
