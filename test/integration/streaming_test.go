@@ -81,6 +81,31 @@ func TestStreaming(t *testing.T) {
 		}
 	})
 
+	t.Run("ExecEndsWhenTheClientGoesAway", func(t *testing.T) {
+		cmd := exec.Command(filepath.Join(harness.BinDir(), "crictl"), "--runtime-endpoint", "unix://"+d.Socket, "exec", ctr, "sleep", "3601")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		running := func() bool { return strings.Contains(mustExec(t, d, ctr, "ps"), "sleep 3601") }
+		d.WaitFor("the exec'd sleep to run", 10*time.Second, running)
+		cmd.Process.Kill()
+		cmd.Wait()
+		d.WaitFor("the exec'd sleep to be killed with its session", 15*time.Second, func() bool { return !running() })
+	})
+
+	t.Run("ExecEndsWhenTheContainerExits", func(t *testing.T) {
+		id := runContainer(t, d, podID, podCfg, ctrConfig(image))
+		out := make(chan crictlResult, 1)
+		go func() { out <- crictl(t, d, "", "exec", id, "sleep", "3602") }()
+		d.WaitFor("the exec'd sleep to run", 10*time.Second, func() bool { return strings.Contains(mustExec(t, d, id, "ps"), "sleep 3602") })
+		stopCtr(t, d, id)
+		select {
+		case <-out:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the exec session outlived its container")
+		}
+	})
+
 	t.Run("ExecNeedsARunningContainer", func(t *testing.T) {
 		created := createContainer(t, d, podID, podCfg, ctrConfig(image))
 		_, err := d.Runtime.Exec(ctxBG(t), &runtimeapi.ExecRequest{ContainerId: created, Cmd: []string{"true"}, Stdout: true})
