@@ -12,29 +12,22 @@ import (
 // Remove stops a sandbox if needed, removes its containers, its pause
 // container and its files, and frees its name. An unknown ID is success.
 func (m *Manager) Remove(ctx context.Context, id string) error {
-	sb, err := m.store.Get(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	sb.lifecycle.Lock()
-	defer sb.lifecycle.Unlock()
-	if m.containers != nil {
-		if err := m.containers.RemoveAll(ctx, sb.ID); err != nil {
-			return fmt.Errorf("remove containers of sandbox %s: %w", sb.ID, err)
+	return m.withLocked(id, func(sb *Sandbox) error {
+		if m.containers != nil {
+			if err := m.containers.RemoveAll(ctx, sb.ID); err != nil {
+				return fmt.Errorf("remove containers of sandbox %s: %w", sb.ID, err)
+			}
 		}
-	}
-	if err := m.releaseRuntime(ctx, sb); err != nil {
-		return err
-	}
-	if err := m.removeRecords(ctx, sb); err != nil {
-		return err
-	}
-	m.store.delete(sb.ID)
-	m.names.release(sb.Name, sb.ID)
-	return nil
+		if err := m.releaseRuntime(ctx, sb); err != nil {
+			return err
+		}
+		if err := m.removeRecords(ctx, sb); err != nil {
+			return err
+		}
+		m.store.delete(sb.ID)
+		m.names.release(sb.Name, sb.ID)
+		return nil
+	})
 }
 
 // removeRecords deletes the pause container (and its rootfs view) and the

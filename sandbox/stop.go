@@ -20,6 +20,20 @@ import (
 // idempotent, and an unknown ID is success (kubelet stops sandboxes that
 // may already be gone).
 func (m *Manager) Stop(ctx context.Context, id string) error {
+	return m.withLocked(id, func(sb *Sandbox) error {
+		if m.containers != nil {
+			if err := m.containers.StopAll(ctx, sb.ID); err != nil {
+				return fmt.Errorf("stop containers of sandbox %s: %w", sb.ID, err)
+			}
+		}
+		return m.releaseRuntime(ctx, sb)
+	})
+}
+
+// withLocked runs fn on the sandbox with its lifecycle lock held, so Stop
+// and Remove of one sandbox never interleave. An unknown ID is success:
+// there is nothing to stop or remove.
+func (m *Manager) withLocked(id string, fn func(*Sandbox) error) error {
 	sb, err := m.store.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -29,12 +43,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	}
 	sb.lifecycle.Lock()
 	defer sb.lifecycle.Unlock()
-	if m.containers != nil {
-		if err := m.containers.StopAll(ctx, sb.ID); err != nil {
-			return fmt.Errorf("stop containers of sandbox %s: %w", sb.ID, err)
-		}
-	}
-	return m.releaseRuntime(ctx, sb)
+	return fn(sb)
 }
 
 // releaseRuntime undoes what a running sandbox holds, each step idempotent
