@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
@@ -49,13 +50,45 @@ func (a *attachIO) close() {
 	a.stderr.close()
 }
 
-// fanout writes to the log writer and to every attached client. A client
-// whose write fails is dropped; the container never sees an error.
+// fanout writes to the log writer and to every attached client. Each
+// client has its own queue and writer goroutine: a slow or stuck client
+// must not stall the container's output (and so the container) or the
+// log. A client stuck for attachStall, or whose write fails, is dropped;
+// the container never sees an error.
 type fanout struct {
 	next    io.Writer
 	mu      sync.Mutex
-	clients map[io.Writer]struct{}
+	clients map[*attachClient]struct{}
 	closed  bool
+}
+
+// attachQueue is how many writes a client may fall behind by before it
+// holds the output back; attachStall is how long it may hold it back
+// before it is dropped.
+const (
+	attachQueue = 256
+	attachStall = 3 * time.Second
+)
+
+type attachClient struct {
+	w    io.Writer
+	ch   chan []byte
+	done chan struct{}
+}
+
+func newAttachClient(w io.Writer) *attachClient {
+	c := &attachClient{w: w, ch: make(chan []byte, attachQueue), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for p := range c.ch {
+			if _, err := c.w.Write(p); err != nil {
+				for range c.ch {
+				}
+				return
+			}
+		}
+	}()
+	return c
 }
 
 // in returns w (the log writer, possibly nil) behind the fanout.
@@ -70,37 +103,65 @@ func (f *fanout) Write(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for w := range f.clients {
-		if _, err := w.Write(p); err != nil {
-			delete(f.clients, w)
+	if len(f.clients) == 0 {
+		return len(p), nil
+	}
+	buf := append([]byte(nil), p...) // the caller reuses p
+	for c := range f.clients {
+		select {
+		case c.ch <- buf:
+			continue
+		default:
 		}
+		// Behind by a full queue: a slow client holds the output back a
+		// little (as docker's attach does), a stuck one is let go.
+		t := time.NewTimer(attachStall)
+		select {
+		case c.ch <- buf:
+		case <-t.C:
+			delete(f.clients, c)
+			close(c.ch)
+		}
+		t.Stop()
 	}
 	return len(p), nil
 }
 
-func (f *fanout) add(w io.Writer) bool {
+func (f *fanout) add(w io.Writer) *attachClient {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return false
+		return nil
 	}
 	if f.clients == nil {
-		f.clients = map[io.Writer]struct{}{}
+		f.clients = map[*attachClient]struct{}{}
 	}
-	f.clients[w] = struct{}{}
-	return true
+	c := newAttachClient(w)
+	f.clients[c] = struct{}{}
+	return c
 }
 
-func (f *fanout) remove(w io.Writer) {
+// remove detaches c and waits, briefly, for what it was still owed.
+func (f *fanout) remove(c *attachClient) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.clients, w)
+	if _, ok := f.clients[c]; ok {
+		delete(f.clients, c)
+		close(c.ch)
+	}
+	f.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-time.After(ioDrainTimeout):
+	}
 }
 
 func (f *fanout) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
+	for c := range f.clients {
+		close(c.ch)
+	}
 	f.clients = nil
 }
 
@@ -129,10 +190,11 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 		if s.w == nil {
 			continue
 		}
-		if !s.f.add(s.w) {
+		client := s.f.add(s.w)
+		if client == nil {
 			return nil // exited meanwhile: nothing more to see
 		}
-		defer s.f.remove(s.w)
+		defer s.f.remove(client)
 	}
 	if stdin != nil && a.stdinW != nil {
 		go func() {
