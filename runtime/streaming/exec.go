@@ -64,7 +64,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 	}
 	defer os.RemoveAll(fifoDir)
 
+	// started is closed once the process started, or once Exec gave up:
+	// the stdin closer waits for it and then needs p to be set.
 	started := make(chan struct{})
+	var startOnce sync.Once
+	markStarted := func() { startOnce.Do(func() { close(started) }) }
+	defer markStarted()
 	var stdin io.Reader
 	var p containerd.Process
 	if in != nil {
@@ -73,6 +78,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 		// (echo x | kubectl exec -i ... cat must finish).
 		stdin = &eofReader{r: in, onEOF: func() {
 			<-started
+			if p == nil {
+				return
+			}
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
 			if err := p.CloseIO(cctx, containerd.WithStdinCloser); err != nil && !errdefs.IsNotFound(err) {
@@ -102,7 +110,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 	if err := p.Start(ctx); err != nil {
 		return fmt.Errorf("start exec: %w", err)
 	}
-	close(started)
+	markStarted()
 	if tty && resize != nil {
 		go followResize(ctx, resize, func(ctx context.Context, w, h uint32) error { return p.Resize(ctx, w, h) })
 	}
