@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -287,5 +288,35 @@ func TestCrictlPodCommands(t *testing.T) {
 	}
 	if out, _ := d.Crictl("pods", "-q"); strings.Contains(out, id) {
 		t.Fatalf("removed pod still listed: %s", out)
+	}
+}
+
+func TestHostPortServesTheNginxStandIn(t *testing.T) {
+	reg := harness.StartRegistry(t)
+	d := harness.Start(t, harness.WithRegistryConfigDir(reg.HostsDir))
+	image := mustPull(t, d, "registry.k8s.io/e2e-test-images/nginx:1.14-2")
+	hostPort := freePort(t, "tcp")
+	pod, cfg := runPod(t, d, withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))
+	runContainer(t, d, pod, cfg, ctrConfig(image, func(c *runtimeapi.ContainerConfig) {
+		c.Command = nil // the image's own entrypoint: the web server
+		c.Image.UserSpecifiedImage = "registry.k8s.io/e2e-test-images/nginx:1.14-2"
+	}))
+
+	// From the node, by loopback (kubelet's own probes of a hostPort) and by
+	// the node's address on the pod network (the bridge gateway).
+	gateway := d.Subnet.Addr().Next()
+	for _, host := range []string{"127.0.0.1", gateway.String()} {
+		url := fmt.Sprintf("http://%s:%d/", host, hostPort)
+		var body string
+		for i := 0; i < 50; i++ { // nginx needs a moment to listen
+			out, err := exec.Command("curl", "-s", "--max-time", "2", url).Output()
+			if body = string(out); err == nil && strings.Contains(body, "Welcome to nginx!") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(body, "Welcome to nginx!") {
+			t.Fatalf("curl %s: %q", url, body)
+		}
 	}
 }
