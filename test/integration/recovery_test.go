@@ -37,7 +37,9 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 			d := harness.Start(t)
 			hostPort := freePort(t, "tcp")
 			var ids []string
-			for i := 0; i < 4; i++ {
+			// 50 pods in all, as issue 9 asks: 48 plain, one with a hostPort,
+			// one on the host network; one of them stopped.
+			for i := 0; i < 48; i++ {
 				id, _ := runPod(t, d)
 				ids = append(ids, id)
 			}
@@ -51,11 +53,13 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 			}
 			before := snapshotPods(t, d)
 
+			restartStart := time.Now()
 			if kill {
 				d.KillAndRestart()
 			} else {
 				d.Restart()
 			}
+			t.Logf("berthd ready %v after the restart, with %d sandboxes to recover", time.Since(restartStart).Round(time.Millisecond), len(before))
 
 			after := snapshotPods(t, d)
 			if len(after) != len(before) {
