@@ -73,19 +73,20 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		if n == "" {
 			continue
 		}
-		if err := s.putName(ctx, n, pulled.Target(), s.labels(n, false)); err != nil {
+		labels, err := s.putNameLabels(ctx, n, pulled.Target(), s.labels(n, false))
+		if err != nil {
 			return Image{}, fmt.Errorf("name image %s as %s: %w", img.ID, n, err)
 		}
-		if err := s.refresh(ctx, n); err != nil {
-			return Image{}, err
-		}
+		// Every name points at the image inspected above: index it as is,
+		// rather than reading it back from containerd once per name.
+		s.store.set(n, img, labels[LabelPinned] == valuePinned)
 	}
 	s.log.Info("pulled image", "ref", ref, "id", img.ID, "size", img.Size, "received", prog.bytes.Load(),
 		"layers_fetched", prog.layersString(), "took", s.now().Sub(start).Round(time.Millisecond))
 	if got, ok := s.store.get(img.ID); ok {
 		return got, nil
 	}
-	return Image{}, fmt.Errorf("image %s was removed while it was pulled: %w", ref, errdefs.ErrAborted)
+	return img, nil
 }
 
 // pullError says what went wrong in terms a user acts on. A refused

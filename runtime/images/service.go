@@ -227,19 +227,26 @@ func (s *Service) labels(name string, pinned bool) map[string]string {
 // putName creates the containerd image name pointing at target, or moves
 // it there, with labels (a pinned name stays pinned).
 func (s *Service) putName(ctx context.Context, name string, target ocispec.Descriptor, labels map[string]string) error {
+	_, err := s.putNameLabels(ctx, name, target, labels)
+	return err
+}
+
+// putNameLabels is putName that also returns the name's labels as
+// containerd now has them (a pin set earlier stays).
+func (s *Service) putNameLabels(ctx context.Context, name string, target ocispec.Descriptor, labels map[string]string) (map[string]string, error) {
 	is := s.client.ImageService()
 	img := images.Image{Name: name, Target: target, Labels: labels}
 	for {
-		_, err := is.Create(ctx, img)
+		created, err := is.Create(ctx, img)
 		if err == nil || !errdefs.IsAlreadyExists(err) {
-			return err
+			return created.Labels, err
 		}
 		old, err := is.Get(ctx, name)
 		if errdefs.IsNotFound(err) {
 			continue // removed in between: create again
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fields := []string{"target"}
 		for k, v := range labels {
@@ -248,13 +255,13 @@ func (s *Service) putName(ctx context.Context, name string, target ocispec.Descr
 			}
 		}
 		if old.Target.Digest == target.Digest && len(fields) == 1 {
-			return nil
+			return old.Labels, nil
 		}
-		_, err = is.Update(ctx, img, fields...)
+		updated, err := is.Update(ctx, img, fields...)
 		if errdefs.IsNotFound(err) {
 			continue
 		}
-		return err
+		return updated.Labels, err
 	}
 }
 
