@@ -181,6 +181,18 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 // prepareSnapshot makes the container's writable layer on top of the
 // unpacked image.
 func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) error {
+	// The index knows the unpacked layers' chain ID: try it first, which
+	// saves reading the manifest and config from the content store twice.
+	if img.ChainID != "" {
+		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID)
+		if err == nil {
+			return nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return fmt.Errorf("prepare rootfs snapshot: %w", err)
+		}
+		// Not unpacked (yet): unpack, then prepare as below.
+	}
 	ok, err := img.Containerd.IsUnpacked(ctx, m.cfg.Snapshotter)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", img.ID, err)

@@ -22,5 +22,5 @@ func (ix IndexImages) Get(ctx context.Context, refOrID string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	return Image{ID: img.ID, RepoDigests: img.RepoDigests(), RepoTags: img.RepoTags(), Config: img.Config.Config, Containerd: ci}, nil
+	return Image{ID: img.ID, RepoDigests: img.RepoDigests(), RepoTags: img.RepoTags(), Config: img.Config.Config, ChainID: img.ChainID.String(), Containerd: ci}, nil
 }

@@ -25,6 +25,9 @@ type Image struct {
 	RepoDigests []string
 	RepoTags    []string
 	Config      ocispec.ImageConfig
+	// ChainID names the snapshot of the image's unpacked layers; empty when
+	// the caller does not know it.
+	ChainID string
 	// Containerd is the image to unpack and snapshot.
 	Containerd containerd.Image
 }
