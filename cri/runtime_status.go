@@ -26,6 +26,9 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 	}
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{runtimeCond, networkCond}},
+		// Containers get their image's groups plus the CRI ones (Merge) or
+		// only the CRI ones (Strict), and report them in ContainerStatus.
+		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{
 			// The default handler ("") is runc. Recursive read-only mounts
 			// need mount_setattr (Linux 5.12) and runc >= 1.1, both given.

@@ -84,3 +84,17 @@ func TestRuntimeConfigReportsTheCgroupDriver(t *testing.T) {
 		t.Fatalf("cgroup driver = %v; kubelet adopts it", got)
 	}
 }
+
+func TestStatusAdvertisesSupplementalGroupsPolicy(t *testing.T) {
+	env := newTestEnv(t)
+	env.svc.SetReady()
+	resp, err := env.runtime.Status(context.Background(), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kubelet only sends SupplementalGroupsPolicy=Strict to runtimes that
+	// say they honour it.
+	if !resp.GetFeatures().GetSupplementalGroupsPolicy() {
+		t.Fatal("Status does not advertise supplemental_groups_policy")
+	}
+}
