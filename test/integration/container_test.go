@@ -592,6 +592,10 @@ func TestContainer(t *testing.T) {
 		if out := run("exec", "-s", ctr, "echo", "exec works"); out != "exec works" {
 			t.Errorf("crictl exec -s = %q", out)
 		}
+		run("update", "--memory", "67108864", ctr)
+		if got := cgroupFile(t, d, ctr, "memory", "memory.limit_in_bytes"); got != "67108864" {
+			t.Errorf("crictl update --memory 64Mi: the container's memory limit is %q", got)
+		}
 		run("stop", "-t", "1", ctr)
 		run("rm", ctr)
 		if ps := run("ps", "-a", "-q", "--pod", pod); ps != "" {
