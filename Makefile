@@ -20,7 +20,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-unit test-integration critest bench fuzz deps images clean
+.PHONY: help build run test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ fuzz: ## Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m for a long 
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
 		done; \
 	done
+
+e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _output/bin) standalone against a fresh berthd: static pods, probes, hostPort, restarts, logs, stats, teardown
+	@hack/e2e-kubelet.sh
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): medians, p99s, ratios
 	@hack/bench.sh
