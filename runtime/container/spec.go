@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,14 +50,23 @@ type specParams struct {
 type hostFeatures struct {
 	CgroupV2      bool
 	SwapAvailable bool
+	// Hugetlb is whether the hugetlb controller exists. kubelet sets
+	// hugepage limits on every container; without the controller runc
+	// refuses them, so they are dropped, as containerd does by default
+	// (tolerate_missing_hugetlb_controller).
+	Hugetlb bool
 }
 
 // detectHost reads the cgroup facts of this node.
 func detectHost() hostFeatures {
 	var h hostFeatures
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+	if controllers, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		h.CgroupV2, h.SwapAvailable = true, true
+		h.Hugetlb = slices.Contains(strings.Fields(string(controllers)), "hugetlb")
 		return h
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/hugetlb"); err == nil {
+		h.Hugetlb = true
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		h.SwapAvailable = true
@@ -387,7 +397,9 @@ func linuxResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) *spec
 		out.Memory.Swap = &swap
 	}
 	for _, hp := range r.GetHugepageLimits() {
-		out.HugepageLimits = append(out.HugepageLimits, specs.LinuxHugepageLimit{Pagesize: hp.GetPageSize(), Limit: hp.GetLimit()})
+		if h.Hugetlb {
+			out.HugepageLimits = append(out.HugepageLimits, specs.LinuxHugepageLimit{Pagesize: hp.GetPageSize(), Limit: hp.GetLimit()})
+		}
 	}
 	if len(r.GetUnified()) > 0 && h.CgroupV2 {
 		out.Unified = map[string]string{}

@@ -53,7 +53,7 @@ func TestLinuxResources(t *testing.T) {
 		MemorySwapLimitInBytes: 1 << 20, CpusetCpus: "0", Unified: map[string]string{"memory.high": "1"},
 		HugepageLimits: []*runtimeapi.HugepageLimit{{PageSize: "2MB", Limit: 4 << 20}},
 	}
-	v1 := linuxResources(r, hostFeatures{})
+	v1 := linuxResources(r, hostFeatures{Hugetlb: true})
 	if *v1.CPU.Shares != 512 || *v1.CPU.Quota != 20000 || *v1.CPU.Period != 100000 || *v1.Memory.Limit != 1<<20 || v1.CPU.Cpus != "0" {
 		t.Errorf("v1 resources = %+v %+v", v1.CPU, v1.Memory)
 	}
@@ -142,5 +142,16 @@ func TestStopSignal(t *testing.T) {
 		if got := stopSignal(&runtimeapi.ContainerConfig{StopSignal: tc.cfg}, tc.image); got != tc.want {
 			t.Errorf("stopSignal(%v, %q) = %q, want %q", tc.cfg, tc.image, got, tc.want)
 		}
+	}
+}
+
+func TestHugepageLimitsOnlyWithTheHugetlbController(t *testing.T) {
+	// kubelet sends a limit for every page size on every container.
+	r := &runtimeapi.LinuxContainerResources{HugepageLimits: []*runtimeapi.HugepageLimit{{PageSize: "2MB", Limit: 0}}}
+	if got := linuxResources(r, hostFeatures{}).HugepageLimits; len(got) != 0 {
+		t.Fatalf("without a hugetlb cgroup runc refuses hugepage limits, yet the spec has %v", got)
+	}
+	if got := linuxResources(r, hostFeatures{Hugetlb: true}).HugepageLimits; len(got) != 1 || got[0].Pagesize != "2MB" {
+		t.Fatalf("with the hugetlb controller the limits must stay: %v", got)
 	}
 }
