@@ -44,7 +44,7 @@ run: deps build images ## Run berthd in the foreground with its embedded contain
 	@echo "berthd serves on /run/berth/berth.sock; try: $(BIN)/crictl --runtime-endpoint unix:///run/berth/berth.sock info"
 	exec $(BIN)/berthd --cni-bin-dir $(CNI_BIN) --cni-conf-dir $(CNI_CONF_DIR)
 
-test: deps build images test-unit fuzz test-integration critest ## Everything CI runs: unit, a short fuzz pass, integration and critest against the real stack
+test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
 
 test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
