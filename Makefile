@@ -23,7 +23,7 @@ INTEG_PKGS    = $(shell $(GO) list ./test/...)
 .PHONY: help build run test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build berthd and berth-pause into _output/bin
 	@mkdir -p $(BIN)
