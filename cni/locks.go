@@ -2,6 +2,7 @@ package cni
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -50,4 +51,21 @@ func (l *idLocks) lock(ctx context.Context, id string) (unlock func(), _ error) 
 		release()
 		return nil, ctx.Err()
 	}
+}
+
+// lockSandbox takes what every CNI call for one sandbox holds: the GC lock
+// shared (GC must not see a sandbox being set up as stale) and the
+// sandbox's own lock (the CNI spec wants its calls serialised). The
+// returned func releases both.
+func (m *Manager) lockSandbox(ctx context.Context, id string) (func(), error) {
+	m.gcMu.RLock()
+	unlock, err := m.locks.lock(ctx, id)
+	if err != nil {
+		m.gcMu.RUnlock()
+		return nil, fmt.Errorf("wait for other CNI calls of sandbox %s: %w", id, err)
+	}
+	return func() {
+		unlock()
+		m.gcMu.RUnlock()
+	}, nil
 }

@@ -31,11 +31,9 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 		return nil, err
 	}
 
-	m.gcMu.RLock()
-	defer m.gcMu.RUnlock()
-	unlock, err := m.locks.lock(ctx, sn.ID)
+	unlock, err := m.lockSandbox(ctx, sn.ID)
 	if err != nil {
-		return nil, fmt.Errorf("wait for other CNI calls of sandbox %s: %w", sn.ID, err)
+		return nil, err
 	}
 	defer unlock()
 

@@ -18,11 +18,9 @@ func (m *Manager) Teardown(ctx context.Context, id string) error {
 	if err := validateID(id); err != nil {
 		return err
 	}
-	m.gcMu.RLock()
-	defer m.gcMu.RUnlock()
-	unlock, err := m.locks.lock(ctx, id)
+	unlock, err := m.lockSandbox(ctx, id)
 	if err != nil {
-		return fmt.Errorf("wait for other CNI calls of sandbox %s: %w", id, err)
+		return err
 	}
 	defer unlock()
 	return m.teardownLocked(ctx, id)
