@@ -53,6 +53,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if sbStatus.State != runtimeapi.PodSandboxState_SANDBOX_READY || sbStatus.Pid == 0 {
 		return "", fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
+	logFile, err := logPath(sb.Config.GetLogDirectory(), cfg.GetLogPath())
+	if err != nil {
+		return "", err
+	}
 	img, err := m.cfg.Images.Get(ctx, cfg.GetImage().GetImage())
 	if err != nil {
 		return "", fmt.Errorf("image %q of container %q: %w", cfg.GetImage().GetImage(), cfg.GetMetadata().GetName(), err)
@@ -152,9 +156,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		CgroupsPath:  params.CgroupsPath,
 		ImageVolumes: volumes,
 	}
-	if dir, p := sb.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
-		md.LogPath = filepath.Join(dir, p)
-	}
+	md.LogPath = logFile
 	labels := map[string]string{sandbox.LabelKind: KindContainer, labelSandboxID: sb.ID, labelContainerName: name}
 	for k, v := range cfg.GetLabels() {
 		if _, ours := labels[k]; !ours {
@@ -224,6 +226,23 @@ func withImageName(img Image) containerd.NewContainerOpts {
 		c.Image = img.Containerd.Name()
 		return nil
 	}
+}
+
+// logPath is the container's CRI log file: log_path relative to the pod's
+// log_directory, and inside it. berthd writes the file as root, so a path
+// that climbed out would let a request append container output to any file
+// on the node. No log is kept when either is empty.
+func logPath(dir, rel string) (string, error) {
+	if dir == "" || rel == "" {
+		return "", nil
+	}
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("sandbox log_directory %q must be an absolute path: %w", dir, errdefs.ErrInvalidArgument)
+	}
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("log_path %q must be a relative path inside the sandbox's log directory: %w", rel, errdefs.ErrInvalidArgument)
+	}
+	return filepath.Join(dir, rel), nil
 }
 
 func validateConfig(cfg *runtimeapi.ContainerConfig) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,13 +56,8 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, mounts []*ru
 		}
 		src := dir
 		if sub := mnt.GetImageSubPath(); sub != "" {
-			clean := filepath.Clean("/" + sub)
-			if clean == "/" || strings.Contains(sub, "..") {
-				return nil, nil, n, fmt.Errorf("image volume sub path %q must name a path inside the image: %w", sub, errdefs.ErrInvalidArgument)
-			}
-			src = filepath.Join(dir, clean)
-			if _, err := os.Lstat(src); err != nil {
-				return nil, nil, n, fmt.Errorf("image volume sub path %q is not in image %s: %w", sub, img.ID, errdefs.ErrInvalidArgument)
+			if src, err = imageSubPath(dir, sub); err != nil {
+				return nil, nil, n, fmt.Errorf("image %s: %w", img.ID, err)
 			}
 		}
 		spec := proto.Clone(mnt).(*runtimeapi.Mount)
@@ -131,4 +127,22 @@ func (m *Manager) unmountImageVolumes(ctx context.Context, id string, n int) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// imageSubPath resolves an image volume's sub path inside the image's
+// mounted root. Symlinks in the image are resolved as if root were "/"
+// (securejoin), so a link to /etc names the image's /etc, never the
+// node's: the bind mount's source must stay inside the image.
+func imageSubPath(root, sub string) (string, error) {
+	if filepath.Clean("/"+sub) == "/" || strings.Contains(sub, "..") {
+		return "", fmt.Errorf("image volume sub path %q must name a path inside the image: %w", sub, errdefs.ErrInvalidArgument)
+	}
+	src, err := securejoin.SecureJoin(root, sub)
+	if err != nil {
+		return "", fmt.Errorf("image volume sub path %q: %v: %w", sub, err, errdefs.ErrInvalidArgument)
+	}
+	if _, err := os.Lstat(src); err != nil {
+		return "", fmt.Errorf("image volume sub path %q is not in the image: %w", sub, errdefs.ErrInvalidArgument)
+	}
+	return src, nil
 }
