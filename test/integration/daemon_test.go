@@ -92,6 +92,11 @@ func TestNetworkReadyFollowsTheConfDir(t *testing.T) {
 
 func TestKilledContainerdIsRestarted(t *testing.T) {
 	d := harness.Start(t)
+	pod, _ := runPod(t, d)
+	var before struct {
+		Pid int `json:"pid"`
+	}
+	decodeInfo(t, podStatus(t, d, pod).Info["info"], &before)
 	first := d.ContainerdPID()
 	if first == 0 {
 		t.Fatal("no containerd pid file")
@@ -111,6 +116,15 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 	if out, err := d.Crictl("info"); err != nil || !strings.Contains(out, `"RuntimeReady"`) {
 		t.Fatalf("crictl info after the restart: %v\n%s", err, out)
 	}
+	// The pod lived through it: same pause process, still READY; runPod's
+	// cleanup then stops and removes it through the new containerd.
+	if st := podStatus(t, d, pod).Status; st.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Fatalf("pod after containerd's restart: %v", st.State)
+	}
+	if !harness.ProcessAlive(before.Pid) {
+		t.Fatalf("pause process %d died with containerd", before.Pid)
+	}
+	runPod(t, d) // and a new pod starts
 }
 
 func TestShutdownStopsContainerdAndRemovesTheSocket(t *testing.T) {
