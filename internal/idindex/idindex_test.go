@@ -1,6 +1,7 @@
 package idindex
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -48,4 +49,29 @@ func TestAnIDThatPrefixesAnotherStillFindsItself(t *testing.T) {
 	if v, err := x.Get("ab"); err != nil || v != 1 {
 		t.Fatalf("exact match must win over prefix matches: %d %v", v, err)
 	}
+}
+
+// FuzzGet: every RPC that names a sandbox or container by ID resolves it
+// here, from whatever the request holds. No panic; an ID or unique prefix
+// finds its object; anything else is NotFound or InvalidArgument.
+func FuzzGet(f *testing.F) {
+	ids := []string{"86d4679a80ae1bb6", "86d4679a80ae1bb7", "0f3c"}
+	x := New[string]("sandbox")
+	for _, id := range ids {
+		x.Add(id, id)
+	}
+	for _, seed := range []string{"86d4", "86d4679a80ae1bb6", "0", "", "zz", "86d4679a80ae1bb6x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		got, err := x.Get(query)
+		switch {
+		case err == nil:
+			if !strings.HasPrefix(got, query) {
+				t.Fatalf("Get(%q) = %q, which it does not prefix", query, got)
+			}
+		case !errdefs.IsNotFound(err) && !errdefs.IsInvalidArgument(err):
+			t.Fatalf("Get(%q): error of no class: %v", query, err)
+		}
+	})
 }
