@@ -36,7 +36,7 @@ deps: ## Install Debian packages and build the pinned containerd, runc, CNI plug
 images: build ## Build the test images and the loopback registry (reproducible, offline)
 	@hack/images.sh
 
-run: deps build images ## Run berthd in the foreground with its embedded containerd (as root)
+run: deps build ## Run berthd in the foreground with its embedded containerd (as root)
 	@if ! ls $(CNI_CONF_DIR)/*.conf* $(CNI_CONF_DIR)/*.json >/dev/null 2>&1; then \
 		install -D -m 0644 deploy/cni/10-berth.conflist $(CNI_CONF_DIR)/10-berth.conflist; \
 		echo "installed the default CNI network config $(CNI_CONF_DIR)/10-berth.conflist"; \
