@@ -15,9 +15,6 @@ import (
 // NotFound when the sandbox has no attachment; FailedPrecondition when its
 // namespace is gone.
 func (m *Manager) Check(ctx context.Context, id string) error {
-	if err := validateID(id); err != nil {
-		return err
-	}
 	unlock, err := m.lockSandbox(ctx, id)
 	if err != nil {
 		return err

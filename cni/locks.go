@@ -55,9 +55,12 @@ func (l *idLocks) lock(ctx context.Context, id string) (unlock func(), _ error) 
 
 // lockSandbox takes what every CNI call for one sandbox holds: the GC lock
 // shared (GC must not see a sandbox being set up as stale) and the
-// sandbox's own lock (the CNI spec wants its calls serialised). The
-// returned func releases both.
+// sandbox's own lock (the CNI spec wants its calls serialised), after
+// checking the ID can name a sandbox. The returned func releases both.
 func (m *Manager) lockSandbox(ctx context.Context, id string) (func(), error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
 	m.gcMu.RLock()
 	unlock, err := m.locks.lock(ctx, id)
 	if err != nil {

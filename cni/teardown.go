@@ -15,9 +15,6 @@ import (
 // namespace is gone the plugins get an empty CNI_NETNS. On error the
 // record is kept and Teardown can be retried.
 func (m *Manager) Teardown(ctx context.Context, id string) error {
-	if err := validateID(id); err != nil {
-		return err
-	}
 	unlock, err := m.lockSandbox(ctx, id)
 	if err != nil {
 		return err
