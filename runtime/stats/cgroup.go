@@ -1,6 +1,9 @@
 package stats
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // sample is one measurement of a cgroup.
 type sample struct {
@@ -28,3 +31,6 @@ func workingSet(usage, inactiveFile uint64) uint64 {
 	}
 	return usage - inactiveFile
 }
+
+// errNoCgroup means the cgroup is gone (the container exited).
+var errNoCgroup = errors.New("no such cgroup")

@@ -84,9 +84,6 @@ func readCgroup2(dir string) (sample, error) {
 	return s, nil
 }
 
-// errNoCgroup means the cgroup is gone (the container exited).
-var errNoCgroup = errors.New("no such cgroup")
-
 func readUint(path string) (uint64, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

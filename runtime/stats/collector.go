@@ -50,10 +50,15 @@ type Collector struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	cgroups map[string]*cgroupEntry
-	layers  map[string]*layerEntry
-	mount   string
+	mu       sync.Mutex
+	cgroups  map[string]*cgroupEntry
+	readings map[string]*readingEntry
+	layers   map[string]*layerEntry
+	mount    string
+	// fs is the writable layers' filesystem as of fsAt (fsOK: measured).
+	fs   fsReading
+	fsOK bool
+	fsAt time.Time
 }
 
 type cgroupEntry struct {
@@ -73,7 +78,10 @@ func NewCollector(cfg Config) *Collector {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Collector{cfg: cfg, log: cfg.Logger, cgroups: map[string]*cgroupEntry{}, layers: map[string]*layerEntry{}}
+	return &Collector{
+		cfg: cfg, log: cfg.Logger,
+		cgroups: map[string]*cgroupEntry{}, readings: map[string]*readingEntry{}, layers: map[string]*layerEntry{},
+	}
 }
 
 // cgroup returns the latest sample of a cgroup, taken at most cgroupTTL
@@ -122,6 +130,11 @@ func (c *Collector) forget() {
 	for k, e := range c.cgroups {
 		if now.Sub(e.used) > forgetAfter {
 			delete(c.cgroups, k)
+		}
+	}
+	for k, e := range c.readings {
+		if now.Sub(e.used) > forgetAfter {
+			delete(c.readings, k)
 		}
 	}
 	for k, e := range c.layers {

@@ -9,8 +9,9 @@ import (
 
 // ifaceStats are one network interface's counters.
 type ifaceStats struct {
-	name                               string
-	rxBytes, rxErrors, txBytes, txErrs uint64
+	name                                    string
+	rxBytes, rxPackets, rxErrors, rxDropped uint64
+	txBytes, txPackets, txErrs, txDropped   uint64
 }
 
 // parseNetDev reads /proc/<pid>/net/dev, which shows the interfaces of
@@ -26,13 +27,17 @@ func parseNetDev(data []byte) []ifaceStats {
 		}
 		name = strings.TrimSpace(name)
 		f := strings.Fields(rest)
-		if name == "lo" || len(f) < 11 {
+		if name == "lo" || len(f) < 12 {
 			continue
 		}
 		n := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
 		// Receive: bytes packets errs drop fifo frame compressed multicast;
 		// then transmit: bytes packets errs ...
-		out = append(out, ifaceStats{name: name, rxBytes: n(0), rxErrors: n(2), txBytes: n(8), txErrs: n(10)})
+		out = append(out, ifaceStats{
+			name:    name,
+			rxBytes: n(0), rxPackets: n(1), rxErrors: n(2), rxDropped: n(3),
+			txBytes: n(8), txPackets: n(9), txErrs: n(10), txDropped: n(11),
+		})
 	}
 	return out
 }

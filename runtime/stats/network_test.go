@@ -9,9 +9,9 @@ func TestParseNetDev(t *testing.T) {
 	data := []byte(`Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0
-  eth0:    9626      75    1    0    0     0          0         0     2190      21    3    0    0     0       0          0
+  eth0:    9626      75    1    2    0     0          0         0     2190      21    3    4    0     0       0          0
 `)
-	want := []ifaceStats{{name: "eth0", rxBytes: 9626, rxErrors: 1, txBytes: 2190, txErrs: 3}}
+	want := []ifaceStats{{name: "eth0", rxBytes: 9626, rxPackets: 75, rxErrors: 1, rxDropped: 2, txBytes: 2190, txPackets: 21, txErrs: 3, txDropped: 4}}
 	if got := parseNetDev(data); !reflect.DeepEqual(got, want) {
 		t.Fatalf("parseNetDev = %+v, want %+v", got, want)
 	}
