@@ -75,8 +75,11 @@ SOCK="${WORK}/berth.sock"
 	--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${TMPDIR:-/tmp}" \
 	--log-level debug >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
+# Status answers (RuntimeReady false) while start-up and state recovery run;
+# every other RPC is Unavailable until they finish, and critest's first check
+# is ImageFsInfo: wait for that.
 for _ in $(seq 300); do
-	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" info 2>/dev/null | grep -q '"RuntimeReady"' && break
+	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" imagefsinfo >/dev/null 2>&1 && break
 	kill -0 "${BERTHD_PID}" 2>/dev/null || { log "berthd exited:"; cat "${WORK}/berthd.log"; exit 1; }
 	sleep 0.1
 done
