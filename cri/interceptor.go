@@ -19,8 +19,11 @@ import (
 
 // servedBeforeReady are the RPCs kubelet uses to learn whether the runtime
 // is up: they answer (with RuntimeReady=false) while start-up is running,
-// instead of Unavailable.
-var servedBeforeReady = map[string]bool{"Version": true, "Status": true, "RuntimeConfig": true}
+// instead of Unavailable. ListMetricDescriptors answers from constants,
+// and kubelet asks it only once, when it starts its server, which may be
+// while berthd is still recovering: an error then would leave kubelet's
+// /metrics/cadvisor empty until kubelet restarts.
+var servedBeforeReady = map[string]bool{"Version": true, "Status": true, "RuntimeConfig": true, "ListMetricDescriptors": true}
 
 type loggerKey struct{}
 

@@ -68,6 +68,12 @@ func TestNotReadyAnswersUnavailable(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "starting") {
 		t.Fatalf("before ready: want Unavailable saying berthd is starting, got %v", err)
 	}
+	// kubelet reads the metric descriptors once, maybe before berthd is
+	// ready: they must not be refused.
+	served := false
+	if err := call(env, "ListMetricDescriptors", func(context.Context, any) (any, error) { served = true; return nil, nil }); err != nil || !served {
+		t.Fatalf("ListMetricDescriptors before ready: served %v, %v; want served", served, err)
+	}
 	env.svc.SetReady()
 	_, err = env.runtime.CheckpointContainer(context.Background(), &runtimeapi.CheckpointContainerRequest{})
 	if status.Code(err) != codes.Unimplemented {
