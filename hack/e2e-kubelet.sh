@@ -205,7 +205,9 @@ CONF
 BERTHD_PID=$!
 berthd_ready() {
 	kill -0 "${BERTHD_PID}" 2>/dev/null || die "berthd exited: $(tail -20 "${WORK}/berthd.log")"
-	crictl info 2>/dev/null | grep -q '"RuntimeReady"'
+	# Status answers while start-up and recovery run; ImageFsInfo once
+	# they are done.
+	crictl imagefsinfo >/dev/null 2>&1
 }
 wait_for 30 berthd_ready || die "berthd did not serve within 30 s"
 log "berthd $(crictl version | awk '/RuntimeVersion/ {print $2}') on ${SOCK}"
@@ -360,6 +362,20 @@ else
 fi
 check "/stats/summary: node runtime imageFs has usedBytes" \
 	jq -e '.node.runtime.imageFs.usedBytes != null' "${WORK}/summary.json" >/dev/null
+
+# ---- /metrics/cadvisor ---------------------------------------------------------
+# Under the gate kubelet builds it from berthd's ListMetricDescriptors (read
+# once, when kubelet starts) and ListPodSandboxMetrics; labels come sorted.
+if [[ "${STATS_FROM_CRI}" == true ]]; then
+	cadvisor_has() {
+		curl -fsS "${RO}/metrics/cadvisor" >"${WORK}/cadvisor.txt" 2>/dev/null &&
+			grep -Eq '^container_cpu_usage_seconds_total\{container="app",id="[0-9a-f]{64}",image="[^"]+",namespace="default",pod="two-containers-[^"]+"\} ' "${WORK}/cadvisor.txt" &&
+			grep -Eq '^container_memory_working_set_bytes\{container="ticker",.*pod="two-containers-[^"]+"\} [1-9]' "${WORK}/cadvisor.txt" &&
+			grep -Eq '^container_network_receive_bytes_total\{container="",.*interface="eth0",namespace="default",pod="two-containers-[^"]+"\} ' "${WORK}/cadvisor.txt"
+	}
+	check "/metrics/cadvisor: two-containers' CPU, working set and eth0 from berthd" wait_for 30 cadvisor_has
+	cp "${WORK}/cadvisor.txt" "${LOGS}/" 2>/dev/null || true
+fi
 
 # ---- teardown ------------------------------------------------------------------
 no_pods() { pods_json | jq -e '[(.items // [])[] | select(.metadata.labels["berth-e2e"] == "kubelet")] | length == 0' >/dev/null; }
