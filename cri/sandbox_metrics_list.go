@@ -32,18 +32,7 @@ func (s *Service) StreamPodSandboxMetrics(_ *runtimeapi.StreamPodSandboxMetricsR
 	return nil
 }
 
-// podMetrics measures the ready pods; one that stops meanwhile is left
-// out.
+// podMetrics measures the ready pods.
 func (s *Service) podMetrics(ctx context.Context) []*runtimeapi.PodSandboxMetrics {
-	sbs := s.sandboxes.Store().List()
-	out := make([]*runtimeapi.PodSandboxMetrics, 0, len(sbs))
-	for _, sb := range sbs {
-		if sb.Status().State != runtimeapi.PodSandboxState_SANDBOX_READY {
-			continue
-		}
-		if m, err := s.stats.PodSandboxMetrics(ctx, sb); err == nil {
-			out = append(out, m)
-		}
-	}
-	return out
+	return s.stats.ListPodSandboxMetrics(ctx, s.sandboxes.Store().List())
 }

@@ -8,5 +8,15 @@
 // (containerd#7246, cri-dockerd#135), so every measurement is cached for
 // about a second and a writable layer, which has to be walked, for longer.
 // CPU usage in nano cores is the rate between the last two samples of the
-// same cgroup. The package reads state; it owns none of it.
+// same cgroup.
+//
+// The metrics RPCs (ListMetricDescriptors, ListPodSandboxMetrics) carry
+// what kubelet shows at /metrics/cadvisor under the PodAndContainerStatsFromCRI
+// gate: cAdvisor's metric names and labels, from a fuller read of each
+// container's cgroup (cached the same way), its processes' open files, the
+// writable layer and its filesystem, the pod's interfaces and the
+// container's resources. CRI metric values are unsigned integers, so
+// seconds are whole seconds.
+//
+// The package reads state; it owns none of it.
 package stats

@@ -196,6 +196,19 @@ func (c *Collector) reading(path string) (reading, error) {
 	return r, err
 }
 
+// ListPodSandboxMetrics measures the pods sbs; one that is not ready (or
+// stops meanwhile) is left out.
+func (c *Collector) ListPodSandboxMetrics(ctx context.Context, sbs []*sandbox.Sandbox) []*runtimeapi.PodSandboxMetrics {
+	defer c.forget()
+	out := make([]*runtimeapi.PodSandboxMetrics, 0, len(sbs))
+	for _, sb := range sbs {
+		if m, err := c.PodSandboxMetrics(ctx, sb); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // PodSandboxMetrics measures a ready pod for ListPodSandboxMetrics: its
 // network interfaces' counters and its running containers' cgroups,
 // writable layers and resources.
