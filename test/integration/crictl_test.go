@@ -230,7 +230,7 @@ func TestCrictlStats(t *testing.T) {
 		t.Errorf("crictl stats names the container %q, want %q:\n%s", got, name, out)
 	}
 	if cpu := column(t, out, ctr[:13], "CPU %"); !busy(cpu) {
-		t.Errorf("crictl stats shows CPU %s%% for a spinning container, want at least 10:\n%s", cpu, out)
+		t.Errorf("crictl stats shows CPU %s%% for a spinning container, want at least 5:\n%s", cpu, out)
 	}
 	if mem := column(t, out, ctr[:13], "MEM"); mem == "" || mem == "0B" {
 		t.Errorf("crictl stats shows memory %q:\n%s", mem, out)
@@ -244,7 +244,7 @@ func TestCrictlStats(t *testing.T) {
 		t.Errorf("crictl statsp names the pod %q, want %q:\n%s", got, podCfg.Metadata.Name, out)
 	}
 	if cpu := column(t, out, podID[:13], "CPU %"); !busy(cpu) {
-		t.Errorf("crictl statsp shows CPU %s%% for a pod with a spinning container, want at least 10:\n%s", cpu, out)
+		t.Errorf("crictl statsp shows CPU %s%% for a pod with a spinning container, want at least 5:\n%s", cpu, out)
 	}
 }
 
@@ -275,9 +275,10 @@ func column(t *testing.T, out, key, header string) string {
 	return ""
 }
 
-// busy reports whether a CPU % cell is at least 10.
+// busy reports whether a CPU % cell is at least 5: a spinning shell on a
+// node shared with a load of 10 still gets that; an idle one shows 0.
 func busy(cell string) bool {
 	var v float64
 	_, err := fmt.Sscanf(cell, "%g", &v)
-	return err == nil && v >= 10
+	return err == nil && v >= 5
 }
