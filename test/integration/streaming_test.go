@@ -195,16 +195,17 @@ func stopCtr(t *testing.T, d *harness.Daemon, id string) {
 	}
 }
 
-// portForward runs crictl port-forward to the pod's port and reads one
-// line through it.
-func portForward(t *testing.T, d *harness.Daemon, podID string, port int) string {
+// portForward runs crictl port-forward (with extra flags) to the pod's
+// port and reads one line through it.
+func portForward(t *testing.T, d *harness.Daemon, podID string, port int, extra ...string) string {
 	t.Helper()
 	local := freePort(t, "tcp")
 	bin := filepath.Join(harness.BinDir(), "crictl")
 	if _, err := os.Stat(bin); err != nil {
 		t.Skip("crictl is not in _output/bin (hack/deps.sh)")
 	}
-	cmd := exec.Command(bin, "--runtime-endpoint", "unix://"+d.Socket, "port-forward", podID, fmt.Sprintf("%d:%d", local, port))
+	args := append(append([]string{"--runtime-endpoint", "unix://" + d.Socket, "port-forward"}, extra...), podID, fmt.Sprintf("%d:%d", local, port))
+	cmd := exec.Command(bin, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

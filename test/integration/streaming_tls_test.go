@@ -145,6 +145,16 @@ func TestStreamingTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("PortForwardOverTLS", func(t *testing.T) {
+		l, _ := listenInPod(t, d, podID, "tcp", "127.0.0.1:0")
+		serveGreeting(l, "hello over tls")
+		got := portForward(t, d, podID, l.Addr().(*net.TCPAddr).Port,
+			"--tls-sni", "127.0.0.1", "--tls-ca", pki.caFile, "--tls-cert", pki.clientCert, "--tls-key", pki.clientKey)
+		if got != "hello over tls" {
+			t.Fatalf("port-forward over TLS read %q", got)
+		}
+	})
+
 	t.Run("ExecRefusedWithoutTheCA", func(t *testing.T) {
 		other := newTestPKI(t)
 		r := crictl(t, d, "", "exec", "--tls-sni", "127.0.0.1", "--tls-ca", other.caFile, "--tls-cert", other.clientCert, "--tls-key", other.clientKey, ctr, "echo", "leaked")
