@@ -20,6 +20,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/cni"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
@@ -184,6 +185,9 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		return err
 	}
 	m.store.add(sb)
+	// Visible only once ready: created and started are announced together.
+	m.publish(lifecycle.Created, sb)
+	m.publish(lifecycle.Started, sb)
 	m.metrics.since(stageRun, start)
 	m.cfg.Logger.Info("sandbox ready", "sandbox", id, "pod", cfg.Metadata.Namespace+"/"+cfg.Metadata.Name, "ips", ips, "took", time.Since(start))
 	return nil
@@ -283,10 +287,15 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, container contain
 			exitC = retryLater(err)
 		}
 	}
+	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
+		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
 		return s, nil
 	})
+	if wasReady {
+		m.publish(lifecycle.Stopped, sb)
+	}
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {

@@ -12,6 +12,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -75,13 +76,18 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 		}
 	}
 	err := errors.Join(errs...)
+	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
+		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid, s.Problem = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0, ""
 		if err != nil {
 			s.Problem = err.Error()
 		}
 		return s, nil
 	})
+	if wasReady {
+		m.publish(lifecycle.Stopped, sb)
+	}
 	return err
 }
 

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -173,10 +174,12 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	); err != nil {
 		return "", fmt.Errorf("create container: %w", err)
 	}
-	m.store.add(newContainer(md, Status{
+	c := newContainer(md, Status{
 		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
 		Resources: cfg.GetLinux().GetResources(),
-	}))
+	})
+	m.store.add(c)
+	m.publish(lifecycle.Created, c)
 	return id, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/signal"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
 // killWait bounds the wait for an exit after SIGKILL: the kernel only
@@ -126,6 +128,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	}
 	m.store.delete(c.ID)
 	m.names.release(c.Name, c.ID)
+	m.publish(lifecycle.Deleted, c)
 	return nil
 }
 

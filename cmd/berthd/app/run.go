@@ -30,6 +30,7 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
@@ -128,6 +129,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	events := lifecycle.NewHub()
 	sandboxes := sandbox.NewManager(sandbox.Config{
 		Client:         client,
 		Root:           cfg.Root,
@@ -142,6 +144,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Conntrack:      ct,
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
+		Events:         events,
 	})
 
 	containers := container.NewManager(container.Config{
@@ -156,6 +159,7 @@ func (o *Options) Run(ctx context.Context) error {
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
 		Logger: log.With("component", "container"),
+		Events: events,
 	})
 	sandboxes.SetContainers(containers)
 
@@ -184,6 +188,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
+		Events:       events,
 		Stats: stats.NewCollector(stats.Config{
 			Client:      client,
 			Namespace:   cfg.Containerd.Namespace,
