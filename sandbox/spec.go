@@ -61,6 +61,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 		oci.WithEnv(p.config.Env),
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
+		oci.WithCapabilities(nil), // pause needs none
 		oci.WithCgroup(CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)),
 		oci.WithAnnotations(map[string]string{
 			annotationContainerType: "sandbox",
