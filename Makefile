@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,9 @@ install: build ## Install berthd, the pinned containerd, runc, CNI plugins and c
 
 uninstall: ## Remove what make install wrote, except files changed since (an edited config is kept)
 	@$(INSTALL_ENV) hack/install.sh uninstall
+
+installer-context: build ## Stage the DaemonSet installer image's build context in _output/installer (deploy/kubernetes/Dockerfile)
+	@$(INSTALL_ENV) hack/install.sh stage $(OUT)/installer
 
 test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
 
@@ -86,4 +89,4 @@ bench: deps build images ## Berth side by side with containerd's own CRI (same b
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
 	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry
-	rm -rf $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images
+	rm -rf $(OUT)/installer $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images

@@ -22,7 +22,10 @@
 # wrote, and then each recorded directory left empty. A file changed since
 # (an edited config.toml) is kept and named: it is the operator's now.
 #
-# Usage: hack/install.sh install|uninstall
+# stage DIR copies what install reads into DIR, the DaemonSet installer
+# image's build context.
+#
+# Usage: hack/install.sh install|uninstall|stage DIR
 #   with DESTDIR, PREFIX, BINDIR, UNITDIR, CNI_CONF_DIR, BERTH_CONFIG,
 #   CRICTL_YAML, and the sources SRC_BIN, SRC_CNI_BIN in the environment.
 set -euo pipefail
@@ -129,14 +132,19 @@ write_record() {
 	mv "${tmp}" "${DESTDIR}${RECORD}"
 }
 
-install_all() {
-	local b p u
+check_sources() {
+	local b p
 	for b in "${BINARIES[@]}"; do
 		[[ -x "${SRC_BIN}/${b}" ]] || die "${SRC_BIN}/${b} is missing: run make build and make deps first"
 	done
 	for p in "${CNI_PLUGINS[@]}"; do
 		[[ -x "${SRC_CNI_BIN}/${p}" ]] || die "${SRC_CNI_BIN}/${p} is missing: run make deps first"
 	done
+}
+
+install_all() {
+	local b p u
+	check_sources
 	[[ -z "${BERTH_CONFIG}" || -f "${BERTH_CONFIG}" ]] || die "BERTH_CONFIG=${BERTH_CONFIG} is not a file"
 	if [[ -n "${DESTDIR}" ]]; then
 		mkdir -p "${DESTDIR}"
@@ -209,8 +217,32 @@ uninstall_all() {
 	fi
 }
 
+# stage_all DIR copies everything install reads into DIR, in this
+# repository's layout and with symlinks resolved: the DaemonSet installer
+# image's build context (deploy/kubernetes/Dockerfile).
+stage_all() {
+	local dir=$1 b p f
+	[[ -n "${dir}" ]] || die "usage: $0 stage DIR"
+	check_sources
+	rm -rf "${dir}"
+	mkdir -p "${dir}/_output/bin" "${dir}/_output/cni/bin" "${dir}/hack" "${dir}/deploy/systemd" \
+		"${dir}/deploy/cni" "${dir}/deploy/kubernetes"
+	for b in "${BINARIES[@]}"; do
+		cp -L "${SRC_BIN}/${b}" "${dir}/_output/bin/${b}"
+	done
+	for p in "${CNI_PLUGINS[@]}"; do
+		cp -L "${SRC_CNI_BIN}/${p}" "${dir}/_output/cni/bin/${p}"
+	done
+	for f in "${UNITS[@]/#/deploy/systemd/}" deploy/cni/10-berth.conflist deploy/crictl.yaml \
+		deploy/kubernetes/install-on-node.sh hack/install.sh; do
+		cp -L "${ROOT}/${f}" "${dir}/${f}"
+	done
+	log "staged the installer image's context in ${dir}"
+}
+
 case "${1:-}" in
 install) install_all ;;
 uninstall) uninstall_all ;;
-*) die "usage: $0 install|uninstall" ;;
+stage) stage_all "${2:-}" ;;
+*) die "usage: $0 install|uninstall|stage DIR" ;;
 esac
