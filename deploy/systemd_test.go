@@ -99,9 +99,19 @@ func TestUnitsPassSystemdAnalyzeVerify(t *testing.T) {
 	}
 	berthd := builtBinary(t, "berthd")
 	dir := t.TempDir()
-	// containerd's own unit, as containerd's release ships it, stands in
-	// for the node's: verify follows Requires= to it.
-	writeFile(t, filepath.Join(dir, "containerd.service"), "[Unit]\nDescription=containerd container runtime\n\n[Service]\nType=notify\nExecStart="+berthd+"\n")
+	// verify follows Requires= to containerd.service: give it containerd's
+	// own unit, from the containerd module Berth builds against, running
+	// the containerd make deps built.
+	mod, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/containerd/containerd/v2").Output()
+	if err != nil {
+		t.Fatalf("go list the containerd module: %v", err)
+	}
+	containerdUnit, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(mod)), "containerd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "containerd.service"),
+		strings.ReplaceAll(string(containerdUnit), "/usr/local/bin/containerd", builtBinary(t, "containerd")))
 	for _, name := range units {
 		data, err := os.ReadFile(filepath.Join("systemd", name))
 		if err != nil {
