@@ -203,6 +203,7 @@ func isExecutable(path string) bool {
 // installer-context), with the node's systemd played by a stand-in nsenter
 // that records each systemctl call.
 func TestInstallerImageInstallsAndRestartsOnlyOnChange(t *testing.T) {
+	t.Parallel() // each copies the binaries: I/O, not CPU
 	in := newInstaller(t)
 	image := filepath.Join(t.TempDir(), "image")
 	stage := exec.Command("../hack/install.sh", "stage", image)
