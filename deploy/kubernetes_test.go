@@ -243,8 +243,8 @@ esac
 	restarted := func(calls []string) bool { return slices.Contains(calls, "systemctl restart berth.service") }
 
 	first := run()
-	if !slices.Equal(first[:2], []string{"systemctl daemon-reload", "systemctl enable berth.service"}) || !restarted(first) {
-		t.Errorf("a first install ran %q; want daemon-reload, enable, restart", first)
+	if !slices.Equal(first[:3], []string{"systemctl daemon-reload", "systemctl disable berth-external-containerd.service", "systemctl enable berth.service"}) || !restarted(first) {
+		t.Errorf("a first install ran %q; want daemon-reload, disable the other unit, enable, restart", first)
 	}
 	if got := in.read("/etc/berth/config.toml"); got != "log_level = 'info'\n" {
 		t.Errorf("the node's config is not the ConfigMap's:\n%s", got)

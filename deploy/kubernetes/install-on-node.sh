@@ -20,6 +20,15 @@ UNIT="${BERTH_UNIT:-berth.service}"
 export DESTDIR="${DESTDIR:-/host}"
 RECORD="${DESTDIR}${PREFIX:-/usr/local}/lib/berth/installed"
 
+case "${UNIT}" in
+berth.service) OTHER=berth-external-containerd.service ;;
+berth-external-containerd.service) OTHER=berth.service ;;
+*)
+	echo "install-on-node.sh: BERTH_UNIT must be berth.service or berth-external-containerd.service, got ${UNIT}" >&2
+	exit 1
+	;;
+esac
+
 host() { nsenter --target 1 --mount --uts --ipc --net --pid -- "$@"; }
 
 before="$(sha256sum "${RECORD}" 2>/dev/null || true)"
@@ -27,6 +36,8 @@ before="$(sha256sum "${RECORD}" 2>/dev/null || true)"
 after="$(sha256sum "${RECORD}")"
 
 host systemctl daemon-reload
+# One of the two at boot: they conflict. Starting UNIT below stops the other.
+host systemctl disable "${OTHER}"
 host systemctl enable "${UNIT}"
 if [[ "${before}" == "${after}" ]] && host systemctl is-active --quiet "${UNIT}"; then
 	echo "${UNIT} runs what this image carries: not restarted"
