@@ -152,3 +152,16 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnitsPassOnlyFlagsBerthdHas parses each ExecStart's flags with the
+// built berthd: a renamed or misspelt flag would fail every start.
+func TestUnitsPassOnlyFlagsBerthdHas(t *testing.T) {
+	berthd := builtBinary(t, "berthd")
+	for _, name := range units {
+		args := strings.Fields(unitOptions(t, name)["Service"]["ExecStart"][0])[1:]
+		out, err := exec.Command(berthd, append(args, "--version")...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: berthd %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+}
