@@ -247,10 +247,12 @@ func (o *Options) Run(ctx context.Context) error {
 	log.Info("state recovered", "sandboxes", recovered, "containers", recoveredContainers, "took", time.Since(recoverStart).Round(time.Millisecond))
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
+	notifyReady(log, cfg.Socket)
 
 	select {
 	case <-ctx.Done():
 		log.Info("berthd shutting down")
+		notifyStopping(log)
 		return nil
 	case err := <-serveErr:
 		return fmt.Errorf("CRI server stopped: %w", err)
@@ -319,13 +321,18 @@ func tuneProcess(log *slog.Logger, oomScore int) int {
 }
 
 // childEnv is the embedded containerd's environment: berthd's own, with
-// the shim's and runc's directories first in PATH.
+// the shim's and runc's directories first in PATH, and without systemd's
+// NOTIFY_SOCKET: containerd notifies systemd itself, and its READY=1 would
+// come before berthd is ready.
 func childEnv(dirs ...string) []string {
 	env := []string{}
 	path := strings.Join(dirs, ":")
 	for _, kv := range os.Environ() {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path += ":" + v
+			continue
+		}
+		if strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
 			continue
 		}
 		env = append(env, kv)
