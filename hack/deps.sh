@@ -32,6 +32,7 @@ APT_PACKAGES=(
 	apparmor       # apparmor_parser: tests compile Berth's default profile (no kernel needed)
 	curl
 	jq
+	criu           # checkpoint/restore (CheckpointContainer); see docs/checkpoint.md
 )
 
 log() { printf '%s\n' "$*"; }
