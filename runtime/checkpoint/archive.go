@@ -103,16 +103,84 @@ func ReadMetadata(dir string) (Metadata, error) {
 	if err != nil {
 		return md, fmt.Errorf("not a container checkpoint: %s: %w: %w", SpecDumpFile, err, errdefs.ErrInvalidArgument)
 	}
-	if md.Spec.Process == nil || len(md.Spec.Process.Args) == 0 {
-		return md, fmt.Errorf("not a container checkpoint: %s has no process: %w", SpecDumpFile, errdefs.ErrInvalidArgument)
-	}
-	if fi, err := os.Lstat(filepath.Join(dir, CheckpointDir, inventoryImage)); err != nil || !fi.Mode().IsRegular() {
-		return md, fmt.Errorf("not a container checkpoint: no CRIU images (%s/%s): %w", CheckpointDir, inventoryImage, errdefs.ErrInvalidArgument)
-	}
 	if status, err := os.ReadFile(filepath.Join(dir, StatusDumpFile)); err == nil {
 		md.Status = status
 	}
+	fi, err := os.Lstat(filepath.Join(dir, CheckpointDir, inventoryImage))
+	return md, validate(md, err == nil && fi.Mode().IsRegular())
+}
+
+// maxMetadataSize bounds config.dump, spec.dump and status.dump read from
+// an archive: a spec is kilobytes.
+const maxMetadataSize = 4 << 20
+
+// Inspect reads a checkpoint archive's metadata without unpacking it, to
+// refuse a bad archive before anything is created for it. A missing
+// archive is NotFound; anything else wrong with it InvalidArgument.
+func Inspect(archive string) (Metadata, error) {
+	var md Metadata
+	f, err := os.Open(archive)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return md, fmt.Errorf("checkpoint archive %s: %w", archive, errdefs.ErrNotFound)
+		}
+		return md, fmt.Errorf("checkpoint archive %s: %w", archive, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return md, fmt.Errorf("checkpoint archive %s is not a regular file: %w", archive, errdefs.ErrInvalidArgument)
+	}
+	var haveConfig, haveInventory bool
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return md, fmt.Errorf("checkpoint archive %s: not a tar archive: %w: %w", archive, err, errdefs.ErrInvalidArgument)
+		}
+		var into any
+		switch path.Clean(strings.TrimPrefix(hdr.Name, "./")) {
+		case ConfigDumpFile:
+			into, haveConfig = &md.Config, true
+		case SpecDumpFile:
+			into = &md.Spec
+		case StatusDumpFile:
+			into = &md.Status
+		case path.Join(CheckpointDir, inventoryImage):
+			haveInventory = hdr.Typeflag == tar.TypeReg
+			continue
+		default:
+			continue
+		}
+		if err := json.NewDecoder(io.LimitReader(tr, maxMetadataSize)).Decode(into); err != nil {
+			return md, fmt.Errorf("checkpoint archive %s: %s: %w: %w", archive, hdr.Name, err, errdefs.ErrInvalidArgument)
+		}
+	}
+	if !haveConfig {
+		return md, fmt.Errorf("checkpoint archive %s: not a container checkpoint: no %s: %w", archive, ConfigDumpFile, errdefs.ErrInvalidArgument)
+	}
+	if err := validate(md, haveInventory); err != nil {
+		return md, fmt.Errorf("checkpoint archive %s: %w", archive, err)
+	}
 	return md, nil
+}
+
+// validate checks that a checkpoint can be restored from: it names its
+// image and its process, and holds CRIU's images.
+func validate(md Metadata, haveInventory bool) error {
+	switch {
+	case md.Spec == nil:
+		return fmt.Errorf("not a container checkpoint: no %s: %w", SpecDumpFile, errdefs.ErrInvalidArgument)
+	case md.Spec.Process == nil || len(md.Spec.Process.Args) == 0:
+		return fmt.Errorf("not a container checkpoint: %s has no process: %w", SpecDumpFile, errdefs.ErrInvalidArgument)
+	case md.Config.RootfsImageRef == "" && md.Config.RootfsImage == "" && md.Config.RootfsImageName == "":
+		return fmt.Errorf("not a container checkpoint: %s names no image: %w", ConfigDumpFile, errdefs.ErrInvalidArgument)
+	case !haveInventory:
+		return fmt.Errorf("not a container checkpoint: no CRIU images (%s/%s): %w", CheckpointDir, inventoryImage, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // WriteArchive packs dir into an uncompressed tar at location. It writes a

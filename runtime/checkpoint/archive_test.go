@@ -253,3 +253,58 @@ func TestDeletedFiles(t *testing.T) {
 		t.Errorf("DeletedFiles = %q, want %q", got, want)
 	}
 }
+
+func TestInspect(t *testing.T) {
+	src := writeCheckpointDir(t)
+	location := filepath.Join(t.TempDir(), "checkpoint.tar")
+	if err := WriteArchive(src, location); err != nil {
+		t.Fatal(err)
+	}
+	md, err := Inspect(location)
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	if md.Config.Name != "counter" || md.Spec.Process.Args[0] != "sh" || string(md.Status) != `{"id":"abc","state":1}` {
+		t.Errorf("Inspect = %+v", md)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		remove string
+	}{
+		{"no config.dump", ConfigDumpFile},
+		{"no spec.dump", SpecDumpFile},
+		{"no CRIU images", CheckpointDir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeCheckpointDir(t)
+			os.RemoveAll(filepath.Join(dir, tc.remove))
+			location := filepath.Join(t.TempDir(), "checkpoint.tar")
+			if err := WriteArchive(dir, location); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Inspect(location); !errdefs.IsInvalidArgument(err) {
+				t.Errorf("Inspect = %v, want InvalidArgument", err)
+			}
+		})
+	}
+	t.Run("bad JSON", func(t *testing.T) {
+		dir := writeCheckpointDir(t)
+		os.WriteFile(filepath.Join(dir, ConfigDumpFile), []byte("{"), 0o600)
+		location := filepath.Join(t.TempDir(), "checkpoint.tar")
+		if err := WriteArchive(dir, location); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Inspect(location); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("Inspect = %v, want InvalidArgument", err)
+		}
+	})
+	if _, err := Inspect(filepath.Join(t.TempDir(), "missing.tar")); !errdefs.IsNotFound(err) {
+		t.Errorf("Inspect of a missing archive = %v, want NotFound", err)
+	}
+	notTar := filepath.Join(t.TempDir(), "not.tar")
+	os.WriteFile(notTar, bytes.Repeat([]byte("garbage "), 200), 0o600)
+	if _, err := Inspect(notTar); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("Inspect of a non-tar = %v, want InvalidArgument", err)
+	}
+}

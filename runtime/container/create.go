@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -44,6 +45,9 @@ func init() {
 func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
 	if err := validateConfig(cfg); err != nil {
 		return "", err
+	}
+	if checkpoint.IsArchiveRef(cfg.GetImage().GetImage()) {
+		return m.createFromCheckpoint(ctx, sandboxID, cfg)
 	}
 	sb, err := m.cfg.Sandboxes.Store().Get(sandboxID)
 	if err != nil {

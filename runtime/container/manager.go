@@ -9,6 +9,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -66,7 +67,10 @@ type Config struct {
 	MinOOMScoreAdj int
 	// Security confines containers: seccomp, AppArmor, SELinux.
 	Security Security
-	Logger   *slog.Logger
+	// CRIU says whether checkpoint/restore can work here; nil: the criu
+	// binary on PATH, checked on first use.
+	CRIU   CRIU
+	Logger *slog.Logger
 }
 
 // Manager creates, starts, stops and removes containers.
@@ -84,6 +88,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CRIU == nil {
+		cfg.CRIU = checkpoint.NewChecker()
 	}
 	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar(), log: cfg.Logger}
 }
