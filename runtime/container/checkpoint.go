@@ -68,7 +68,9 @@ func (m *Manager) Checkpoint(ctx context.Context, id string, opts CheckpointOpti
 		return fmt.Errorf("checkpoint container %s: %w", c.ID, err)
 	}
 	defer os.RemoveAll(dir)
-	if err := m.dump(ctx, c, dir, opts); err != nil {
+	if err := m.dumpPaused(ctx, []*Container{c}, func(ctx context.Context) error {
+		return m.dump(ctx, c, dir, opts.Status)
+	}); err != nil {
 		return fmt.Errorf("checkpoint container %s: %w", c.ID, err)
 	}
 	if err := checkpoint.WriteArchive(dir, opts.Location); err != nil {
@@ -99,10 +101,44 @@ func (m *Manager) checkpointable(ctx context.Context, id string, opts Checkpoint
 	return c, nil
 }
 
-// dump fills dir with the checkpoint's files. The task is paused across
-// CRIU's dump and the copy of its writable layer, so memory and files are
-// one consistent cut, and resumed whatever happens.
-func (m *Manager) dump(ctx context.Context, c *Container, dir string, opts CheckpointOptions) (retErr error) {
+// dumpPaused pauses every container, runs fn, and resumes them all
+// whatever happened, even past the request's deadline: CRIU's dump and the
+// copy of the writable layers see one consistent cut, and a checkpoint
+// never leaves a container frozen.
+func (m *Manager) dumpPaused(ctx context.Context, cs []*Container, fn func(context.Context) error) (retErr error) {
+	var paused []containerd.Task
+	defer func() {
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		for _, task := range paused {
+			if err := task.Resume(cctx); err != nil && !errdefs.IsNotFound(err) {
+				m.log.Error("resuming a checkpointed container", "container", task.ID(), "error", err)
+				if retErr == nil {
+					retErr = fmt.Errorf("resume %s: %w", task.ID(), err)
+				}
+			}
+		}
+	}()
+	for _, c := range cs {
+		cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("load container %s: %w", c.ID, err)
+		}
+		task, err := cont.Task(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("load task of %s: %w", c.ID, err)
+		}
+		if err := task.Pause(ctx); err != nil {
+			return fmt.Errorf("pause %s: %w", c.ID, err)
+		}
+		paused = append(paused, task)
+	}
+	return fn(ctx)
+}
+
+// dump fills dir with a paused container's checkpoint: CRIU's images
+// through the runc shim, the writable layer's changes, and the metadata.
+func (m *Manager) dump(ctx context.Context, c *Container, dir string, status func(*Container) ([]byte, error)) error {
 	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
 	if err != nil {
 		return fmt.Errorf("load container: %w", err)
@@ -119,19 +155,6 @@ func (m *Manager) dump(ctx context.Context, c *Container, dir string, opts Check
 	if err != nil {
 		return fmt.Errorf("load task: %w", err)
 	}
-	if err := task.Pause(ctx); err != nil {
-		return fmt.Errorf("pause: %w", err)
-	}
-	defer func() {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		if err := task.Resume(cctx); err != nil && !errdefs.IsNotFound(err) {
-			m.log.Error("resuming a checkpointed container", "container", c.ID, "error", err)
-			if retErr == nil {
-				retErr = fmt.Errorf("resume: %w", err)
-			}
-		}
-	}()
 
 	// With an image path the shim has runc write CRIU's images straight
 	// into checkpoint/ instead of into containerd's content store, and
@@ -158,8 +181,8 @@ func (m *Manager) dump(ctx context.Context, c *Container, dir string, opts Check
 		},
 		Spec: spec,
 	}
-	if opts.Status != nil {
-		if md.Status, err = opts.Status(c); err != nil {
+	if status != nil {
+		if md.Status, err = status(c); err != nil {
 			return fmt.Errorf("container status: %w", err)
 		}
 	}

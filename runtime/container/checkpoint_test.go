@@ -45,6 +45,10 @@ func checkpointManager(t *testing.T, criu CRIU) *Manager {
 	})
 	sandboxes.Add(ready.ID, ready)
 	notReady := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: "stopped-sandbox"}}
+	notReady.Update(func(s sandbox.Status) (sandbox.Status, error) {
+		s.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+		return s, nil
+	})
 	sandboxes.Add(notReady.ID, notReady)
 
 	m := NewManager(Config{CRIU: criu, Sandboxes: fakeSandboxes{sandboxes}})

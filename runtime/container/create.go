@@ -47,7 +47,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	if checkpoint.IsArchiveRef(cfg.GetImage().GetImage()) {
-		return m.createFromCheckpoint(ctx, sandboxID, cfg)
+		return m.Restore(ctx, sandboxID, cfg, cfg.GetImage().GetImage())
 	}
 	sb, err := m.cfg.Sandboxes.Store().Get(sandboxID)
 	if err != nil {

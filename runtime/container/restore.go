@@ -11,13 +11,12 @@ import (
 	"github.com/berth-cri/berth/runtime/checkpoint"
 )
 
-// createFromCheckpoint is CreateContainer whose image is the absolute path
-// of a checkpoint archive, as CRI-O reads it: the container is to be
-// restored from the archive into the sandbox. The archive is read and the
-// sandbox checked before CRIU is asked, so a bad request says so whatever
-// the node can do.
-func (m *Manager) createFromCheckpoint(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig) (string, error) {
-	archive := cfg.GetImage().GetImage()
+// Restore creates a container in a ready sandbox from the checkpoint
+// archive at archive: CreateContainer whose image is the archive's
+// absolute path, as CRI-O reads it, and RestorePod. The archive is read
+// and the sandbox checked before CRIU is asked, so a bad request says so
+// whatever the node can do.
+func (m *Manager) Restore(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, archive string) (string, error) {
 	if filepath.Clean(archive) != archive {
 		return "", fmt.Errorf("checkpoint archive %q is not a clean absolute path: %w", archive, errdefs.ErrInvalidArgument)
 	}
