@@ -103,3 +103,20 @@ func TestFormatVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeThisNode asks this node's criu, when it has one: the verdict
+// must agree with `criu check`'s exit code.
+func TestProbeThisNode(t *testing.T) {
+	p := probeNode(context.Background())
+	if p.Path == "" {
+		t.Skip("no criu on PATH")
+	}
+	if p.Version == 0 {
+		t.Errorf("criu %s gave no version: %v", p.Path, p.VersionErr)
+	}
+	err := Verdict(p)
+	if (p.CheckErr == nil) != (err == nil) {
+		t.Errorf("criu check error %v, verdict %v: they disagree", p.CheckErr, err)
+	}
+	t.Logf("criu %s at %s: %v", FormatVersion(p.Version), p.Path, err)
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
+	"github.com/containerd/containerd/api/types/runc/options"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -157,5 +158,45 @@ func TestCreateFromCheckpointValidation(t *testing.T) {
 				t.Errorf("store holds %d containers after a refused restore, want the 3 it had", n)
 			}
 		})
+	}
+}
+
+func TestCheckpointTaskOptionsKeepTheTaskRunning(t *testing.T) {
+	var info containerd.CheckpointTaskInfo
+	if err := containerd.WithCheckpointImagePath("/x/checkpoint")(&info); err != nil {
+		t.Fatal(err)
+	}
+	if err := withCheckpointWorkPath("/x/work")(&info); err != nil {
+		t.Fatal(err)
+	}
+	opts, ok := info.Options.(*options.CheckpointOptions)
+	if !ok {
+		t.Fatalf("checkpoint options are %T, want runc's", info.Options)
+	}
+	if opts.Exit || opts.WorkPath != "/x/work" || opts.ImagePath != "/x/checkpoint" {
+		t.Errorf("checkpoint options = %+v, want a running task, CRIU's images in /x/checkpoint and its work in /x/work", opts)
+	}
+}
+
+func TestCopyLog(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "0.log")
+	os.WriteFile(src, []byte("2026-01-01T00:00:00Z stdout F hello\n"), 0o600)
+	dst := filepath.Join(dir, "container.log")
+	if err := copyLog(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); !strings.Contains(string(b), "hello") {
+		t.Errorf("copied log = %q", b)
+	}
+	// No log path, or a log not written yet, is no log in the archive.
+	for _, src := range []string{"", filepath.Join(dir, "missing.log")} {
+		dst := filepath.Join(t.TempDir(), "container.log")
+		if err := copyLog(src, dst); err != nil {
+			t.Errorf("copyLog(%q) = %v", src, err)
+		}
+		if _, err := os.Stat(dst); err == nil {
+			t.Errorf("copyLog(%q) wrote a log", src)
+		}
 	}
 }
