@@ -60,6 +60,11 @@ func (s *Service) RestorePod(ctx context.Context, r *runtimeapi.RestorePodReques
 	if err := container.MatchPodCheckpoint(pc, r.GetContainerConfigs()); err != nil {
 		return nil, err
 	}
+	for _, cfg := range r.GetContainerConfigs() {
+		if _, _, err := container.CheckRestore(cfg, pc.Archives[cfg.GetMetadata().GetName()]); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.containers.CheckCRIU(ctx); err != nil {
 		return nil, fmt.Errorf("restore pod from %s: %w", r.GetCheckpointPath(), err)
 	}

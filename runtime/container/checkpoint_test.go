@@ -139,12 +139,18 @@ func TestCreateFromCheckpointValidation(t *testing.T) {
 		{"not an archive", "ready-sandbox", notArchive, errdefs.IsInvalidArgument, false, "not a tar archive"},
 		{"unknown sandbox", "nope", archive, errdefs.IsNotFound, false, ""},
 		{"sandbox not ready", "stopped-sandbox", archive, errdefs.IsFailedPrecondition, false, "not ready"},
+		{"other command", "ready-sandbox", archive + "#sleep", errdefs.IsInvalidArgument, false, "the checkpoint holds"},
 		{"no CRIU", "ready-sandbox", archive, errdefs.IsFailedPrecondition, true, "vDSO layout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			criu := &fakeCRIU{err: errNoCRIU}
 			m := checkpointManager(t, criu)
-			_, err := m.Create(context.Background(), tc.sandbox, cfg(tc.image))
+			c := cfg(tc.image)
+			if image, cmd, ok := strings.Cut(tc.image, "#"); ok {
+				c = cfg(image)
+				c.Command = []string{cmd}
+			}
+			_, err := m.Create(context.Background(), tc.sandbox, c)
 			if !tc.want(err) {
 				t.Fatalf("Create = %v, wrong class", err)
 			}

@@ -229,6 +229,7 @@ func TestRestoreFromArchive(t *testing.T) {
 	}{
 		{"missing archive", filepath.Join(dir, "missing.tar"), codes.NotFound},
 		{"not an archive", garbage, codes.InvalidArgument},
+		{"archive of another command", archive + "#sleep", codes.InvalidArgument},
 		{"archive without CRIU", archive, codes.FailedPrecondition},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,7 +237,10 @@ func TestRestoreFromArchive(t *testing.T) {
 				t.Skip("CRIU works here")
 			}
 			cfg := ctrConfig(busybox)
-			cfg.Image = &runtimeapi.ImageSpec{Image: tc.image}
+			cfg.Image, cfg.Command = &runtimeapi.ImageSpec{Image: tc.image}, nil
+			if image, cmd, ok := strings.Cut(tc.image, "#"); ok {
+				cfg.Image, cfg.Command = &runtimeapi.ImageSpec{Image: image}, []string{cmd}
+			}
 			ctx, cancel := ctxTimeout(30 * time.Second)
 			defer cancel()
 			_, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: cfg, SandboxConfig: podCfg})
@@ -289,8 +293,14 @@ func TestCheckpointAndRestorePodWithoutCRIU(t *testing.T) {
 		t.Fatal(err)
 	}
 	restoreCfg := podConfig()
-	ctrCfg := ctrConfig(busybox)
+	ctrCfg := ctrConfig(busybox, withShell(counterScript))
 	ctrCfg.Metadata.Name = "counter"
+	ctrCfg.Command = []string{"sleep", "1"}
+	_, err = d.Runtime.RestorePod(ctx, &runtimeapi.RestorePodRequest{CheckpointPath: cp, Config: restoreCfg, ContainerConfigs: []*runtimeapi.ContainerConfig{ctrCfg}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "the checkpoint holds") {
+		t.Fatalf("RestorePod of another command than the checkpoint's = %v, want InvalidArgument", err)
+	}
+	ctrCfg.Command = []string{"sh", "-c", counterScript}
 	_, err = d.Runtime.RestorePod(ctx, &runtimeapi.RestorePodRequest{CheckpointPath: cp, Config: restoreCfg, ContainerConfigs: []*runtimeapi.ContainerConfig{ctrCfg}})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("RestorePod = %v, want FailedPrecondition", err)
