@@ -71,9 +71,10 @@ func emptyDirCheck(t *testing.T, dir, what string) {
 }
 
 // TestCheckpointContainer checkpoints a counting container. Where CRIU
-// works the archive holds checkpointctl's layout; where it cannot (Debian
-// 12's CRIU 3.17.1 on Linux 6.13+) the answer is FailedPrecondition naming
-// why. Either way the container keeps running and counting.
+// works the archive holds checkpointctl's layout and a container restored
+// from it in a new pod counts on; where it cannot (Debian 12's CRIU 3.17.1
+// on Linux 6.13+) the answer is FailedPrecondition naming why. Either way
+// the checkpointed container keeps running and counting.
 func TestCheckpointContainer(t *testing.T) {
 	d, busybox := startWithBusybox(t)
 	podID, podCfg := runPod(t, d, withLogDir(t.TempDir()))
@@ -115,6 +116,19 @@ func TestCheckpointContainer(t *testing.T) {
 		t.Fatalf("container is %s after CheckpointContainer, want RUNNING", st)
 	}
 	counterAdvances(t, d, id, before)
+
+	if works {
+		// Restored into another pod, the counter goes on from where the
+		// checkpoint took it instead of starting again from 1.
+		newPod, newPodCfg := runPod(t, d, withLogDir(t.TempDir()))
+		cfg := ctrConfig(busybox)
+		cfg.Image, cfg.Command = &runtimeapi.ImageSpec{Image: location}, nil
+		restored := runContainer(t, d, newPod, newPodCfg, cfg)
+		if n := counter(t, d, restored); n < before {
+			t.Fatalf("restored counter is %d, below the %d it had before the checkpoint", n, before)
+		}
+		counterAdvances(t, d, restored, before)
+	}
 }
 
 func firstCRIUError(out string) string {
