@@ -107,7 +107,7 @@ func (m *Manager) podCheckpointable(ctx context.Context, opts PodCheckpointOptio
 	if err := RefuseOptions(opts.Options); err != nil {
 		return nil, err
 	}
-	if err := emptyDir(opts.OutputPath); err != nil {
+	if err := requireEmptyDir(opts.OutputPath); err != nil {
 		return nil, err
 	}
 	if len(opts.ContainerIDs) == 0 {
@@ -236,9 +236,9 @@ func RefuseOptions(opts map[string]string) error {
 	return fmt.Errorf("berth supports no checkpoint/restore options, got %q: %w", keys, errdefs.ErrInvalidArgument)
 }
 
-// emptyDir checks CheckpointPod's output path: an existing, empty
+// requireEmptyDir checks CheckpointPod's output path: an existing, empty
 // directory given by a clean absolute path.
-func emptyDir(dir string) error {
+func requireEmptyDir(dir string) error {
 	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir {
 		return fmt.Errorf("output path %q is not a clean absolute path: %w", dir, errdefs.ErrInvalidArgument)
 	}
