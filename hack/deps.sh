@@ -33,6 +33,7 @@ APT_PACKAGES=(
 	systemd        # systemd-analyze: tests verify deploy/systemd's units (no systemd as PID 1 needed)
 	curl
 	jq
+	criu           # checkpoint/restore (CheckpointContainer); see docs/checkpoint.md
 )
 
 log() { printf '%s\n' "$*"; }

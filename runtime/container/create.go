@@ -20,6 +20,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -45,6 +46,9 @@ func init() {
 func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig) (_ string, retErr error) {
 	if err := validateConfig(cfg); err != nil {
 		return "", err
+	}
+	if checkpoint.IsArchiveRef(cfg.GetImage().GetImage()) {
+		return m.Restore(ctx, sandboxID, cfg, cfg.GetImage().GetImage())
 	}
 	sb, err := m.cfg.Sandboxes.Store().Get(sandboxID)
 	if err != nil {

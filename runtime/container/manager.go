@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -67,7 +68,10 @@ type Config struct {
 	MinOOMScoreAdj int
 	// Security confines containers: seccomp, AppArmor, SELinux.
 	Security Security
-	Logger   *slog.Logger
+	// CRIU says whether checkpoint/restore can work here; nil: the criu
+	// binary on PATH, checked on first use.
+	CRIU   CRIU
+	Logger *slog.Logger
 	// Events receives the containers' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
 }
@@ -87,6 +91,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CRIU == nil {
+		cfg.CRIU = checkpoint.NewChecker()
 	}
 	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar(), log: cfg.Logger}
 }

@@ -100,7 +100,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
-	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...))
+	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...), m.restoreTaskOpts(c.ID)...)
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -122,6 +122,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
+	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
 	c.Update(func(s Status) (Status, error) {
