@@ -20,6 +20,8 @@ import (
 // gives each pod a range of 65536 from 65536 up.
 const usernsHostID, usernsLength = 200000, 65536
 
+const nginxRef = "registry.k8s.io/e2e-test-images/nginx:1.14-2"
+
 func podMapping() []*runtimeapi.IDMapping {
 	return []*runtimeapi.IDMapping{{ContainerId: 0, HostId: usernsHostID, Length: usernsLength}}
 }
@@ -51,6 +53,8 @@ func TestUserNamespacePod(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(vol, "data"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// nginx has several layers (an overlayfs view), busybox one (a bind).
+	nginx := mustPull(t, d, nginxRef)
 	podID, podCfg := runPod(t, d, withUserNS(podUserNS()))
 	if got := podStatus(t, d, podID).GetStatus().GetLinux().GetNamespaces().GetOptions().GetUsernsOptions(); got.GetMode() != runtimeapi.NamespaceMode_POD || len(got.GetUids()) != 1 {
 		t.Errorf("PodSandboxStatus user namespace options = %v, want POD with the mapping", got)
@@ -59,6 +63,10 @@ func TestUserNamespacePod(t *testing.T) {
 		withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.NamespaceOptions.UsernsOptions = podUserNS() }),
 		withMount(&runtimeapi.Mount{ContainerPath: "/mapped", HostPath: vol, UidMappings: podMapping(), GidMappings: podMapping()}),
 		withMount(&runtimeapi.Mount{ContainerPath: "/plain", HostPath: vol, Readonly: true}),
+		withMount(&runtimeapi.Mount{ContainerPath: "/img", Readonly: true, UidMappings: podMapping(), GidMappings: podMapping(),
+			Image: &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: busyboxRef}}),
+		withMount(&runtimeapi.Mount{ContainerPath: "/nginx", Readonly: true, UidMappings: podMapping(), GidMappings: podMapping(),
+			Image: &runtimeapi.ImageSpec{Image: nginx, UserSpecifiedImage: nginxRef}}),
 	))
 
 	want := fmt.Sprintf("0 %d %d", usernsHostID, usernsLength)
@@ -71,8 +79,13 @@ func TestUserNamespacePod(t *testing.T) {
 		{"a file the image gives to root", "/bin/busybox", "0:0"},
 		{"the pod's /etc/hosts", "/etc/hosts", "0:0"},
 		{"a file of an idmapped host mount", "/mapped/data", "0:0"},
+		{"a root-owned file of a one-layer image volume", "/img/bin/busybox", "0:0"},
+		{"a root-owned file of a layered image volume", "/nginx/bin/sh", "0:0"},
 		// Not mapped: node root is no one in the pod.
 		{"a file of a plain host mount", "/plain/data", "65534:65534"},
+	}
+	if out := mustExec(t, d, id, "sh", "-c", "grep ' /nginx ' /proc/self/mountinfo"); !strings.Contains(out, " - overlay ") {
+		t.Errorf("the layered image volume is not an overlayfs mount: %s", out)
 	}
 	for _, c := range checks {
 		if got := mustExec(t, d, id, "stat", "-c", "%u:%g", c.path); got != c.want {
