@@ -194,3 +194,29 @@ func TestUserNamespaceInvalidOptions(t *testing.T) {
 		t.Errorf("sandbox state directories left: %d", len(entries))
 	}
 }
+
+// After berthd restarts, a pod with a user namespace still takes new
+// containers into it, and its removal still unpins the namespace.
+func TestUserNamespacePodAfterRestart(t *testing.T) {
+	d, image := startWithBusybox(t)
+	podID, podCfg := runPod(t, d, withUserNS(podUserNS()))
+	first := runContainer(t, d, podID, podCfg, ctrConfig(image))
+	d.Restart()
+
+	second := runContainer(t, d, podID, podCfg, ctrConfig(image))
+	want := fmt.Sprintf("0 %d %d", usernsHostID, usernsLength)
+	for _, id := range []string{first, second} {
+		if got := strings.Join(strings.Fields(mustExec(t, d, id, "cat", "/proc/self/uid_map")), " "); got != want {
+			t.Errorf("uid_map of container %s after the restart = %q, want %q", id[:12], got, want)
+		}
+	}
+	// Both containers are in one user namespace, the pod's.
+	if a, b := mustExec(t, d, first, "readlink", "/proc/self/ns/user"), mustExec(t, d, second, "readlink", "/proc/self/ns/user"); a != b {
+		t.Errorf("containers of one pod are in user namespaces %s and %s", a, b)
+	}
+	pin := filepath.Join(d.State, "sandboxes", podID, "userns")
+	removePod(t, d, podID)
+	if m := harness.MountsUnder(pin); len(m) > 0 {
+		t.Errorf("user namespace still pinned after RemovePodSandbox: %v", m)
+	}
+}
