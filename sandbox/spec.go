@@ -83,6 +83,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			opts = append(opts, oci.WithHostname(h))
 		}
 	}
+	opts = append(opts, withUserNamespace(md), WithUserNSRlimits(md.IDMappings()))
 	if nsOpts.GetPid() == runtimeapi.NamespaceMode_NODE {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	}

@@ -70,6 +70,13 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	if err := <-taskErr; err != nil {
 		errs = append(errs, err)
 	}
+	// The user namespace pin sits in the shm mount's directory, which
+	// unmountShm removes.
+	if sb.UserNSPath != "" {
+		if err := netns.Remove(sb.UserNSPath); err != nil {
+			errs = append(errs, fmt.Errorf("unpin user namespace: %w", err))
+		}
+	}
 	if sb.ShmPath != "" {
 		if err := unmountShm(sb.ShmPath); err != nil {
 			errs = append(errs, err)

@@ -12,6 +12,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
@@ -70,6 +71,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", err
 	}
+	ids, err := userNamespace(sb, cfg)
+	if err != nil {
+		return "", err
+	}
 
 	id := newID()
 	name := makeName(cfg.GetMetadata(), sb.Config.GetMetadata())
@@ -94,7 +99,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		done(cctx)
 	}()
 
-	if err := m.prepareSnapshot(ctx, id, img); err != nil {
+	if err := m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...); err != nil {
 		return "", err
 	}
 	defer func() {
@@ -131,7 +136,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 
 	params := specParams{
-		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
+		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid, IDs: ids,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
 		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
 		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(), Security: m.cfg.Security,
@@ -188,12 +193,12 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 }
 
 // prepareSnapshot makes the container's writable layer on top of the
-// unpacked image.
-func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) error {
+// unpacked image, with the snapshot options (the pod's ID mappings) given.
+func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opts ...snapshots.Opt) error {
 	// The index knows the unpacked layers' chain ID: try it first, which
 	// saves reading the manifest and config from the content store twice.
 	if img.ChainID != "" {
-		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID)
+		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID, opts...)
 		if err == nil {
 			return nil
 		}
@@ -215,7 +220,7 @@ func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) err
 	if err != nil {
 		return fmt.Errorf("image %s layers: %w", img.ID, err)
 	}
-	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String()); err != nil {
+	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...); err != nil {
 		return fmt.Errorf("prepare rootfs snapshot: %w", err)
 	}
 	return nil
