@@ -14,13 +14,19 @@ LDFLAGS      := -X $(PKG)/version.Version=$(BERTH_VERSION) -X $(PKG)/version.Com
                 -X $(PKG)/version.Containerd=$(CONTAINERD_VERSION) -X $(PKG)/version.Runc=$(RUNC_VERSION) \
                 -X $(PKG)/version.CNIPlugins=$(CNI_PLUGINS_VERSION)
 CNI_CONF_DIR ?= /etc/cni/net.d
+# make install: DESTDIR stages into a directory (packaging, tests); PREFIX is
+# where binaries (PREFIX/bin) and the systemd units (PREFIX/lib/systemd/system)
+# go on the node. BINDIR and UNITDIR may be set on their own too.
+DESTDIR      ?=
+PREFIX       ?= /usr/local
+INSTALL_ENV   = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' CNI_CONF_DIR='$(CNI_CONF_DIR)' SRC_BIN='$(BIN)' SRC_CNI_BIN='$(CNI_BIN)'
 # Integration tests and the race detector want root and the built stack.
 TEST_ENV     := BERTH_BIN_DIR=$(BIN) BERTH_CNI_BIN_DIR=$(CNI_BIN) BERTH_IMAGES_DIR=$(OUT)/images
 UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +49,15 @@ run: deps build ## Run berthd in the foreground with its embedded containerd (as
 	fi
 	@echo "berthd serves on /run/berth/berth.sock; try: $(BIN)/crictl --runtime-endpoint unix:///run/berth/berth.sock info"
 	exec $(BIN)/berthd --cni-bin-dir $(CNI_BIN) --cni-conf-dir $(CNI_CONF_DIR)
+
+install: build ## Install berthd, the pinned containerd, runc, CNI plugins and crictl, config, CNI conflist and systemd units (DESTDIR, PREFIX; docs/install.md)
+	@$(INSTALL_ENV) hack/install.sh install
+
+uninstall: ## Remove what make install wrote, except files changed since (an edited config is kept)
+	@$(INSTALL_ENV) hack/install.sh uninstall
+
+installer-context: build ## Stage the DaemonSet installer image's build context in _output/installer (deploy/kubernetes/Dockerfile)
+	@$(INSTALL_ENV) hack/install.sh stage $(OUT)/installer
 
 test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
 
@@ -74,4 +89,4 @@ bench: deps build images ## Berth side by side with containerd's own CRI (same b
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
 	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry
-	rm -rf $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images
+	rm -rf $(OUT)/installer $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images

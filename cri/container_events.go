@@ -1,161 +1,86 @@
 package cri
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"time"
 
-	apievents "github.com/containerd/containerd/api/events"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/typeurl/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
 
-// settleTimeout bounds how long an event waits for Berth's own record to
-// show the change containerd announced (the exit recorded, the start
-// noted): an event must carry the statuses kubelet's evented PLEG will
-// trust, not the ones from just before.
-const settleTimeout = 5 * time.Second
+// eventBuffer is how many events a subscriber may lag behind before it is
+// cut off: a burst of pod starts on a busy node fits.
+const eventBuffer = 1024
 
-// GetContainerEvents streams container lifecycle events (created,
-// started, stopped, deleted) with the pod's and its containers' statuses,
-// for kubelet's evented PLEG, until the client goes away. Each call
-// subscribes to containerd's events for Berth's namespace; events of
-// other containers (pause) are left out.
+// GetContainerEvents streams the lifecycle events of pod sandboxes and
+// containers (created, started, stopped, deleted) for kubelet's evented
+// PLEG, until the client goes away. Berth publishes each event once the
+// change is recorded, so the statuses an event carries already show it.
+// A sandbox's own events carry its ID as the container ID, as kubelet
+// expects. A client too slow to keep up is told so (ResourceExhausted)
+// instead of slowing pods down or silently missing events; it resubscribes
+// and relists.
 func (s *Service) GetContainerEvents(_ *runtimeapi.GetEventsRequest, stream grpc.ServerStreamingServer[runtimeapi.ContainerEventResponse]) error {
-	if s.client == nil {
-		return fmt.Errorf("no containerd client: %w", errdefs.ErrNotImplemented)
+	if s.events == nil {
+		return fmt.Errorf("no event source: %w", errdefs.ErrNotImplemented)
 	}
+	sub := s.events.Subscribe(eventBuffer)
+	defer sub.Close()
 	ctx := stream.Context()
-	ns := fmt.Sprintf("namespace==%q", s.namespace)
-	envelopes, errs := s.client.EventService().Subscribe(ctx,
-		ns+`,topic=="/containers/create"`, ns+`,topic=="/tasks/start"`,
-		ns+`,topic=="/tasks/exit"`, ns+`,topic=="/containers/delete"`)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-errs:
-			if err == nil || errors.Is(err, context.Canceled) {
+		case e, ok := <-sub.C():
+			if !ok {
+				if sub.Lost() {
+					return status.Errorf(codes.ResourceExhausted, "the event stream fell more than %d events behind; subscribe again and relist", eventBuffer)
+				}
 				return nil
 			}
-			return fmt.Errorf("containerd events: %w", err)
-		case env := <-envelopes:
-			ev, err := typeurl.UnmarshalAny(env.Event)
-			if err != nil {
-				continue
-			}
-			resp := s.containerEvent(ctx, ev)
-			if resp == nil {
-				continue
-			}
-			resp.CreatedAt = env.Timestamp.UnixNano()
-			if err := stream.Send(resp); err != nil {
+			if err := stream.Send(s.containerEvent(e)); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// containerEvent turns a containerd event into a CRI one once Berth's
-// store agrees with it; nil for events kubelet has no use for.
-func (s *Service) containerEvent(ctx context.Context, ev any) *runtimeapi.ContainerEventResponse {
-	var id string
-	var typ runtimeapi.ContainerEventType
-	switch e := ev.(type) {
-	case *apievents.ContainerCreate:
-		id, typ = e.ID, runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT
-	case *apievents.TaskStart:
-		id, typ = e.ContainerID, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT
-	case *apievents.TaskExit:
-		if e.ID != e.ContainerID {
-			return nil // an exec process
-		}
-		id, typ = e.ContainerID, runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT
-	case *apievents.ContainerDelete:
-		id, typ = e.ID, runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT
-	default:
-		return nil
+// containerEvent describes e with the pod's status and its containers'
+// as they are now. A container that is gone still appears in the events
+// before its deletion, from the event's own record of it.
+func (s *Service) containerEvent(e lifecycle.Event) *runtimeapi.ContainerEventResponse {
+	resp := &runtimeapi.ContainerEventResponse{ContainerId: e.ID, CreatedAt: e.At.UnixNano(), ContainerEventType: eventType(e.Kind)}
+	sb, _ := e.Sandbox.(*sandbox.Sandbox)
+	if sb == nil {
+		return resp
 	}
-	store := s.containers.Store()
-	var sandboxID string
-	if typ == runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT {
-		// Only a container Berth still knows is one of its own (not a
-		// pause container); the event is sent once the store let it go.
-		c, err := store.Get(id)
-		if err != nil {
-			return nil
-		}
-		sandboxID = c.SandboxID
-		waitFor(ctx, func() bool { _, err := store.Get(id); return err != nil })
-	} else {
-		if !s.isContainer(ctx, id) {
-			return nil
-		}
-		var c *container.Container
-		if !waitFor(ctx, func() bool {
-			var err error
-			c, err = store.Get(id)
-			return err == nil && settled(c, typ)
-		}) && c == nil {
-			return nil
-		}
-		sandboxID = c.SandboxID
+	resp.PodSandboxStatus = sandboxStatus(sb, sb.Status())
+	c, _ := e.Container.(*container.Container)
+	listed := false
+	for _, sib := range s.containers.Store().ListSandbox(sb.ID) {
+		listed = listed || sib == c
+		resp.ContainersStatuses = append(resp.ContainersStatuses, containerStatus(sib, sib.Status()))
 	}
-	resp := &runtimeapi.ContainerEventResponse{ContainerId: id, ContainerEventType: typ}
-	if st, err := s.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: sandboxID}); err == nil {
-		resp.PodSandboxStatus = st.Status
-	}
-	for _, sib := range store.ListSandbox(sandboxID) {
-		if st, err := s.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: sib.ID}); err == nil {
-			resp.ContainersStatuses = append(resp.ContainersStatuses, st.Status)
-		}
+	if c != nil && !listed && e.Kind != lifecycle.Deleted {
+		resp.ContainersStatuses = append(resp.ContainersStatuses, containerStatus(c, c.Status()))
 	}
 	return resp
 }
 
-// settled reports whether the store shows what the event announced.
-func settled(c *container.Container, typ runtimeapi.ContainerEventType) bool {
-	switch typ {
-	case runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT:
-		return c.Status().State != runtimeapi.ContainerState_CONTAINER_CREATED
-	case runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT:
-		select {
-		case <-c.Exited():
-			return true
-		default:
-			return false
-		}
+func eventType(k lifecycle.Kind) runtimeapi.ContainerEventType {
+	switch k {
+	case lifecycle.Started:
+		return runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT
+	case lifecycle.Stopped:
+		return runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT
+	case lifecycle.Deleted:
+		return runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT
 	}
-	return true
-}
-
-// isContainer tells Berth's containers from pause containers by their
-// containerd label.
-func (s *Service) isContainer(ctx context.Context, id string) bool {
-	ctx = namespaces.WithNamespace(ctx, s.namespace)
-	cont, err := s.client.LoadContainer(ctx, id)
-	if err != nil {
-		return false
-	}
-	labels, err := cont.Labels(ctx)
-	return err == nil && labels[sandbox.LabelKind] == container.KindContainer
-}
-
-// waitFor polls cond until it holds (true) or settleTimeout passes.
-func waitFor(ctx context.Context, cond func() bool) bool {
-	deadline := time.Now().Add(settleTimeout)
-	for !cond() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT
 }

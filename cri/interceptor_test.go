@@ -75,7 +75,7 @@ func TestNotReadyAnswersUnavailable(t *testing.T) {
 		t.Fatalf("ListMetricDescriptors before ready: served %v, %v; want served", served, err)
 	}
 	env.svc.SetReady()
-	_, err = env.runtime.CheckpointContainer(context.Background(), &runtimeapi.CheckpointContainerRequest{})
+	_, err = env.runtime.ListPodSandboxMetrics(context.Background(), &runtimeapi.ListPodSandboxMetricsRequest{})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("after ready, an RPC without a handler: want Unimplemented, got %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/host"
 )
 
 // containerdCheckTimeout bounds the health check: kubelet polls Status
@@ -24,6 +26,7 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 	if err := s.network.Ready(); err != nil {
 		networkCond.Status, networkCond.Reason, networkCond.Message = false, "NetworkPluginNotReady", err.Error()
 	}
+	userns := host.UserNamespacesSupported()
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{runtimeCond, networkCond}},
 		// Containers get their image's groups plus the CRI ones (Merge) or
@@ -31,9 +34,11 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{
 			// The default handler ("") is runc. Recursive read-only mounts
-			// need mount_setattr (Linux 5.12) and runc >= 1.1, both given.
-			{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true}},
-			{Name: "runc", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true}},
+			// need mount_setattr (Linux 5.12) and runc >= 1.1. Pod user
+			// namespaces need idmapped overlayfs layers (Linux 5.19) and
+			// idmapped bind mounts (runc >= 1.2, which Berth ships).
+			{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: userns}},
+			{Name: "runc", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: userns}},
 		},
 	}
 	if r.GetVerbose() {

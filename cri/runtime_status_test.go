@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/host"
 )
 
 func conditions(t *testing.T, env *testEnv) map[string]*runtimeapi.RuntimeCondition {
@@ -96,5 +98,25 @@ func TestStatusAdvertisesSupplementalGroupsPolicy(t *testing.T) {
 	// say they honour it.
 	if !resp.GetFeatures().GetSupplementalGroupsPolicy() {
 		t.Fatal("Status does not advertise supplemental_groups_policy")
+	}
+}
+
+func TestStatusAdvertisesUserNamespacesWhereTheKernelHasThem(t *testing.T) {
+	env := newTestEnv(t)
+	env.svc.SetReady()
+	resp, err := env.runtime.Status(context.Background(), &runtimeapi.StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kubelet refuses hostUsers: false pods on a runtime handler that does
+	// not report user_namespaces, and critest skips its specs.
+	want := host.UserNamespacesSupported()
+	if len(resp.GetRuntimeHandlers()) == 0 {
+		t.Fatal("no runtime handlers reported")
+	}
+	for _, h := range resp.GetRuntimeHandlers() {
+		if got := h.GetFeatures().GetUserNamespaces(); got != want {
+			t.Errorf("handler %q user_namespaces = %v, want %v (idmapped overlayfs on this kernel)", h.GetName(), got, want)
+		}
 	}
 }

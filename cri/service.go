@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/stats"
 	"github.com/berth-cri/berth/runtime/streaming"
@@ -50,6 +51,9 @@ type Options struct {
 	Streaming streaming.URLs
 	// Stats serves the stats RPCs; nil: they answer Unimplemented.
 	Stats *stats.Collector
+	// Events are the sandboxes' and containers' lifecycle events;
+	// nil: GetContainerEvents answers Unimplemented.
+	Events *lifecycle.Hub
 }
 
 // Service implements the CRI RuntimeService and ImageService. RPCs without
@@ -67,6 +71,7 @@ type Service struct {
 	images       ImageService
 	streaming    streaming.URLs
 	stats        *stats.Collector
+	events       *lifecycle.Hub
 	cgroupDriver runtimeapi.CgroupDriver
 	statusInfo   map[string]string
 	log          *slog.Logger
@@ -90,6 +95,7 @@ func New(opts Options) *Service {
 		images:       opts.Images,
 		streaming:    opts.Streaming,
 		stats:        opts.Stats,
+		events:       opts.Events,
 		cgroupDriver: opts.CgroupDriver,
 		statusInfo:   opts.StatusInfo,
 		log:          opts.Logger,

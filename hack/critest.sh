@@ -18,6 +18,9 @@ log() { printf 'critest.sh: %s\n' "$*"; }
 
 # Short, under /run: containerd's shim socket dir must fit in 38 characters.
 WORK="$(mktemp -d /run/bc-XXXXXX)"
+# Searchable by all, as berthd's own root and state are: a pod with a user
+# namespace runs as an unprivileged node UID that must reach its rootfs.
+chmod 0711 "${WORK}"
 REGISTRY_PID=""
 BERTHD_PID=""
 

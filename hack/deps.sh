@@ -30,8 +30,10 @@ APT_PACKAGES=(
 	iproute2       # ip, for inspecting and testing pod networking
 	conntrack      # flushing stale UDP entries after portmap changes
 	apparmor       # apparmor_parser: tests compile Berth's default profile (no kernel needed)
+	systemd        # systemd-analyze: tests verify deploy/systemd's units (no systemd as PID 1 needed)
 	curl
 	jq
+	criu           # checkpoint/restore (CheckpointContainer); see docs/checkpoint.md
 )
 
 log() { printf '%s\n' "$*"; }

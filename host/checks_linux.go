@@ -70,6 +70,22 @@ func checkKernel() error {
 	return nil
 }
 
+// idmappedOverlayKernel is the first kernel whose overlayfs takes idmapped
+// lower layers, which a pod's user namespace needs for its rootfs.
+var idmappedOverlayKernel = [2]int{5, 19}
+
+// UserNamespacesSupported reports whether pods can get user namespaces of
+// their own here: the kernel idmaps overlayfs layers (containerd's overlayfs
+// snapshotter then mounts them so) and bind mounts (runc does those).
+func UserNamespacesSupported() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	major, minor, ok := parseKernel(unix.ByteSliceToString(u.Release[:]))
+	return ok && (major > idmappedOverlayKernel[0] || (major == idmappedOverlayKernel[0] && minor >= idmappedOverlayKernel[1]))
+}
+
 func parseKernel(release string) (major, minor int, ok bool) {
 	parts := strings.SplitN(release, ".", 3)
 	if len(parts) < 2 {

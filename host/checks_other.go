@@ -26,3 +26,9 @@ func SetMaxThreads() (int, error) { return 0, errors.New("berthd runs only on Li
 
 // DumpStacks is Linux-only.
 func DumpStacks(string) (string, error) { return "", errors.New("berthd runs only on Linux") }
+
+// UserNamespacesSupported is false: pods need Linux.
+func UserNamespacesSupported() bool { return false }
+
+// HasCapSysResource is false off Linux.
+func HasCapSysResource() bool { return false }

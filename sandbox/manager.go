@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 )
 
@@ -78,6 +79,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Registerer receives the stage timing metrics; nil skips them.
 	Registerer prometheus.Registerer
+	// Events receives the sandboxes' lifecycle events; nil drops them.
+	Events *lifecycle.Hub
 }
 
 // Manager runs, stops and removes pod sandboxes.
@@ -95,6 +98,11 @@ type Manager struct {
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
 	return &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
+}
+
+// publish announces a change of sb's own (not one of its containers').
+func (m *Manager) publish(kind lifecycle.Kind, sb *Sandbox) {
+	m.cfg.Events.Publish(lifecycle.Event{Kind: kind, ID: sb.ID, Sandbox: sb})
 }
 
 // SetContainers connects the container side, which is built after the

@@ -142,6 +142,10 @@ func (m *Manager) removeOrphans() []error {
 				continue
 			}
 			if shm := filepath.Join(dir, e.Name(), "shm"); dir == filepath.Join(m.cfg.State, "sandboxes") {
+				if err := netns.Remove(filepath.Join(dir, e.Name(), usernsFile)); err != nil {
+					errs = append(errs, err)
+					continue
+				}
 				if err := unmountShm(shm); err != nil {
 					errs = append(errs, err)
 					continue

@@ -7,6 +7,8 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
 // Remove stops a sandbox if needed, removes its containers, its pause
@@ -26,6 +28,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		}
 		m.store.delete(sb.ID)
 		m.names.release(sb.Name, sb.ID)
+		m.publish(lifecycle.Deleted, sb)
 		return nil
 	})
 }

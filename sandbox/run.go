@@ -20,6 +20,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/cni"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
@@ -101,6 +102,9 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	if cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetIpc() != runtimeapi.NamespaceMode_NODE {
 		md.ShmPath = m.shmDir(id)
 	}
+	if md.IDMappings().Enabled() {
+		md.UserNSPath = m.usernsPin(id)
+	}
 	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY})
 
 	// Every resource below is released by the same idempotent teardown as
@@ -131,8 +135,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 	}
 	if !hostNetwork {
-		if _, err := netns.Create(m.netnsDir(), id); err != nil {
-			return fmt.Errorf("create network namespace: %w", err)
+		if err := m.createNetNS(&md); err != nil {
+			return err
 		}
 		if err := netns.BringUpLoopback(md.NetNSPath); err != nil {
 			return fmt.Errorf("bring up lo: %w", err)
@@ -184,6 +188,9 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		return err
 	}
 	m.store.add(sb)
+	// Visible only once ready: created and started are announced together.
+	m.publish(lifecycle.Created, sb)
+	m.publish(lifecycle.Started, sb)
 	m.metrics.since(stageRun, start)
 	m.cfg.Logger.Info("sandbox ready", "sandbox", id, "pod", cfg.Metadata.Namespace+"/"+cfg.Metadata.Name, "ips", ips, "took", time.Since(start))
 	return nil
@@ -193,7 +200,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
 	step := time.Now()
 	container, err := m.cfg.Client.NewContainer(ctx, sb.ID,
-		withPauseRootfs(sb.ID, p.chainID),
+		withPauseRootfs(sb.ID, p.chainID, sb.IDMappings()),
 		containerd.WithImageName(p.ref),
 		runtimeOpt,
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
@@ -234,9 +241,9 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 // snapshot before the container refers to it. Writable, though the spec
 // mounts it read-only: runc creates the /proc, /dev and /sys mountpoints
 // first, and images like pause do not ship them.
-func withPauseRootfs(key, chainID string) containerd.NewContainerOpts {
+func withPauseRootfs(key, chainID string, ids IDMappings) containerd.NewContainerOpts {
 	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
-		if _, err := client.SnapshotService(snapshotter).Prepare(ctx, key, chainID); err != nil {
+		if _, err := client.SnapshotService(snapshotter).Prepare(ctx, key, chainID, RemapSnapshotOpts(ids)...); err != nil {
 			return fmt.Errorf("pause rootfs: %w", err)
 		}
 		c.Snapshotter, c.SnapshotKey = snapshotter, key
@@ -283,10 +290,15 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, container contain
 			exitC = retryLater(err)
 		}
 	}
+	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
+		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
 		return s, nil
 	})
+	if wasReady {
+		m.publish(lifecycle.Stopped, sb)
+	}
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {
@@ -310,8 +322,10 @@ func validateConfig(cfg *runtimeapi.PodSandboxConfig) error {
 			return fmt.Errorf("port mapping %d->%d out of range: %w", pm.HostPort, pm.ContainerPort, errdefs.ErrInvalidArgument)
 		}
 	}
-	_, err := bandwidthCapability(cfg.GetAnnotations())
-	return err
+	if _, err := bandwidthCapability(cfg.GetAnnotations()); err != nil {
+		return err
+	}
+	return validateUserNamespace(cfg)
 }
 
 // makeName is the registrar key: one sandbox per pod and attempt.

@@ -25,6 +25,10 @@ type Metadata struct {
 	// ShmPath is the pod's /dev/shm tmpfs; empty when the pod shares the
 	// host's IPC namespace (and so /dev/shm).
 	ShmPath string `json:"shmPath,omitempty"`
+	// UserNSPath pins the pod's user namespace, which owns its network
+	// namespace, for the pause container to join; empty when the pod uses
+	// the node's user namespace.
+	UserNSPath string `json:"userNSPath,omitempty"`
 }
 
 // HostNetwork reports whether the pod uses the node's network namespace.

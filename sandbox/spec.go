@@ -61,6 +61,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 		oci.WithEnv(p.config.Env),
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
+		oci.WithCapabilities(nil), // pause needs none
 		oci.WithCgroup(CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)),
 		oci.WithAnnotations(map[string]string{
 			annotationContainerType: "sandbox",
@@ -82,6 +83,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			opts = append(opts, oci.WithHostname(h))
 		}
 	}
+	opts = append(opts, withUserNamespace(md), WithUserNSRlimits(md.IDMappings()))
 	if nsOpts.GetPid() == runtimeapi.NamespaceMode_NODE {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	}

@@ -12,6 +12,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -69,19 +70,31 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	if err := <-taskErr; err != nil {
 		errs = append(errs, err)
 	}
+	// The user namespace pin sits in the shm mount's directory, which
+	// unmountShm removes.
+	if sb.UserNSPath != "" {
+		if err := netns.Remove(sb.UserNSPath); err != nil {
+			errs = append(errs, fmt.Errorf("unpin user namespace: %w", err))
+		}
+	}
 	if sb.ShmPath != "" {
 		if err := unmountShm(sb.ShmPath); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	err := errors.Join(errs...)
+	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
+		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid, s.Problem = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0, ""
 		if err != nil {
 			s.Problem = err.Error()
 		}
 		return s, nil
 	})
+	if wasReady {
+		m.publish(lifecycle.Stopped, sb)
+	}
 	return err
 }
 

@@ -69,6 +69,22 @@ func withDefaultProfile(_ context.Context, _ oci.Client, _ *containers.Container
 	return nil
 }
 
+// withSandboxProfile sets the default profile for no capabilities on the
+// native architecture (the first of the profile's list, its sub-arches
+// (such as 32-bit x86 on x86-64) left out).
+func withSandboxProfile(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	none := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	sc, err := mobyseccomp.GetDefaultProfile(none)
+	if err != nil {
+		return fmt.Errorf("default seccomp profile: %w", err)
+	}
+	if len(sc.Architectures) > 1 {
+		sc.Architectures = sc.Architectures[:1]
+	}
+	setSeccomp(s, sc)
+	return nil
+}
+
 // withProfile sets a Localhost profile (Docker's format, which is also the
 // OCI one with names lists) read from path.
 func withProfile(path string, body []byte) oci.SpecOpts {

@@ -60,9 +60,19 @@ func TestDefaultProfileFollowsCapabilities(t *testing.T) {
 	}
 }
 
-func TestSandboxOptsIsTheDefaultProfile(t *testing.T) {
-	if s := spec(t, SandboxOpts()); s.Linux.Seccomp == nil || !allowed(s.Linux.Seccomp, "pause") {
-		t.Fatalf("pause seccomp = %+v", s.Linux.Seccomp)
+// The pause container is confined whatever its spec's capabilities, by the
+// default profile for no capabilities, on the native architecture alone.
+func TestSandboxOptsIsTheDefaultProfileWithoutCapabilities(t *testing.T) {
+	sc := spec(t, oci.WithAddedCapabilities([]string{"CAP_SYS_ADMIN"}), SandboxOpts()).Linux.Seccomp
+	if sc == nil || sc.DefaultAction != specs.ActErrno || !allowed(sc, "pause") || !allowed(sc, "wait4") {
+		t.Fatalf("pause seccomp = %+v, want deny by default, pause and wait4 allowed", sc)
+	}
+	if allowed(sc, "mount") || allowed(sc, "unshare") {
+		t.Fatal("pause's profile allows mount or unshare, which the default profile keeps for CAP_SYS_ADMIN")
+	}
+	full := spec(t, withDefaultProfile).Linux.Seccomp
+	if len(sc.Architectures) != 1 || sc.Architectures[0] != full.Architectures[0] {
+		t.Fatalf("pause's architectures %v, want only the native %v of %v", sc.Architectures, full.Architectures[0], full.Architectures)
 	}
 }
 

@@ -27,3 +27,7 @@ func withProfile(path string, _ []byte) oci.SpecOpts {
 		return fmt.Errorf("seccomp profile %q: seccomp needs Linux: %w", path, errdefs.ErrNotImplemented)
 	}
 }
+
+func withSandboxProfile(context.Context, oci.Client, *containers.Container, *oci.Spec) error {
+	return fmt.Errorf("seccomp needs Linux: %w", errdefs.ErrNotImplemented)
+}

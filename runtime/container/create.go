@@ -12,6 +12,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
@@ -19,6 +20,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -45,6 +48,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err := validateConfig(cfg); err != nil {
 		return "", err
 	}
+	if checkpoint.IsArchiveRef(cfg.GetImage().GetImage()) {
+		return m.Restore(ctx, sandboxID, cfg, cfg.GetImage().GetImage())
+	}
 	sb, err := m.cfg.Sandboxes.Store().Get(sandboxID)
 	if err != nil {
 		return "", err
@@ -62,6 +68,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", fmt.Errorf("image %q of container %q: %w", cfg.GetImage().GetImage(), cfg.GetMetadata().GetName(), err)
 	}
 	runtimeOpt, err := m.cfg.Sandboxes.RuntimeOpts(sb)
+	if err != nil {
+		return "", err
+	}
+	ids, err := userNamespace(sb, cfg)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +99,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		done(cctx)
 	}()
 
-	if err := m.prepareSnapshot(ctx, id, img); err != nil {
+	if err := m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...); err != nil {
 		return "", err
 	}
 	defer func() {
@@ -126,7 +136,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	}
 
 	params := specParams{
-		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid,
+		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid, IDs: ids,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
 		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
 		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(), Security: m.cfg.Security,
@@ -173,20 +183,22 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	); err != nil {
 		return "", fmt.Errorf("create container: %w", err)
 	}
-	m.store.add(newContainer(md, Status{
+	c := newContainer(md, Status{
 		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
 		Resources: cfg.GetLinux().GetResources(),
-	}))
+	})
+	m.store.add(c)
+	m.publish(lifecycle.Created, c)
 	return id, nil
 }
 
 // prepareSnapshot makes the container's writable layer on top of the
-// unpacked image.
-func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) error {
+// unpacked image, with the snapshot options (the pod's ID mappings) given.
+func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opts ...snapshots.Opt) error {
 	// The index knows the unpacked layers' chain ID: try it first, which
 	// saves reading the manifest and config from the content store twice.
 	if img.ChainID != "" {
-		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID)
+		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID, opts...)
 		if err == nil {
 			return nil
 		}
@@ -208,7 +220,7 @@ func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image) err
 	if err != nil {
 		return fmt.Errorf("image %s layers: %w", img.ID, err)
 	}
-	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String()); err != nil {
+	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...); err != nil {
 		return fmt.Errorf("prepare rootfs snapshot: %w", err)
 	}
 	return nil

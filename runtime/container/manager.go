@@ -9,6 +9,8 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -66,7 +68,12 @@ type Config struct {
 	MinOOMScoreAdj int
 	// Security confines containers: seccomp, AppArmor, SELinux.
 	Security Security
-	Logger   *slog.Logger
+	// CRIU says whether checkpoint/restore can work here; nil: the criu
+	// binary on PATH, checked on first use.
+	CRIU   CRIU
+	Logger *slog.Logger
+	// Events receives the containers' lifecycle events; nil drops them.
+	Events *lifecycle.Hub
 }
 
 // Manager creates, starts, stops and removes containers.
@@ -85,11 +92,27 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.CRIU == nil {
+		cfg.CRIU = checkpoint.NewChecker()
+	}
 	return &Manager{cfg: cfg, store: NewStore(), names: newRegistrar(), log: cfg.Logger}
 }
 
 // Store is the in-memory index of containers.
 func (m *Manager) Store() *Store { return m.store }
+
+// publish announces a change of c, with its pod as it is now (it may be
+// gone from the sandbox store by the time a subscriber reads the event).
+func (m *Manager) publish(kind lifecycle.Kind, c *Container) {
+	if m.cfg.Events.Subscribers() == 0 {
+		return
+	}
+	e := lifecycle.Event{Kind: kind, ID: c.ID, Container: c}
+	if sb, err := m.cfg.Sandboxes.Store().Get(c.SandboxID); err == nil {
+		e.Sandbox = sb
+	}
+	m.cfg.Events.Publish(e)
+}
 
 func (m *Manager) fifoDir(id string) string {
 	return filepath.Join(m.cfg.State, "containers", id, "io")

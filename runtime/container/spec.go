@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,12 +39,15 @@ type specParams struct {
 	// the container joins; TargetPid is the target container's process
 	// for PID namespace mode TARGET.
 	SandboxPid, TargetPid uint32
-	Image                 ocispec.ImageConfig
-	ImageName             string
-	CgroupsPath           string
-	MinOOMScoreAdj        int
-	Host                  hostFeatures
-	Security              Security
+	// IDs are the pod's user namespace mappings, which the container
+	// joins; empty for the node's user namespace.
+	IDs            sandbox.IDMappings
+	Image          ocispec.ImageConfig
+	ImageName      string
+	CgroupsPath    string
+	MinOOMScoreAdj int
+	Host           hostFeatures
+	Security       Security
 }
 
 // hostFeatures are the node's cgroup facts that change what may be set.
@@ -281,7 +285,32 @@ func bindMount(m *runtimeapi.Mount) (specs.Mount, string, error) {
 	default:
 		opts = append(opts, "rw")
 	}
-	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}, rootProp, nil
+	mnt := specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}
+	// An idmapped mount (runc, mount_setattr): files the host gives to
+	// mapped IDs show as owned by the container IDs they map from.
+	mnt.UIDMappings, err = mountIDMappings("UID", src, m.GetUidMappings())
+	if err != nil {
+		return specs.Mount{}, "", err
+	}
+	mnt.GIDMappings, err = mountIDMappings("GID", src, m.GetGidMappings())
+	if err != nil {
+		return specs.Mount{}, "", err
+	}
+	if (len(mnt.UIDMappings) == 0) != (len(mnt.GIDMappings) == 0) {
+		return specs.Mount{}, "", fmt.Errorf("idmapped mount of %q needs both UID and GID mappings: %w", src, errdefs.ErrInvalidArgument)
+	}
+	return mnt, rootProp, nil
+}
+
+func mountIDMappings(kind, src string, ms []*runtimeapi.IDMapping) ([]specs.LinuxIDMapping, error) {
+	var out []specs.LinuxIDMapping
+	for _, m := range ms {
+		if m.GetLength() == 0 || uint64(m.GetHostId())+uint64(m.GetLength()) > math.MaxUint32 || uint64(m.GetContainerId())+uint64(m.GetLength()) > math.MaxUint32 {
+			return nil, fmt.Errorf("%s mapping %d:%d:%d of the mount of %q is empty or out of range: %w", kind, m.GetContainerId(), m.GetHostId(), m.GetLength(), src, errdefs.ErrInvalidArgument)
+		}
+		out = append(out, specs.LinuxIDMapping{ContainerID: m.GetContainerId(), HostID: m.GetHostId(), Size: m.GetLength()})
+	}
+	return out, nil
 }
 
 // namespaceOpts joins the sandbox's namespaces: network through the pinned
@@ -302,6 +331,12 @@ func namespaceOpts(p specParams, ns *runtimeapi.NamespaceOption) ([]oci.SpecOpts
 		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
 	} else {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: proc(p.SandboxPid, "ipc")}))
+	}
+	if p.IDs.Enabled() {
+		opts = append(opts,
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UserNamespace, Path: proc(p.SandboxPid, "user")}),
+			oci.WithUserNamespace(p.IDs.UIDs, p.IDs.GIDs),
+			sandbox.WithUserNSRlimits(p.IDs))
 	}
 	switch ns.GetPid() {
 	case runtimeapi.NamespaceMode_NODE:

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/sandbox"
@@ -31,10 +32,25 @@ func sandboxMounts(sb *sandbox.Sandbox, readonly bool) []*runtimeapi.Mount {
 	if shm == "" {
 		shm = "/dev/shm" // host IPC: the host's
 	}
+	// In a pod with its own user namespace, the pod's files are idmapped so
+	// that its root owns them, as root does elsewhere; the shm tmpfs is
+	// world-writable and needs no mapping.
+	uids, gids := criIDMappings(sb.IDMappings())
 	return []*runtimeapi.Mount{
-		{ContainerPath: "/etc/hostname", HostPath: filepath.Join(sb.Dir, sandbox.HostnameFile), Readonly: readonly},
-		{ContainerPath: "/etc/hosts", HostPath: filepath.Join(sb.Dir, sandbox.HostsFile), Readonly: readonly},
-		{ContainerPath: "/etc/resolv.conf", HostPath: filepath.Join(sb.Dir, sandbox.ResolvFile), Readonly: readonly},
+		{ContainerPath: "/etc/hostname", HostPath: filepath.Join(sb.Dir, sandbox.HostnameFile), Readonly: readonly, UidMappings: uids, GidMappings: gids},
+		{ContainerPath: "/etc/hosts", HostPath: filepath.Join(sb.Dir, sandbox.HostsFile), Readonly: readonly, UidMappings: uids, GidMappings: gids},
+		{ContainerPath: "/etc/resolv.conf", HostPath: filepath.Join(sb.Dir, sandbox.ResolvFile), Readonly: readonly, UidMappings: uids, GidMappings: gids},
 		{ContainerPath: "/dev/shm", HostPath: shm},
 	}
+}
+
+func criIDMappings(ids sandbox.IDMappings) (uids, gids []*runtimeapi.IDMapping) {
+	conv := func(ms []specs.LinuxIDMapping) []*runtimeapi.IDMapping {
+		var out []*runtimeapi.IDMapping
+		for _, m := range ms {
+			out = append(out, &runtimeapi.IDMapping{ContainerId: m.ContainerID, HostId: m.HostID, Length: m.Size})
+		}
+		return out
+	}
+	return conv(ids.UIDs), conv(ids.GIDs)
 }

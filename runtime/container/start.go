@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
 // startErrorExitCode is the exit code of a container that failed to start,
@@ -60,6 +62,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		})
 		m.persistStatus(ctx, c)
 		c.markExited()
+		m.publish(lifecycle.Stopped, c)
 	}()
 
 	sb, err := m.cfg.Sandboxes.Store().Get(c.SandboxID)
@@ -97,7 +100,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
-	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...))
+	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...), m.restoreTaskOpts(c.ID)...)
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -119,6 +122,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
+	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
 	c.Update(func(s Status) (Status, error) {
@@ -126,6 +130,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		return s, nil
 	})
 	m.persistStatus(ctx, c)
+	m.publish(lifecycle.Started, c)
 	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
 	return nil
 }
@@ -217,6 +222,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	})
 	m.persistStatus(ctx, c)
 	c.markExited()
+	m.publish(lifecycle.Stopped, c)
 	os.RemoveAll(m.fifoDir(c.ID))
 	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)
 }

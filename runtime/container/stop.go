@@ -7,10 +7,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/moby/sys/signal"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
 // killWait bounds the wait for an exit after SIGKILL: the kernel only
@@ -126,31 +130,24 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	}
 	m.store.delete(c.ID)
 	m.names.release(c.Name, c.ID)
+	m.publish(lifecycle.Deleted, c)
 	return nil
 }
 
 // deleteRecords deletes the task if one is left, the containerd container
-// and its snapshot, its image volumes, and its state directory.
+// and its snapshot, its image volumes, and its state directory. It talks
+// to containerd's services directly: three calls where the client's
+// container.Delete makes six (load, task lookups, reads), on every
+// RemoveContainer. Each step is idempotent, so a retry finishes the rest.
 func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int) error {
-	cont, err := m.cfg.Client.LoadContainer(ctx, id)
-	switch {
-	case errdefs.IsNotFound(err):
-		if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove rootfs snapshot: %w", err)
-		}
-	case err != nil:
-		return fmt.Errorf("load container: %w", err)
-	default:
-		if task, err := cont.Task(ctx, nil); err == nil {
-			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				return fmt.Errorf("delete task: %w", err)
-			}
-		} else if !errdefs.IsNotFound(err) {
-			return fmt.Errorf("load task: %w", err)
-		}
-		if err := cont.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete container: %w", err)
-		}
+	if err := m.deleteLeftoverTask(ctx, id); err != nil {
+		return err
+	}
+	if err := m.cfg.Client.ContainerService().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container: %w", err)
+	}
+	if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove rootfs snapshot: %w", err)
 	}
 	// Unmounted before the state directory goes: removing it recursively
 	// must not reach into a mount.
@@ -158,6 +155,35 @@ func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int) err
 		return err
 	}
 	return removeStateDir(m.fifoDir(id))
+}
+
+// deleteLeftoverTask deletes a task an exit left behind (its recording
+// could not delete it). Usually there is none, and the one call says so; a
+// task that still runs is killed first.
+func (m *Manager) deleteLeftoverTask(ctx context.Context, id string) error {
+	_, err := m.cfg.Client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	err = errgrpc.ToNative(err)
+	if err == nil || errdefs.IsNotFound(err) {
+		return nil
+	}
+	cont, err := m.cfg.Client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load container: %w", err)
+	}
+	task, err := cont.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task: %w", err)
+	}
+	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete task: %w", err)
+	}
+	return nil
 }
 
 // StopAll kills a sandbox's containers at once: the sandbox is going away

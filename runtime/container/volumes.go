@@ -7,6 +7,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/opencontainers/image-spec/identity"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/sandbox"
 )
 
 // labelGCContainerBackRef ties a snapshot to a containerd container's life,
@@ -45,11 +48,15 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, mounts []*ru
 		if !mnt.GetReadonly() {
 			return nil, nil, n, fmt.Errorf("image volume at %s must be read-only: %w", mnt.GetContainerPath(), errdefs.ErrInvalidArgument)
 		}
+		ids, err := imageVolumeIDMappings(mnt)
+		if err != nil {
+			return nil, nil, n, err
+		}
 		img, err := m.cfg.Images.Get(ctx, mnt.GetImage().GetImage())
 		if err != nil {
 			return nil, nil, n, fmt.Errorf("image volume at %s: %w", mnt.GetContainerPath(), err)
 		}
-		dir, err := m.mountImage(ctx, id, n, img)
+		dir, idmapped, err := m.mountImage(ctx, id, n, img, sandbox.RemapSnapshotOpts(ids)...)
 		n++ // counted even on failure: undo removes what was half made
 		if err != nil {
 			return nil, nil, n, fmt.Errorf("image volume at %s: %w", mnt.GetContainerPath(), err)
@@ -62,6 +69,11 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, mounts []*ru
 		}
 		spec := proto.Clone(mnt).(*runtimeapi.Mount)
 		spec.HostPath, spec.Image, spec.ImageSubPath = src, nil, ""
+		if idmapped {
+			// An overlayfs mount itself cannot be idmapped, and its
+			// layers are already.
+			spec.UidMappings, spec.GidMappings = nil, nil
+		}
 		rec := proto.Clone(mnt).(*runtimeapi.Mount)
 		rec.Image.ImageRef = img.ID
 		forSpec, recorded = append(forSpec, spec), append(recorded, rec)
@@ -77,36 +89,63 @@ func volumeKey(id string, i int) string { return id + "-volume-" + strconv.Itoa(
 
 // mountImage makes a read-only view of the image and mounts it on the
 // host.
-func (m *Manager) mountImage(ctx context.Context, id string, i int, img Image) (string, error) {
+//
+// With ID mapping labels in opts, a view of several layers is an overlayfs
+// mount of idmapped layers (idmapped is true). A view of one layer is a
+// plain read-only bind mount on the host (containerd's mount package skips
+// the idmap of read-only binds): runc idmaps it into the container, from the
+// CRI mount's mappings.
+func (m *Manager) mountImage(ctx context.Context, id string, i int, img Image, opts ...snapshots.Opt) (dir string, idmapped bool, _ error) {
 	ok, err := img.Containerd.IsUnpacked(ctx, m.cfg.Snapshotter)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if !ok {
 		if err := img.Containerd.Unpack(ctx, m.cfg.Snapshotter); err != nil {
-			return "", fmt.Errorf("unpack image %s: %w", img.ID, err)
+			return "", false, fmt.Errorf("unpack image %s: %w", img.ID, err)
 		}
 	}
 	diffIDs, err := img.Containerd.RootFS(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	mounts, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).View(ctx, volumeKey(id, i), identity.ChainID(diffIDs).String(),
-		snapshots.WithLabels(map[string]string{labelGCContainerBackRef: id}))
+		append(opts, snapshots.WithLabels(map[string]string{labelGCContainerBackRef: id}))...)
 	if err != nil {
-		return "", fmt.Errorf("view of image %s: %w", img.ID, err)
+		return "", false, fmt.Errorf("view of image %s: %w", img.ID, err)
 	}
-	dir := m.volumeDir(id, i)
+	dir = m.volumeDir(id, i)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", false, err
 	}
 	for j := range mounts {
+		if mounts[j].Type != "overlay" {
+			mounts[j].Options = slices.DeleteFunc(mounts[j].Options, func(o string) bool {
+				return strings.HasPrefix(o, "uidmap=") || strings.HasPrefix(o, "gidmap=")
+			})
+		} else if slices.ContainsFunc(mounts[j].Options, func(o string) bool { return strings.HasPrefix(o, "uidmap=") }) {
+			idmapped = true
+		}
 		mounts[j].Options = append(mounts[j].Options, "ro")
 	}
 	if err := mount.All(mounts, dir); err != nil {
-		return "", fmt.Errorf("mount image %s: %w", img.ID, err)
+		return "", false, fmt.Errorf("mount image %s: %w", img.ID, err)
 	}
-	return dir, nil
+	return dir, idmapped, nil
+}
+
+// imageVolumeIDMappings are the mappings an image volume's layers are
+// idmapped with: kubelet gives a pod with a user namespace its mappings on
+// every mount. The snapshotter takes one range of each, from ID 0.
+func imageVolumeIDMappings(mnt *runtimeapi.Mount) (sandbox.IDMappings, error) {
+	if len(mnt.GetUidMappings()) == 0 && len(mnt.GetGidMappings()) == 0 {
+		return sandbox.IDMappings{}, nil
+	}
+	ids, err := sandbox.UserNamespace(&runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD, Uids: mnt.GetUidMappings(), Gids: mnt.GetGidMappings()})
+	if err != nil {
+		return sandbox.IDMappings{}, fmt.Errorf("image volume at %s: %w", mnt.GetContainerPath(), err)
+	}
+	return ids, nil
 }
 
 // unmountImageVolumes undoes mountImageVolumes for n volumes; what is

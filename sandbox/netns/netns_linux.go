@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 
+	"github.com/containerd/containerd/v2/pkg/sys"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -21,7 +24,80 @@ const maxStackedMounts = 16
 // Create makes a new network namespace and pins it at Path(dir, id). The
 // directory is created if needed. A namespace already pinned there is an
 // errdefs.ErrAlreadyExists error and is left alone.
-func Create(dir, id string) (_ string, retErr error) {
+func Create(dir, id string) (string, error) {
+	return create(dir, id, func(path string) error {
+		return onThrowAwayThread(func() error { return pinNewNetNS(path) })
+	})
+}
+
+// CreateInUserNS is Create for a pod with a user namespace of its own: the
+// network namespace is made inside a new user namespace with the given
+// mappings, and so is owned by it. The pod's root can then mount sysfs and
+// administer interfaces in it, which a network namespace owned by the
+// node's user namespace refuses. The user namespace lives as long as the
+// network namespace does; PinUserNS gives it a path for runc to join.
+//
+// The new namespaces are made by a short-lived child (containerd's
+// sys.UnshareAfterEnterUserns): a multi-threaded process like berthd cannot
+// unshare a user namespace itself.
+func CreateInUserNS(dir, id string, uids, gids specs.LinuxIDMapping) (string, error) {
+	return create(dir, id, func(path string) error {
+		err := sys.UnshareAfterEnterUserns(idMap(uids), idMap(gids), unix.CLONE_NEWNET, func(pid int) error {
+			if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/net", pid), path, "none", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind-mount network namespace onto %s: %w", path, err)
+			}
+			return nil
+		})
+		if err != nil {
+			_ = unix.Unmount(path, unix.MNT_DETACH)
+			return fmt.Errorf("network namespace in a user namespace: %w", err)
+		}
+		return nil
+	})
+}
+
+func idMap(m specs.LinuxIDMapping) string {
+	return fmt.Sprintf("%d:%d:%d", m.ContainerID, m.HostID, m.Size)
+}
+
+// PinUserNS bind-mounts the user namespace that owns the network namespace
+// at netnsPath onto dst, a new file. Remove unpins it.
+func PinUserNS(netnsPath, dst string) (retErr error) {
+	netnsFile, err := os.Open(netnsPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	defer netnsFile.Close()
+	usernsFile, err := sys.GetUsernsForNamespace(netnsFile.Fd())
+	if err != nil {
+		return fmt.Errorf("user namespace of %s: %w", netnsPath, err)
+	}
+	defer usernsFile.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o711); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("user namespace pin %s: %w", dst, errdefs.ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create user namespace mount point: %w", err)
+	}
+	f.Close()
+	defer func() {
+		if retErr != nil {
+			_ = os.Remove(dst)
+		}
+	}()
+	if err := unix.Mount(usernsFile.Name(), dst, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mount user namespace onto %s: %w", dst, err)
+	}
+	return nil
+}
+
+// create makes the mount point for sandbox id's namespace and runs pin to
+// bind a namespace onto it.
+func create(dir, id string, pin func(path string) error) (_ string, retErr error) {
 	if err := validate(dir, id); err != nil {
 		return "", err
 	}
@@ -48,7 +124,7 @@ func Create(dir, id string) (_ string, retErr error) {
 		}
 	}()
 
-	if err := onThrowAwayThread(func() error { return pinNewNetNS(path) }); err != nil {
+	if err := pin(path); err != nil {
 		return "", err
 	}
 	return path, nil

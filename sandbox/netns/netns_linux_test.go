@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 )
@@ -259,6 +261,52 @@ func TestCreateNeverMovesTheMainThread(t *testing.T) {
 		}
 		if got := inode(t, "/proc/self/ns/net"); got != hostIno {
 			t.Fatalf("after %d Creates the main thread is in namespace %d, not the host's %d", i+1, got, hostIno)
+		}
+	}
+}
+
+func TestCreateInUserNSOwnsTheNamespaceAndPinsIt(t *testing.T) {
+	requireRoot(t)
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		t.Skip("needs nsenter (util-linux) to look into the user namespace")
+	}
+	dir := t.TempDir()
+	const id = "0ddba11"
+	ids := specs.LinuxIDMapping{ContainerID: 0, HostID: 300000, Size: 65536}
+	path, err := CreateInUserNS(dir, id, ids, ids)
+	if err != nil {
+		t.Fatalf("CreateInUserNS: %v", err)
+	}
+	t.Cleanup(func() { _ = Remove(path) })
+	if inode(t, path) == inode(t, "/proc/self/ns/net") {
+		t.Fatal("no new network namespace was made")
+	}
+	pin := filepath.Join(t.TempDir(), "userns")
+	if err := PinUserNS(path, pin); err != nil {
+		t.Fatalf("PinUserNS: %v", err)
+	}
+	t.Cleanup(func() { _ = Remove(pin) })
+	if inode(t, pin) == inode(t, "/proc/self/ns/user") {
+		t.Fatal("the network namespace is owned by the node's user namespace")
+	}
+	// Inside the pinned user namespace the mapping is the one asked for.
+	out, err := exec.Command(nsenter, "--user="+pin, "--net="+path, "cat", "/proc/self/uid_map", "/proc/self/gid_map").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nsenter: %v: %s", err, out)
+	}
+	if got, want := strings.Join(strings.Fields(string(out)), " "), "0 300000 65536 0 300000 65536"; got != want {
+		t.Errorf("uid_map and gid_map = %q, want %q", got, want)
+	}
+	if err := PinUserNS(path, pin); !errdefs.IsAlreadyExists(err) {
+		t.Errorf("second PinUserNS onto the same file: %v, want AlreadyExists", err)
+	}
+	for _, p := range []string{pin, path} {
+		if err := Remove(p); err != nil {
+			t.Fatalf("Remove %s: %v", p, err)
+		}
+		if mounted(t, p) {
+			t.Errorf("%s still mounted after Remove", p)
 		}
 	}
 }

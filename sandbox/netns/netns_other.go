@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Network namespaces are a Linux kernel feature; Berth's sandboxes only run
@@ -16,6 +17,14 @@ var errNoNetNS = fmt.Errorf("network namespaces need Linux: %w", errdefs.ErrNotI
 
 // Create is not available off Linux.
 func Create(dir, id string) (string, error) { return "", errNoNetNS }
+
+// CreateInUserNS is not available off Linux.
+func CreateInUserNS(dir, id string, uids, gids specs.LinuxIDMapping) (string, error) {
+	return "", errNoNetNS
+}
+
+// PinUserNS is not available off Linux.
+func PinUserNS(netnsPath, dst string) error { return errNoNetNS }
 
 // Remove is not available off Linux.
 func Remove(path string) error { return errNoNetNS }

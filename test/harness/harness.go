@@ -147,6 +147,12 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Searchable by all, as berthd makes its own root and state: a pod
+	// with a user namespace runs as an unprivileged node UID, which must
+	// reach its rootfs under the state directory.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
 	d := &Daemon{
 		Dir: dir, Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "st"),
 		Socket: filepath.Join(dir, "berth.sock"), CNIConfDir: filepath.Join(dir, "net.d"),

@@ -51,7 +51,7 @@ func TestSecuritySeccomp(t *testing.T) {
 	img := mustPull(t, d, busyboxRef)
 	podID, podCfg := runPod(t, d)
 
-	t.Run("the pause container runs under the default profile", func(t *testing.T) {
+	t.Run("the pause container runs under the default profile without capabilities", func(t *testing.T) {
 		var info struct {
 			Pid int `json:"pid"`
 		}
@@ -62,6 +62,11 @@ func TestSecuritySeccomp(t *testing.T) {
 		}
 		if got := seccompMode(string(data)); got != "2" {
 			t.Fatalf("pause Seccomp: %s, want 2 (filter)", got)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if (strings.HasPrefix(line, "CapEff:") || strings.HasPrefix(line, "CapBnd:")) && strings.Trim(strings.Fields(line)[1], "0") != "" {
+				t.Fatalf("pause has capabilities: %s", line)
+			}
 		}
 	})
 

@@ -68,3 +68,19 @@ func TestConfigDefaultCommand(t *testing.T) {
 		t.Fatalf("berthd config default:\n%s", out.String())
 	}
 }
+
+// TestEveryFlagIsInTheConfigurationReference keeps docs/configuration.md
+// naming each flag (config/doc_test.go checks its keys and defaults).
+func TestEveryFlagIsInTheConfigurationReference(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("berthd", pflag.ContinueOnError)
+	(&Options{}).AddFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !strings.Contains(string(doc), "`--"+f.Name+"`") {
+			t.Errorf("docs/configuration.md does not mention --%s", f.Name)
+		}
+	})
+}

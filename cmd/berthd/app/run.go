@@ -30,6 +30,7 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
@@ -128,6 +129,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	events := lifecycle.NewHub()
 	sandboxes := sandbox.NewManager(sandbox.Config{
 		Client:         client,
 		Root:           cfg.Root,
@@ -142,6 +144,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Conntrack:      ct,
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
+		Events:         events,
 	})
 
 	containers := container.NewManager(container.Config{
@@ -156,6 +159,7 @@ func (o *Options) Run(ctx context.Context) error {
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
 		Logger: log.With("component", "container"),
+		Events: events,
 	})
 	sandboxes.SetContainers(containers)
 
@@ -184,6 +188,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
+		Events:       events,
 		Stats: stats.NewCollector(stats.Config{
 			Client:      client,
 			Namespace:   cfg.Containerd.Namespace,
@@ -242,10 +247,12 @@ func (o *Options) Run(ctx context.Context) error {
 	log.Info("state recovered", "sandboxes", recovered, "containers", recoveredContainers, "took", time.Since(recoverStart).Round(time.Millisecond))
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
+	notifyReady(log, cfg.Socket)
 
 	select {
 	case <-ctx.Done():
 		log.Info("berthd shutting down")
+		notifyStopping(log)
 		return nil
 	case err := <-serveErr:
 		return fmt.Errorf("CRI server stopped: %w", err)
@@ -314,13 +321,18 @@ func tuneProcess(log *slog.Logger, oomScore int) int {
 }
 
 // childEnv is the embedded containerd's environment: berthd's own, with
-// the shim's and runc's directories first in PATH.
+// the shim's and runc's directories first in PATH, and without systemd's
+// NOTIFY_SOCKET: containerd notifies systemd itself, and its READY=1 would
+// come before berthd is ready.
 func childEnv(dirs ...string) []string {
 	env := []string{}
 	path := strings.Join(dirs, ":")
 	for _, kv := range os.Environ() {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path += ":" + v
+			continue
+		}
+		if strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
 			continue
 		}
 		env = append(env, kv)
