@@ -33,12 +33,14 @@ func TestStats(t *testing.T) {
 		if first.GetAttributes().GetId() != burner || first.GetAttributes().GetMetadata().GetName() == "" {
 			t.Fatalf("attributes = %v", first.GetAttributes())
 		}
+		// On a node shared with a load of 10 (2 cores) a spinning shell
+		// gets about a fifth of a core; an idle one (below) none.
 		used := second.GetCpu().GetUsageCoreNanoSeconds().GetValue() - first.GetCpu().GetUsageCoreNanoSeconds().GetValue()
-		if used < 500_000_000 {
-			t.Fatalf("a spinning container used %d ns of CPU in 1.5 s, want at least half a second", used)
+		if used < 150_000_000 {
+			t.Fatalf("a spinning container used %d ns of CPU in 1.5 s, want at least 0.15 s", used)
 		}
-		if cores := second.GetCpu().GetUsageNanoCores().GetValue(); cores < 300_000_000 {
-			t.Fatalf("usage_nano_cores = %d, want at least 0.3 core for a spinning shell", cores)
+		if cores := second.GetCpu().GetUsageNanoCores().GetValue(); cores < 100_000_000 {
+			t.Fatalf("usage_nano_cores = %d, want at least 0.1 core for a spinning shell", cores)
 		}
 		idleStats := containerStats(t, d, idle)
 		time.Sleep(1100 * time.Millisecond)
