@@ -106,7 +106,7 @@ func containerMetrics(labels []string, r reading, res *runtimeapi.LinuxContainer
 		s.add(memFailures, r.pgmajfault, "pgmajfault", scope)
 	}
 	s.add(memActiveFile, r.activeFile)
-	s.add(memInactiveFil, r.inactiveFile)
+	s.add(memInactiveFile, r.inactiveFile)
 	s.add(oomEvents, r.oomKills)
 
 	for _, e := range r.io {

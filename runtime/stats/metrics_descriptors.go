@@ -43,19 +43,19 @@ var (
 	cpuCfsThrottledPeriods = metricDef{"container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", baseLabels, counter}
 	cpuCfsThrottledSeconds = metricDef{"container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", baseLabels, counter}
 
-	memUsage       = metricDef{"container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", baseLabels, gauge}
-	memMaxUsage    = metricDef{"container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", baseLabels, gauge}
-	memWorkingSet  = metricDef{"container_memory_working_set_bytes", "Current working set in bytes.", baseLabels, gauge}
-	memRSS         = metricDef{"container_memory_rss", "Size of RSS in bytes.", baseLabels, gauge}
-	memCache       = metricDef{"container_memory_cache", "Number of bytes of page cache memory.", baseLabels, gauge}
-	memMappedFile  = metricDef{"container_memory_mapped_file", "Size of memory mapped files in bytes.", baseLabels, gauge}
-	memSwap        = metricDef{"container_memory_swap", "Container swap usage in bytes.", baseLabels, gauge}
-	memKernel      = metricDef{"container_memory_kernel_usage", "Size of kernel memory allocated in bytes.", baseLabels, gauge}
-	memFailcnt     = metricDef{"container_memory_failcnt", "Number of memory usage hits limits", baseLabels, counter}
-	memFailures    = metricDef{"container_memory_failures_total", "Cumulative count of memory allocation failures.", withLabels(baseLabels, "failure_type", "scope"), counter}
-	memActiveFile  = metricDef{"container_memory_total_active_file_bytes", "Current total active file in bytes.", baseLabels, gauge}
-	memInactiveFil = metricDef{"container_memory_total_inactive_file_bytes", "Current total inactive file in bytes.", baseLabels, gauge}
-	oomEvents      = metricDef{"container_oom_events_total", "Count of out of memory events observed for the container", baseLabels, counter}
+	memUsage        = metricDef{"container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", baseLabels, gauge}
+	memMaxUsage     = metricDef{"container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", baseLabels, gauge}
+	memWorkingSet   = metricDef{"container_memory_working_set_bytes", "Current working set in bytes.", baseLabels, gauge}
+	memRSS          = metricDef{"container_memory_rss", "Size of RSS in bytes.", baseLabels, gauge}
+	memCache        = metricDef{"container_memory_cache", "Number of bytes of page cache memory.", baseLabels, gauge}
+	memMappedFile   = metricDef{"container_memory_mapped_file", "Size of memory mapped files in bytes.", baseLabels, gauge}
+	memSwap         = metricDef{"container_memory_swap", "Container swap usage in bytes.", baseLabels, gauge}
+	memKernel       = metricDef{"container_memory_kernel_usage", "Size of kernel memory allocated in bytes.", baseLabels, gauge}
+	memFailcnt      = metricDef{"container_memory_failcnt", "Number of memory usage hits limits", baseLabels, counter}
+	memFailures     = metricDef{"container_memory_failures_total", "Cumulative count of memory allocation failures.", withLabels(baseLabels, "failure_type", "scope"), counter}
+	memActiveFile   = metricDef{"container_memory_total_active_file_bytes", "Current total active file in bytes.", baseLabels, gauge}
+	memInactiveFile = metricDef{"container_memory_total_inactive_file_bytes", "Current total inactive file in bytes.", baseLabels, gauge}
+	oomEvents       = metricDef{"container_oom_events_total", "Count of out of memory events observed for the container", baseLabels, counter}
 
 	netRxBytes    = metricDef{"container_network_receive_bytes_total", "Cumulative count of bytes received", networkLabels, counter}
 	netRxPackets  = metricDef{"container_network_receive_packets_total", "Cumulative count of packets received", networkLabels, counter}
@@ -92,7 +92,7 @@ var (
 var metricDefs = []metricDef{
 	cpuUsageSeconds, cpuUserSeconds, cpuSystemSeconds, cpuCfsPeriods, cpuCfsThrottledPeriods, cpuCfsThrottledSeconds,
 	memUsage, memMaxUsage, memWorkingSet, memRSS, memCache, memMappedFile, memSwap, memKernel, memFailcnt, memFailures,
-	memActiveFile, memInactiveFil, oomEvents,
+	memActiveFile, memInactiveFile, oomEvents,
 	netRxBytes, netRxPackets, netRxDropped, netRxErrors, netTxBytes, netTxPackets, netTxDropped, netTxErrors,
 	fsUsage, fsLimit, fsInodesTotal, fsInodesFree, fsReads, fsReadBytes, fsWrites, fsWriteBytes, blkioUsage,
 	processes, threads, threadsMax, fileDescs, sockets,
