@@ -32,6 +32,10 @@ type terminal struct {
 	out  bytes.Buffer
 	done chan struct{}
 	err  error // crictl's exit, once done is closed
+	// drained is closed once everything crictl wrote has been read: its
+	// last words (the exit code) may still be in the terminal when it
+	// has already exited.
+	drained chan struct{}
 }
 
 // startTerminal runs crictl with args in a new terminal of rows x cols.
@@ -46,8 +50,9 @@ func startTerminal(t *testing.T, d *harness.Daemon, rows, cols uint16, args ...s
 	if err != nil {
 		t.Fatalf("starting crictl in a terminal: %v", err)
 	}
-	term := &terminal{t: t, cmd: cmd, ptmx: ptmx, done: make(chan struct{})}
+	term := &terminal{t: t, cmd: cmd, ptmx: ptmx, done: make(chan struct{}), drained: make(chan struct{})}
 	go func() {
+		defer close(term.drained)
 		buf := make([]byte, 4096)
 		for {
 			n, err := ptmx.Read(buf)
@@ -118,6 +123,10 @@ func (term *terminal) wait(timeout time.Duration) int {
 	case <-term.done:
 	case <-time.After(timeout):
 		term.t.Fatalf("crictl did not end; the terminal shows:\n%s", term.screen())
+	}
+	select {
+	case <-term.drained:
+	case <-time.After(5 * time.Second): // a process crictl left holds the tty
 	}
 	var exitErr *exec.ExitError
 	if term.err != nil && !errors.As(term.err, &exitErr) {
