@@ -26,6 +26,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		}
 		m.store.delete(sb.ID)
 		m.names.release(sb.Name, sb.ID)
+		if m.cfg.NRI != nil {
+			m.cfg.NRI.RemovePodSandbox(ctx, sb)
+		}
 		return nil
 	})
 }

@@ -60,6 +60,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		})
 		m.persistStatus(ctx, c)
 		c.markExited()
+		m.nriStopped(ctx, c)
 	}()
 
 	sb, err := m.cfg.Sandboxes.Store().Get(c.SandboxID)
@@ -116,6 +117,11 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("wait on task: %w", err)
 	}
+	if m.cfg.NRI != nil {
+		if err := m.cfg.NRI.StartContainer(ctx, c); err != nil {
+			return fmt.Errorf("NRI plugin refused to start container %s: %w", c.ID, err)
+		}
+	}
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
@@ -127,6 +133,9 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	})
 	m.persistStatus(ctx, c)
 	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
+	if m.cfg.NRI != nil {
+		m.cfg.NRI.PostStartContainer(ctx, c)
+	}
 	return nil
 }
 
@@ -219,6 +228,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	c.markExited()
 	os.RemoveAll(m.fifoDir(c.ID))
 	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)
+	m.nriStopped(ctx, c)
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {
