@@ -309,3 +309,28 @@ func TestNRIPluginRefusalFailsTheRequestAndLeavesNothing(t *testing.T) {
 		t.Fatalf("the retried container is %v, want RUNNING", st.State)
 	}
 }
+
+func TestNRIPluginAfterRestartIsToldOfRecoveredPods(t *testing.T) {
+	d, image := startNRI(t)
+	podID, cfg := runPod(t, d)
+	id := createContainer(t, d, podID, cfg, ctrConfig(image))
+	startContainer(t, d, id)
+
+	d.Restart()
+	r := &recorder{}
+	connectPlugin(t, d, "after-restart", r)
+	r.mu.Lock()
+	pods, ctrs := r.syncPods, r.syncCtrs
+	r.mu.Unlock()
+	if !slices.Contains(pods, podID) || !slices.Contains(ctrs, id) {
+		t.Fatalf("after a restart the plugin was synchronised with pods %v and containers %v, want %s and %s", pods, ctrs, podID, id)
+	}
+	// What it was synchronised with, it is told the end of.
+	if _, err := d.Runtime.StopPodSandbox(ctxBG(t), &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"StopContainer " + id, "StopPodSandbox " + podID}
+	if got := r.eventsOf(podID, id); !slices.Equal(got, want) {
+		t.Fatalf("after StopPodSandbox the plugin was told %v, want %v", got, want)
+	}
+}
