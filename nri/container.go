@@ -2,6 +2,7 @@ package nri
 
 import (
 	"context"
+	"fmt"
 	"maps"
 
 	"github.com/containerd/errdefs"
@@ -30,12 +31,34 @@ func (a *API) CreateContainer(ctx context.Context, c *container.Container, spec 
 	if err != nil {
 		return err
 	}
-	if adj := rpl.GetAdjust(); adj != nil {
-		if err := nrigen.SpecGenerator(&specEditor{spec: spec}).Adjust(adj); err != nil {
-			return err
-		}
+	if err := adjustSpec(spec, rpl.GetAdjust()); err != nil {
+		return err
 	}
 	a.apply(ctx, rpl.GetUpdate(), rpl.GetEvict())
+	return nil
+}
+
+// adjustSpec applies a plugins' adjustment to spec. What Berth cannot
+// honour (block I/O and RDT classes, CDI devices) is refused rather than
+// ignored: the plugin must not believe the container got it.
+func adjustSpec(spec *rspec.Spec, adj *api.ContainerAdjustment) error {
+	if adj == nil {
+		return nil
+	}
+	g := nrigen.SpecGenerator(&specEditor{spec: spec},
+		nrigen.WithBlockIOResolver(func(class string) (*rspec.LinuxBlockIO, error) {
+			return nil, fmt.Errorf("block I/O class %q: Berth has no block I/O classes: %w", class, errdefs.ErrNotImplemented)
+		}),
+		nrigen.WithRdtResolver(func(class string) (*rspec.LinuxIntelRdt, error) {
+			return nil, fmt.Errorf("RDT class %q: Berth has no RDT classes: %w", class, errdefs.ErrNotImplemented)
+		}),
+		nrigen.WithCDIDeviceInjector(func(_ *rspec.Spec, devices []string) error {
+			return fmt.Errorf("CDI devices %v: Berth does not inject CDI devices: %w", devices, errdefs.ErrNotImplemented)
+		}),
+	)
+	if err := g.Adjust(adj); err != nil {
+		return fmt.Errorf("apply NRI adjustment: %w", err)
+	}
 	return nil
 }
 

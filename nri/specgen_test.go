@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/containerd/nri/pkg/api"
 	nrigen "github.com/containerd/nri/pkg/runtime-tools/generate"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -72,6 +73,25 @@ func TestAdjustmentsReachTheSpec(t *testing.T) {
 			}
 			tc.check(t, spec)
 		})
+	}
+}
+
+func TestAdjustmentsBerthCannotHonourAreRefused(t *testing.T) {
+	for name, adjust := range map[string]func(*api.ContainerAdjustment){
+		"block I/O class": func(a *api.ContainerAdjustment) { a.SetLinuxBlockIOClass("slow") },
+		"RDT class":       func(a *api.ContainerAdjustment) { a.SetLinuxRDTClass("gold") },
+		"CDI device":      func(a *api.ContainerAdjustment) { a.AddCDIDevice(&api.CDIDevice{Name: "vendor.com/gpu=0"}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			adj := &api.ContainerAdjustment{}
+			adjust(adj)
+			if err := adjustSpec(baseSpec(), adj); !errdefs.IsNotImplemented(err) {
+				t.Fatalf("err = %v, want NotImplemented", err)
+			}
+		})
+	}
+	if err := adjustSpec(baseSpec(), nil); err != nil {
+		t.Fatalf("no adjustment: %v", err)
 	}
 }
 
