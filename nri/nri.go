@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -115,6 +116,11 @@ func (a *API) Start() error {
 	}
 	if err := a.nri.Start(); err != nil {
 		return fmt.Errorf("start NRI: %w", err)
+	}
+	// A plugin can rewrite any container: root's alone, whatever the umask.
+	if err := os.Chmod(a.cfg.SocketPath, 0o600); err != nil {
+		a.nri.Stop()
+		return fmt.Errorf("NRI socket: %w", err)
 	}
 	a.log.Info("serving NRI", "socket", a.cfg.SocketPath)
 	return nil

@@ -261,6 +261,13 @@ func TestNRIPluginRefusalFailsTheRequestAndLeavesNothing(t *testing.T) {
 
 	// A refused RunPodSandbox leaves no sandbox, namespace or network.
 	refused := podConfig(func(c *runtimeapi.PodSandboxConfig) { c.Metadata.Name, c.Metadata.Uid = "refused", "uid-refused" })
+	fi, err := os.Stat(filepath.Join(d.State, "nri.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the NRI socket's mode is %v, want root's alone (0600)", fi.Mode().Perm())
+	}
 	if _, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: refused}); err == nil || !strings.Contains(err.Error(), "pod refused") {
 		t.Fatalf("RunPodSandbox refused by a plugin: err = %v, want the plugin's reason", err)
 	}
