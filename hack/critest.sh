@@ -90,7 +90,9 @@ CONF
 	--log-level debug >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
 for _ in $(seq 300); do
-	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" info 2>/dev/null | grep -q '"RuntimeReady"' && break
+	# Not just Status: it answers during start-up, when image RPCs (which
+	# critest's every spec checks first) are still Unavailable.
+	"${BIN}/crictl" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" imagefsinfo >/dev/null 2>&1 && break
 	kill -0 "${BERTHD_PID}" 2>/dev/null || { log "berthd exited:"; cat "${WORK}/berthd.log"; exit 1; }
 	sleep 0.1
 done
