@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,12 @@ plugin_path = "/nonexistent/nri-plugins"
 // synchronised it; stop disconnects it (also at the end of the test).
 func connectPlugin(t *testing.T, d *harness.Daemon, name string, r *recorder) (stop func()) {
 	t.Helper()
+	_, stop = connectPluginStub(t, d, name, r)
+	return stop
+}
+
+func connectPluginStub(t *testing.T, d *harness.Daemon, name string, r *recorder) (_ stub.Stub, stop func()) {
+	t.Helper()
 	r.ready = make(chan struct{})
 	s, err := stub.New(r, stub.WithPluginName(name), stub.WithPluginIdx("10"),
 		stub.WithSocketPath(filepath.Join(d.State, "nri.sock")))
@@ -161,7 +168,7 @@ func connectPlugin(t *testing.T, d *harness.Daemon, name string, r *recorder) (s
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	return s, stop
 }
 
 func TestNRIPluginIsToldAPodsLifeInOrder(t *testing.T) {
@@ -339,5 +346,32 @@ func TestNRIPluginAfterRestartIsToldOfRecoveredPods(t *testing.T) {
 	want := []string{"StopContainer " + id, "StopPodSandbox " + podID}
 	if got := r.eventsOf(podID, id); !slices.Equal(got, want) {
 		t.Fatalf("after StopPodSandbox the plugin was told %v, want %v", got, want)
+	}
+}
+
+func TestNRIPluginUpdatesARunningContainer(t *testing.T) {
+	d, image := startNRI(t)
+	s, _ := connectPluginStub(t, d, "updater", &recorder{})
+	podID, cfg := runPod(t, d)
+	id := createContainer(t, d, podID, cfg, ctrConfig(image))
+	startContainer(t, d, id)
+
+	limit := int64(96 << 20)
+	failed, err := s.UpdateContainers([]*api.ContainerUpdate{{
+		ContainerId: id,
+		Linux:       &api.LinuxContainerUpdate{Resources: &api.LinuxResources{Memory: &api.LinuxMemory{Limit: api.Int64(&limit)}}},
+	}})
+	if err != nil || len(failed) > 0 {
+		t.Fatalf("UpdateContainers: failed %v, %v", failed, err)
+	}
+	if got := cgroupFile(t, d, id, "memory", "memory.limit_in_bytes"); got != strconv.FormatInt(limit, 10) {
+		t.Fatalf("memory.limit_in_bytes = %s after the plugin's update, want %d", got, limit)
+	}
+	if got := ctrStatus(t, d, id).Status.GetResources().GetLinux().GetMemoryLimitInBytes(); got != limit {
+		t.Fatalf("ContainerStatus reports a memory limit of %d, want the plugin's %d", got, limit)
+	}
+	// CPU shares the plugin left alone keep their value.
+	if got := cgroupFile(t, d, id, "cpu", "cpu.shares"); got != "2" {
+		t.Fatalf("cpu.shares = %s, want the untouched 2", got)
 	}
 }
