@@ -18,6 +18,10 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 				return fmt.Errorf("remove containers of sandbox %s: %w", sb.ID, err)
 			}
 		}
+		if m.cfg.NRI != nil {
+			// A Remove without a Stop: plugins see the stop as Stop shows it.
+			m.cfg.NRI.StopPodSandbox(ctx, sb)
+		}
 		if err := m.releaseRuntime(ctx, sb); err != nil {
 			return err
 		}

@@ -23,10 +23,12 @@ import (
 // ttrpc through nri's stub: it records every event it is told and lets a
 // test adjust or refuse containers.
 type recorder struct {
-	mu        sync.Mutex
-	events    []string // "Event pod-or-container-id"
-	syncPods  []string
-	syncCtrs  []string
+	mu       sync.Mutex
+	events   []string // "Event pod-or-container-id"
+	syncPods []string
+	syncCtrs []string
+	// stopNetNS is the network namespace each StopPodSandbox showed.
+	stopNetNS map[string]string
 	ready     chan struct{}
 	readyOnce sync.Once
 	// onCreate, when set, answers CreateContainer.
@@ -78,6 +80,16 @@ func (r *recorder) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
 
 func (r *recorder) StopPodSandbox(_ context.Context, pod *api.PodSandbox) error {
 	r.record("StopPodSandbox", pod.GetId())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopNetNS == nil {
+		r.stopNetNS = map[string]string{}
+	}
+	for _, ns := range pod.GetLinux().GetNamespaces() {
+		if ns.GetType() == "network" {
+			r.stopNetNS[pod.GetId()] = ns.GetPath()
+		}
+	}
 	return nil
 }
 
@@ -219,6 +231,47 @@ func TestNRIPluginIsToldAPodsLifeInOrder(t *testing.T) {
 	}
 	if got := r.eventsOf(podID, stopped, exited); !slices.Equal(got, want) {
 		t.Fatalf("the plugin was told\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := r.stopNetNS[podID]; got != netnsPath(d, podID) {
+		t.Fatalf("StopPodSandbox showed the network namespace %q, want %q: the pod's network is still up then", got, netnsPath(d, podID))
+	}
+}
+
+func TestNRIRemoveWithoutStopIsToldAsAStopThenARemoval(t *testing.T) {
+	d, image := startNRI(t)
+	r := &recorder{}
+	connectPlugin(t, d, "recorder", r)
+	cfg := podConfig()
+	ctx := ctxBG(t)
+	run, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	podID := run.PodSandboxId
+	resp, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: ctrConfig(image), SandboxConfig: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.ContainerId
+	startContainer(t, d, id)
+	if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"RunPodSandbox " + podID,
+		"CreateContainer " + id, "PostCreateContainer " + id, "StartContainer " + id, "PostStartContainer " + id,
+		"StopContainer " + id, "RemoveContainer " + id,
+		"StopPodSandbox " + podID, "RemovePodSandbox " + podID,
+	}
+	if got := r.eventsOf(podID, id); !slices.Equal(got, want) {
+		t.Fatalf("the plugin was told\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopNetNS[podID] == "" {
+		t.Fatal("StopPodSandbox of a removed pod showed no network namespace: it was told after the network was gone")
 	}
 }
 
