@@ -37,6 +37,7 @@ type Config struct {
 	Metrics    Metrics    `toml:"metrics"`
 	Streaming  Streaming  `toml:"streaming"`
 	Security   Security   `toml:"security"`
+	NRI        NRI        `toml:"nri"`
 }
 
 // Containerd says which containerd Berth drives and how.
@@ -88,6 +89,30 @@ type Security struct {
 	SeccompProfileRoot string `toml:"seccomp_profile_root" comment:"The only directory Localhost seccomp profiles are read from (kubelet's <root-dir>/seccomp); a profile path outside it is refused."`
 }
 
+// NRI configures the Node Resource Interface: plugins that connect to
+// berthd's NRI socket (or that berthd starts from PluginPath) see every pod
+// and container event and may adjust containers (docs/nri.md).
+type NRI struct {
+	Enable bool `toml:"enable" comment:"Serve the Node Resource Interface to plugins."`
+	// SocketPath empty means <state>/nri.sock.
+	SocketPath       string `toml:"socket_path" comment:"The NRI socket plugins connect to; empty means nri.sock in the state dir."`
+	PluginPath       string `toml:"plugin_path" comment:"Plugins berthd starts itself, named <index>-<name> (none when the directory is missing)."`
+	PluginConfigPath string `toml:"plugin_config_path" comment:"Configuration of the plugins berthd starts: <index>-<name>.conf or <name>.conf."`
+	// The timeouts bound a plugin's answer: a plugin that does not answer
+	// in time is disconnected, so a hung plugin cannot hang the node.
+	RegistrationTimeout Duration `toml:"plugin_registration_timeout" comment:"How long a connecting plugin may take to register."`
+	RequestTimeout      Duration `toml:"plugin_request_timeout" comment:"How long a plugin may take to answer one event or the synchronisation."`
+}
+
+// NRISocket is the NRI socket in force: the configured one, else nri.sock
+// in the state dir.
+func (c Config) NRISocket() string {
+	if c.NRI.SocketPath != "" {
+		return c.NRI.SocketPath
+	}
+	return filepath.Join(c.State, "nri.sock")
+}
+
 // Default returns the configuration berthd uses when no file and no flag
 // says otherwise.
 func Default() Config {
@@ -116,6 +141,12 @@ func Default() Config {
 		},
 		Streaming: Streaming{Address: "127.0.0.1:0"},
 		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp"},
+		NRI: NRI{
+			PluginPath:          "/opt/nri/plugins",
+			PluginConfigPath:    "/etc/nri/conf.d",
+			RegistrationTimeout: Duration(5 * time.Second),
+			RequestTimeout:      Duration(2 * time.Second),
+		},
 	}
 }
 
@@ -184,6 +215,12 @@ func (c Config) Validate() error {
 	}
 	if (c.Streaming.TLSCertFile == "") != (c.Streaming.TLSKeyFile == "") {
 		return fmt.Errorf("streaming.tls_cert_file and streaming.tls_key_file go together: %w", errdefs.ErrInvalidArgument)
+	}
+	if c.NRI.SocketPath != "" && !filepath.IsAbs(c.NRI.SocketPath) {
+		return fmt.Errorf("nri.socket_path must be an absolute path, got %q: %w", c.NRI.SocketPath, errdefs.ErrInvalidArgument)
+	}
+	if c.NRI.RegistrationTimeout <= 0 || c.NRI.RequestTimeout <= 0 {
+		return fmt.Errorf("nri.plugin_registration_timeout and nri.plugin_request_timeout must be positive: %w", errdefs.ErrInvalidArgument)
 	}
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)

@@ -89,6 +89,8 @@ func TestValidate(t *testing.T) {
 		{"empty namespace", func(c *Config) { c.Containerd.Namespace = "" }, "namespace"},
 		{"no cni bin dirs", func(c *Config) { c.CNI.BinDirs = nil }, "bin_dirs"},
 		{"state too long for shim sockets", func(c *Config) { c.State = "/run/" + strings.Repeat("x", 40) }, "too long"},
+		{"relative NRI socket", func(c *Config) { c.NRI.SocketPath = "nri.sock" }, "nri.socket_path"},
+		{"zero NRI request timeout", func(c *Config) { c.NRI.RequestTimeout = 0 }, "plugin_request_timeout"},
 		{"long state is fine with external containerd", func(c *Config) {
 			c.State = "/run/" + strings.Repeat("x", 40)
 			c.Containerd.Address = "/run/containerd/containerd.sock"
@@ -108,6 +110,21 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("want InvalidArgument containing %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+func TestNRISocketDefaultsIntoTheStateDir(t *testing.T) {
+	cfg := Default()
+	cfg.State = "/run/b"
+	if got := cfg.NRISocket(); got != "/run/b/nri.sock" {
+		t.Errorf("default NRI socket = %s, want it in the state dir", got)
+	}
+	cfg.NRI.SocketPath = "/var/run/nri/nri.sock"
+	if got := cfg.NRISocket(); got != "/var/run/nri/nri.sock" {
+		t.Errorf("configured NRI socket = %s", got)
+	}
+	if cfg.NRI.Enable {
+		t.Error("NRI must be off unless enabled: plugins can rewrite every container")
 	}
 }
 

@@ -71,6 +71,20 @@ cat > "${WORK}/net.d/10-critest.conflist" <<CONF
 CONF
 
 SOCK="${WORK}/berth.sock"
+NRI_SOCK="${WORK}/nri.sock"
+# critest's NRI specs connect their plugins to NRI_SOCK. One holds its
+# Synchronize open for 2 s while containers are created, so plugins get
+# longer than NRI's default 2 s to answer; no plugin is started from the
+# node's /opt/nri/plugins.
+cat > "${WORK}/config.toml" <<CONF
+[nri]
+enable = true
+socket_path = "${NRI_SOCK}"
+plugin_path = "${WORK}/nri-plugins"
+plugin_config_path = "${WORK}/nri-conf.d"
+plugin_request_timeout = "10s"
+CONF
+
 # critest writes its Localhost seccomp profiles to a fresh directory under
 # TMPDIR, which therefore has to be the profile root.
 "${BIN}/berthd" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${WORK}/st" \
@@ -89,7 +103,7 @@ done
 
 log "running critest $(${BIN}/critest --version 2>/dev/null | head -1)"
 set +e
-"${BIN}/critest" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" \
+"${BIN}/critest" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" --nri-socket "${NRI_SOCK}" \
 	--ginkgo.no-color --ginkgo.succinct --ginkgo.json-report "${REPORT_DIR}/report.json" \
 	--ginkgo.junit-report "${REPORT_DIR}/junit.xml" "$@" >"${REPORT_DIR}/critest.log" 2>&1
 critest_rc=$?

@@ -59,6 +59,19 @@ type Containers interface {
 	RemoveAll(ctx context.Context, sandboxID string) error
 }
 
+// NRI relays sandboxes' lifecycles to Node Resource Interface plugins
+// (*nri.API). An error of the RunPodSandbox hook fails the request; Stop
+// and Remove only tell plugins, once per sandbox.
+type NRI interface {
+	// BlockSync holds off a connecting plugin's synchronisation until
+	// unblock, so that a sandbox being created is either listed to the
+	// plugin or announced to it, never neither.
+	BlockSync() (unblock func())
+	RunPodSandbox(ctx context.Context, sb *Sandbox) error
+	StopPodSandbox(ctx context.Context, sb *Sandbox)
+	RemovePodSandbox(ctx context.Context, sb *Sandbox)
+}
+
 // Config wires a Manager.
 type Config struct {
 	Client *containerd.Client
@@ -76,7 +89,9 @@ type Config struct {
 	Network        Network
 	HostPorts      HostPorts
 	Conntrack      Conntrack
-	Logger         *slog.Logger
+	// NRI is nil when NRI is disabled.
+	NRI    NRI
+	Logger *slog.Logger
 	// Registerer receives the stage timing metrics; nil skips them.
 	Registerer prometheus.Registerer
 	// Events receives the sandboxes' lifecycle events; nil drops them.

@@ -20,6 +20,10 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 				return fmt.Errorf("remove containers of sandbox %s: %w", sb.ID, err)
 			}
 		}
+		if m.cfg.NRI != nil {
+			// A Remove without a Stop: plugins see the stop as Stop shows it.
+			m.cfg.NRI.StopPodSandbox(ctx, sb)
+		}
 		if err := m.releaseRuntime(ctx, sb); err != nil {
 			return err
 		}
@@ -28,6 +32,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		}
 		m.store.delete(sb.ID)
 		m.names.release(sb.Name, sb.ID)
+		if m.cfg.NRI != nil {
+			m.cfg.NRI.RemovePodSandbox(ctx, sb)
+		}
 		m.publish(lifecycle.Deleted, sb)
 		return nil
 	})

@@ -187,6 +187,15 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	}); err != nil {
 		return err
 	}
+	if m.cfg.NRI != nil {
+		// Plugins see the sandbox ready, before anyone else can: it is
+		// not listed, and takes no containers, until they agreed.
+		unblock := m.cfg.NRI.BlockSync()
+		defer unblock()
+		if err := m.cfg.NRI.RunPodSandbox(ctx, sb); err != nil {
+			return fmt.Errorf("NRI plugin refused sandbox %s: %w", id, err)
+		}
+	}
 	m.store.add(sb)
 	// Visible only once ready: created and started are announced together.
 	m.publish(lifecycle.Created, sb)

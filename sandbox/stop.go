@@ -27,6 +27,10 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 				return fmt.Errorf("stop containers of sandbox %s: %w", sb.ID, err)
 			}
 		}
+		if m.cfg.NRI != nil {
+			// Containers stopped, network and pause still there.
+			m.cfg.NRI.StopPodSandbox(ctx, sb)
+		}
 		return m.releaseRuntime(ctx, sb)
 	})
 }

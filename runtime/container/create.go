@@ -173,6 +173,26 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			labels[k] = v
 		}
 	}
+	ctr := newContainer(md, Status{
+		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
+		Resources: cfg.GetLinux().GetResources(),
+	})
+	if m.cfg.NRI != nil {
+		// Until the container is in the store, a plugin that connects
+		// would neither be told of it nor find it listed.
+		unblock := m.cfg.NRI.BlockSync()
+		defer unblock()
+		if err := m.cfg.NRI.CreateContainer(ctx, ctr, spec); err != nil {
+			return "", fmt.Errorf("NRI plugin refused container %q: %w", cfg.GetMetadata().GetName(), err)
+		}
+		defer func() {
+			if retErr != nil {
+				cctx, cancel := cleanupContext(ctx)
+				defer cancel()
+				m.cfg.NRI.UndoCreateContainer(cctx, ctr)
+			}
+		}()
+	}
 	if _, err := m.cfg.Client.NewContainer(ctx, id,
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
@@ -183,12 +203,11 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	); err != nil {
 		return "", fmt.Errorf("create container: %w", err)
 	}
-	c := newContainer(md, Status{
-		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
-		Resources: cfg.GetLinux().GetResources(),
-	})
-	m.store.add(c)
-	m.publish(lifecycle.Created, c)
+	m.store.add(ctr)
+	if m.cfg.NRI != nil {
+		m.cfg.NRI.PostCreateContainer(ctx, ctr)
+	}
+	m.publish(lifecycle.Created, ctr)
 	return id, nil
 }
 

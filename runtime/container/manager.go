@@ -8,6 +8,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/checkpoint"
@@ -54,6 +55,31 @@ type Sandboxes interface {
 	RuntimeOpts(sb *sandbox.Sandbox) (containerd.NewContainerOpts, error)
 }
 
+// NRI relays containers' lifecycles to Node Resource Interface plugins
+// (*nri.API). Errors of Create, Start and Update hooks fail the request;
+// the other hooks only tell plugins what happened.
+type NRI interface {
+	// BlockSync holds off a connecting plugin's synchronisation until
+	// unblock, so that a container being created is either listed to the
+	// plugin or announced to it, never neither.
+	BlockSync() (unblock func())
+	// CreateContainer may adjust spec; UndoCreateContainer withdraws it
+	// when the creation fails afterwards.
+	CreateContainer(ctx context.Context, c *Container, spec *runtimeSpec) error
+	UndoCreateContainer(ctx context.Context, c *Container)
+	PostCreateContainer(ctx context.Context, c *Container)
+	StartContainer(ctx context.Context, c *Container) error
+	PostStartContainer(ctx context.Context, c *Container)
+	// UpdateContainer returns the resources to apply (plugins may change
+	// them), or nil to apply r.
+	UpdateContainer(ctx context.Context, c *Container, r *runtimeapi.LinuxContainerResources) (*runtimeapi.LinuxContainerResources, error)
+	PostUpdateContainer(ctx context.Context, c *Container)
+	// StopContainer and RemoveContainer are told once per container,
+	// however many times they are called.
+	StopContainer(ctx context.Context, c *Container)
+	RemoveContainer(ctx context.Context, c *Container)
+}
+
 // Config wires a Manager.
 type Config struct {
 	Client    *containerd.Client
@@ -70,7 +96,9 @@ type Config struct {
 	Security Security
 	// CRIU says whether checkpoint/restore can work here; nil: the criu
 	// binary on PATH, checked on first use.
-	CRIU   CRIU
+	CRIU CRIU
+	// NRI is nil when NRI is disabled.
+	NRI    NRI
 	Logger *slog.Logger
 	// Events receives the containers' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
@@ -123,4 +151,12 @@ func (m *Manager) fifoDir(id string) string {
 // needs it timed out.
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// nriStopped tells NRI plugins that c stopped; the hook tells each
+// container's stop once.
+func (m *Manager) nriStopped(ctx context.Context, c *Container) {
+	if m.cfg.NRI != nil {
+		m.cfg.NRI.StopContainer(ctx, c)
+	}
 }

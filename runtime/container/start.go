@@ -62,6 +62,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		})
 		m.persistStatus(ctx, c)
 		c.markExited()
+		m.nriStopped(ctx, c)
 		m.publish(lifecycle.Stopped, c)
 	}()
 
@@ -119,6 +120,11 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("wait on task: %w", err)
 	}
+	if m.cfg.NRI != nil {
+		if err := m.cfg.NRI.StartContainer(ctx, c); err != nil {
+			return fmt.Errorf("NRI plugin refused to start container %s: %w", c.ID, err)
+		}
+	}
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
@@ -132,6 +138,9 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	m.persistStatus(ctx, c)
 	m.publish(lifecycle.Started, c)
 	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
+	if m.cfg.NRI != nil {
+		m.cfg.NRI.PostStartContainer(ctx, c)
+	}
 	return nil
 }
 
@@ -225,6 +234,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	m.publish(lifecycle.Stopped, c)
 	os.RemoveAll(m.fifoDir(c.ID))
 	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)
+	m.nriStopped(ctx, c)
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {

@@ -33,7 +33,11 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
-	return m.stop(ctx, c, timeout)
+	if err := m.stop(ctx, c, timeout); err != nil {
+		return err
+	}
+	m.nriStopped(ctx, c)
+	return nil
 }
 
 func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration) error {
@@ -130,6 +134,9 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	}
 	m.store.delete(c.ID)
 	m.names.release(c.Name, c.ID)
+	if m.cfg.NRI != nil {
+		m.cfg.NRI.RemoveContainer(ctx, c)
+	}
 	m.publish(lifecycle.Deleted, c)
 	return nil
 }
@@ -189,7 +196,13 @@ func (m *Manager) deleteLeftoverTask(ctx context.Context, id string) error {
 // StopAll kills a sandbox's containers at once: the sandbox is going away
 // and kubelet already gave each its grace period.
 func (m *Manager) StopAll(ctx context.Context, sandboxID string) error {
-	return m.forEach(sandboxID, func(c *Container) error { return m.stop(ctx, c, 0) })
+	return m.forEach(sandboxID, func(c *Container) error {
+		if err := m.stop(ctx, c, 0); err != nil {
+			return err
+		}
+		m.nriStopped(ctx, c)
+		return nil
+	})
 }
 
 // RemoveAll removes a sandbox's containers.

@@ -14,8 +14,19 @@ import (
 
 // UpdateResources changes a container's CPU, memory and hugepage limits:
 // in its spec, so they hold for the rest of its life, and in its cgroup
-// when it runs. Fields left zero keep their value.
+// when it runs. Fields left zero keep their value. NRI plugins see the
+// update first and may change it.
 func (m *Manager) UpdateResources(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources) error {
+	return m.updateResources(ctx, id, r, m.cfg.NRI)
+}
+
+// UpdateResourcesForNRI applies an update an NRI plugin asked for, without
+// relaying it back to the plugins.
+func (m *Manager) UpdateResourcesForNRI(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources) error {
+	return m.updateResources(ctx, id, r, nil)
+}
+
+func (m *Manager) updateResources(ctx context.Context, id string, r *runtimeapi.LinuxContainerResources, hooks NRI) error {
 	if r == nil {
 		return nil
 	}
@@ -28,6 +39,15 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r *runtimeapi.
 		return fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
 	merged := mergeResources(st.Resources, r)
+	if hooks != nil {
+		adjusted, err := hooks.UpdateContainer(ctx, c, merged)
+		if err != nil {
+			return fmt.Errorf("NRI plugin refused the update of container %s: %w", c.ID, err)
+		}
+		if adjusted != nil {
+			merged = mergeResources(merged, adjusted)
+		}
+	}
 	host := detectHost()
 	res := linuxResources(merged, host)
 
@@ -66,7 +86,13 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r *runtimeapi.
 			}
 		}
 	}
-	return c.Update(func(s Status) (Status, error) { s.Resources = merged; return s, nil })
+	if err := c.Update(func(s Status) (Status, error) { s.Resources = merged; return s, nil }); err != nil {
+		return err
+	}
+	if hooks != nil {
+		hooks.PostUpdateContainer(ctx, c)
+	}
+	return nil
 }
 
 // mergeResources lays the set fields of upd over old.

@@ -32,6 +32,8 @@ var flagOverrides = map[string]func(dst *config.Config, src config.Config){
 	"metrics-address":      func(d *config.Config, s config.Config) { d.Metrics.Address = s.Metrics.Address },
 	"cgroup-driver":        func(d *config.Config, s config.Config) { d.CgroupDriver = s.CgroupDriver },
 	"seccomp-profile-root": func(d *config.Config, s config.Config) { d.Security.SeccompProfileRoot = s.Security.SeccompProfileRoot },
+	"enable-nri":           func(d *config.Config, s config.Config) { d.NRI.Enable = s.NRI.Enable },
+	"nri-socket":           func(d *config.Config, s config.Config) { d.NRI.SocketPath = s.NRI.SocketPath },
 }
 
 // AddFlags registers berthd's flags; their defaults are the config defaults.
@@ -54,6 +56,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Metrics.Address, "metrics-address", d.Metrics.Address, "serve /metrics and /debug/pprof on this host:port (off when empty)")
 	fs.StringVar(&f.CgroupDriver, "cgroup-driver", d.CgroupDriver, "cgroupfs, systemd or auto")
 	fs.StringVar(&f.Security.SeccompProfileRoot, "seccomp-profile-root", d.Security.SeccompProfileRoot, "the only directory Localhost seccomp profiles are read from")
+	fs.BoolVar(&f.NRI.Enable, "enable-nri", d.NRI.Enable, "serve the Node Resource Interface to plugins")
+	fs.StringVar(&f.NRI.SocketPath, "nri-socket", d.NRI.SocketPath, "NRI socket plugins connect to (default: nri.sock in the state dir)")
 }
 
 // Complete loads the config file and applies the flags that were set.

@@ -46,6 +46,13 @@ func TestFlagsOverrideTheFileWhichOverridesDefaults(t *testing.T) {
 	}
 }
 
+func TestNRIFlagsOverrideTheFile(t *testing.T) {
+	cfg := complete(t, "[nri]\nsocket_path = \"/file/nri.sock\"\n", "--enable-nri", "--nri-socket", "/flag/nri.sock")
+	if !cfg.NRI.Enable || cfg.NRI.SocketPath != "/flag/nri.sock" {
+		t.Errorf("nri = %+v, want enabled on /flag/nri.sock", cfg.NRI)
+	}
+}
+
 func TestEveryFlagHasAnOverride(t *testing.T) {
 	fs := pflag.NewFlagSet("berthd", pflag.ContinueOnError)
 	(&Options{}).AddFlags(fs)

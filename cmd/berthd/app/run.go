@@ -31,6 +31,7 @@ import (
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/nri"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/runtime/images"
@@ -127,6 +128,16 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var nriAPI *nri.API // nil: NRI disabled
+	if cfg.NRI.Enable {
+		if nriAPI, err = nri.New(nri.Config{
+			SocketPath: cfg.NRISocket(), PluginPath: cfg.NRI.PluginPath, PluginConfigPath: cfg.NRI.PluginConfigPath,
+			RegistrationTimeout: time.Duration(cfg.NRI.RegistrationTimeout), RequestTimeout: time.Duration(cfg.NRI.RequestTimeout),
+			Client: client, Namespace: cfg.Containerd.Namespace, Logger: log.With("component", "nri"),
+		}); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	events := lifecycle.NewHub()
@@ -142,6 +153,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Network:        network,
 		HostPorts:      portmap.New(),
 		Conntrack:      ct,
+		NRI:            nriAPI.SandboxHooks(),
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
 		Events:         events,
@@ -158,10 +170,12 @@ func (o *Options) Run(ctx context.Context) error {
 			AppArmor:         apparmor.Detect(cfg.State),
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
+		NRI:    nriAPI.ContainerHooks(),
 		Logger: log.With("component", "container"),
 		Events: events,
 	})
 	sandboxes.SetContainers(containers)
+	nriAPI.Attach(sandboxes.Store(), containers)
 
 	streamSrv, err := newStreamingServer(cfg, client, containers, sandboxes, log)
 	if err != nil {
@@ -245,6 +259,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("recover containers from containerd: %w", err)
 	}
 	log.Info("state recovered", "sandboxes", recovered, "containers", recoveredContainers, "took", time.Since(recoverStart).Round(time.Millisecond))
+	// NRI plugins are synchronised with what was recovered.
+	if err := nriAPI.Start(); err != nil {
+		return err
+	}
+	defer nriAPI.Stop()
 	svc.SetReady()
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
 	notifyReady(log, cfg.Socket)
