@@ -8,13 +8,14 @@
 // RemoveContainer, StopPodSandbox, RemovePodSandbox; then RemoveImage and a
 // timed PullImage of a small image. Then RunPodSandbox N-way in parallel.
 //
-// Then two phases the lifecycle cannot show. The list phase runs 500
-// started containers (50 pods of 10) on each runtime and times the List
-// calls kubelet makes: all containers, running ones, one pod's by label,
-// all pods, one pod by label, and the stats Lists. The memory phase reads
-// the RSS and PSS of each runtime's own processes (--pids: berthd and the
-// containerd it supervises; containerd with its CRI plugin) idle and at 100
-// running pods, and of the pods' shims apart, since both run one per pod.
+// Then two phases the lifecycle cannot show. The memory phase reads the RSS
+// (all, and anonymous) of each runtime's own processes (--pids: berthd and
+// the containerd it supervises; containerd with its CRI plugin) with no pods
+// and at 100 running pods, and of the pods' shims apart, since both run one
+// per pod. The list phase runs 500 started containers (50 pods of 10) on
+// each runtime and times the List calls kubelet makes: all containers,
+// running ones, one pod's by label, all pods, one pod by label, and the
+// stats Lists.
 //
 // With --critest-results it only summarises the JSON critest -benchmark
 // wrote for each runtime, in the same table.
@@ -102,16 +103,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
 	}
-	if *listCtrs > 0 {
-		if err := b.listPhase(ctx, rts, *listCtrs, *listCalls); err != nil {
-			fmt.Fprintln(os.Stderr, "berth-bench: list phase:", err)
-			os.Exit(1)
-		}
-	}
 	var mem []memoryResult
 	if *memPods > 0 {
 		if mem, err = b.memoryPhase(ctx, rts, pids, *memPods); err != nil {
 			fmt.Fprintln(os.Stderr, "berth-bench: memory phase:", err)
+			os.Exit(1)
+		}
+	}
+	if *listCtrs > 0 {
+		if err := b.listPhase(ctx, rts, *listCtrs, *listCalls); err != nil {
+			fmt.Fprintln(os.Stderr, "berth-bench: list phase:", err)
 			os.Exit(1)
 		}
 	}

@@ -13,16 +13,19 @@ import (
 	"time"
 )
 
-// memory is what a set of processes holds: resident and proportional set
-// sizes in KiB. PSS splits shared pages (the same binary's text in every
-// shim) among the processes that map them, so it is the fairer total.
+// memory is what a set of processes holds, in KiB: resident (VmRSS), and
+// of that the anonymous part (RssAnon: heap, stacks), which is the
+// process's own. The rest of RSS is mostly the binary's text, shared with
+// every other process running the same file (both containerds, every shim,
+// other users' too), so RSS sums overstate and PSS would depend on who else
+// runs the binary.
 type memory struct {
-	procs    int
-	rss, pss int64
+	procs     int
+	rss, anon int64
 }
 
 func (m memory) add(o memory) memory {
-	return memory{procs: m.procs + o.procs, rss: m.rss + o.rss, pss: m.pss + o.pss}
+	return memory{procs: m.procs + o.procs, rss: m.rss + o.rss, anon: m.anon + o.anon}
 }
 
 // memorySample is one runtime's memory at one moment.
@@ -61,7 +64,7 @@ func parsePIDs(spec string) (map[string][]int, error) {
 }
 
 // kibField returns the value of a "Key:   123 kB" line of a /proc status
-// or smaps_rollup file.
+// file.
 func kibField(text []byte, key string) (int64, error) {
 	for _, line := range bytes.Split(text, []byte("\n")) {
 		rest, ok := bytes.CutPrefix(line, []byte(key+":"))
@@ -77,25 +80,20 @@ func kibField(text []byte, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s line", key)
 }
 
-// processMemory reads pid's VmRSS and Pss.
+// processMemory reads pid's VmRSS and RssAnon.
 func processMemory(proc string, pid int) (memory, error) {
 	status, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "status"))
 	if err != nil {
 		return memory{}, err
 	}
-	rss, err := kibField(status, "VmRSS")
-	if err != nil {
+	m := memory{procs: 1}
+	if m.rss, err = kibField(status, "VmRSS"); err != nil {
 		return memory{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	rollup, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "smaps_rollup"))
-	if err != nil {
-		return memory{}, err
-	}
-	pss, err := kibField(rollup, "Pss")
-	if err != nil {
+	if m.anon, err = kibField(status, "RssAnon"); err != nil {
 		return memory{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	return memory{procs: 1, rss: rss, pss: pss}, nil
+	return m, nil
 }
 
 // shimID returns the -id argument of a containerd shim's command line
@@ -162,7 +160,8 @@ const memorySettle = 5 * time.Second
 // memoryPhase reads each runtime's memory idle, then brings it to pods
 // running pods with one sleeper container each, reads it again and tears
 // the pods down; one runtime after the other, so that each is measured
-// beside an idle other.
+// beside an idle other. It runs before the list phase, whose 500 containers
+// would leave both runtimes' heaps grown.
 func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids map[string][]int, pods int) (results []memoryResult, retErr error) {
 	for _, rt := range rts {
 		if len(pids[rt.name]) == 0 {
@@ -203,26 +202,26 @@ func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids ma
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 
-// reportMemory prints the memory phase: each runtime's own processes idle
-// and at N pods, process by process, and the shims, in MiB RSS and PSS with
-// the ratio of the first runtime's to each other's.
+// reportMemory prints the memory phase: each runtime's own processes with
+// no pods and at N pods, process by process, and the shims, in MiB of RSS
+// and anonymous RSS, with the ratio of the first runtime's to each other's.
 func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, res []memoryResult, markdown bool) {
 	head := []string{"memory (MiB)"}
 	for _, rt := range rts {
-		head = append(head, rt.name+" RSS", rt.name+" PSS")
+		head = append(head, rt.name+" RSS", rt.name+" anon")
 	}
 	for _, rt := range rts[1:] {
-		head = append(head, rts[0].name+" / "+rt.name+" RSS", "PSS")
+		head = append(head, rts[0].name+" / "+rt.name+" RSS", "anon")
 	}
 	row := func(label string, pick func(memoryResult) memory) []string {
 		r := []string{label}
 		for _, x := range res {
 			m := pick(x)
-			r = append(r, mib(m.rss), mib(m.pss))
+			r = append(r, mib(m.rss), mib(m.anon))
 		}
 		for _, x := range res[1:] {
 			a, o := pick(res[0]), pick(x)
-			r = append(r, ratio(float64(a.rss), float64(o.rss)), ratio(float64(a.pss), float64(o.pss)))
+			r = append(r, ratio(float64(a.rss), float64(o.rss)), ratio(float64(a.anon), float64(o.anon)))
 		}
 		return r
 	}
@@ -240,7 +239,7 @@ func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, re
 		var parts []string
 		for j, pid := range pids[rt.name] {
 			m := res[i].loaded.each[j]
-			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB PSS", processName(pid), pid, mib(m.rss), mib(m.pss)))
+			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB anon", processName(pid), pid, mib(m.rss), mib(m.anon)))
 		}
 		fmt.Fprintf(w, "%s at %d pods: %s.\n", rt.name, res[i].pods, strings.Join(parts, "; "))
 	}

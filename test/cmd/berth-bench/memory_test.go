@@ -26,11 +26,8 @@ func TestParsePIDs(t *testing.T) {
 }
 
 // Lines as Linux 6.18 writes them.
-const (
-	statusSample = "Name:\tcontainerd\nUmask:\t0022\nVmHWM:\t   60120 kB\nVmRSS:\t   54476 kB\nRssAnon:\t   30208 kB\nThreads:\t13\n"
-	rollupSample = "55dca1f0b000-7ffe7c3bb000 ---p 00000000 00:00 0                          [rollup]\n" +
-		"Rss:               54476 kB\nPss:               32180 kB\nPss_Dirty:         30100 kB\nPss_Anon:          30208 kB\n"
-)
+const statusSample = "Name:\tcontainerd\nUmask:\t0022\nVmHWM:\t   60120 kB\nVmRSS:\t   54476 kB\n" +
+	"RssAnon:\t   30208 kB\nRssFile:\t   24268 kB\nRssShmem:\t       0 kB\nThreads:\t13\n"
 
 func TestKibField(t *testing.T) {
 	for _, tc := range []struct {
@@ -39,13 +36,16 @@ func TestKibField(t *testing.T) {
 	}{
 		{statusSample, "VmRSS", 54476},
 		{statusSample, "VmHWM", 60120},
-		{rollupSample, "Pss", 32180}, // not Pss_Dirty, which follows
-		{rollupSample, "Pss_Anon", 30208},
+		{statusSample, "RssAnon", 30208},
+		{statusSample, "RssFile", 24268},
 	} {
 		got, err := kibField([]byte(tc.text), tc.key)
 		if err != nil || got != tc.want {
 			t.Errorf("%s = %d, %v; want %d", tc.key, got, err, tc.want)
 		}
+	}
+	if _, err := kibField([]byte(statusSample), "Rss"); err == nil { // a prefix of RssAnon, not a field
+		t.Error("missing field Rss: no error")
 	}
 	if _, err := kibField([]byte(statusSample), "VmSwap"); err == nil {
 		t.Error("missing field: no error")
@@ -73,7 +73,7 @@ func TestShimID(t *testing.T) {
 }
 
 // fakeProc writes a /proc with one process per cmdline, each with
-// statusSample and rollupSample.
+// statusSample.
 func fakeProc(t *testing.T, cmdlines map[string]string) string {
 	t.Helper()
 	proc := t.TempDir()
@@ -82,7 +82,7 @@ func fakeProc(t *testing.T, cmdlines map[string]string) string {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, text := range map[string]string{"cmdline": cmdline, "status": statusSample, "smaps_rollup": rollupSample} {
+		for name, text := range map[string]string{"cmdline": cmdline, "status": statusSample} {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func TestShimsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (memory{procs: 2, rss: 2 * 54476, pss: 2 * 32180}); got != want {
+	if want := (memory{procs: 2, rss: 2 * 54476, anon: 2 * 30208}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	if _, err := processMemory(proc, 99); err == nil {

@@ -58,7 +58,7 @@ func TestReportMemory(t *testing.T) {
 		"| runtime, 100 pods | 120.0 | 90.0 | 100.0 | 60.0 | 1.20 | 1.50 |",
 		"| shims, 100 pods (sum) | 1000.0 | 500.0 | 1000.0 | 500.0 | 1.00 | 1.00 |",
 		"| runtime + shims, 100 pods | 1120.0 | 590.0 | 1100.0 | 560.0 | 1.02 | 1.05 |",
-		"40.0 MiB RSS, 40.0 MiB PSS",
+		"40.0 MiB RSS, 40.0 MiB anon",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
