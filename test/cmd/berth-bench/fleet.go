@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -135,16 +136,23 @@ func forEach(n int, fn func(i int) error) error {
 // process has its own cgroup under.
 func cgroupRoot() string { return fmt.Sprintf("/berth-bench-%d", os.Getpid()) }
 
-// removeCgroups removes the cgroups of fleet pods that no longer have any
-// process, in every hierarchy; busy ones stay, and the next call gets them.
+// removeCgroups removes the cgroups under cgroupRoot that no longer hold a
+// process, in every hierarchy, deepest first: a pod's, and what a runtime
+// left in it (a container cut short by an interrupt). rmdir refuses busy
+// ones; they stay for the next call.
 func removeCgroups() {
 	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupRoot()))
 	for _, root := range roots {
-		pods, _ := filepath.Glob(filepath.Join(root, "pod-*"))
-		for _, p := range pods {
-			os.Remove(p)
+		var dirs []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- { // children come after their parent
+			os.Remove(dirs[i])
 		}
-		os.Remove(root)
 	}
 }
 

@@ -26,8 +26,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -98,7 +100,10 @@ func main() {
 			widths = append(widths, n)
 		}
 	}
-	ctx := context.Background()
+	// Interrupted, the phases stop and tear down the pods they started: the
+	// runtimes die with bench.sh, but shims and containers would outlive them.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := b.run(ctx, rts, *iterations, widths); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
