@@ -19,8 +19,16 @@ type listCall struct {
 	name  string
 	calls int
 	want  int
-	op    func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error)
+	// spaced: a call on a runtime starts statsSpacing after its last returned.
+	spaced bool
+	op     func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error)
 }
+
+// statsSpacing is longer than Berth serves a cgroup sample (a second,
+// runtime/stats): each timed stats call measures afresh. A writable layer's
+// size both runtimes keep for longer (containerd refreshes its snapshots'
+// usage in the background), so no call here measures that.
+const statsSpacing = 1100 * time.Millisecond
 
 // listPhase brings every runtime to containers running sleeper containers
 // (listPerPod a pod), then times the List calls a kubelet makes on a busy
@@ -55,31 +63,31 @@ func (b *bench) listPhase(ctx context.Context, rts []*runtimeEndpoint, container
 		return &runtimeapi.ContainerFilter{LabelSelector: map[string]string{labelPodUID: f.pods[len(f.pods)/2].uid}}
 	}
 	ops := []listCall{
-		{fmt.Sprintf("ListContainers (%d)", n), calls, n, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListContainers (%d)", n), calls, n, false, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 			return len(r.GetContainers()), err
 		}},
-		{fmt.Sprintf("ListContainers (%d) running", n), calls, n, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListContainers (%d) running", n), calls, n, false, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 				State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
 			}})
 			return len(r.GetContainers()), err
 		}},
-		{fmt.Sprintf("ListContainers (%d) pod label", n), calls, listPerPod, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListContainers (%d) pod label", n), calls, listPerPod, false, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: byPodUID(f)})
 			return len(r.GetContainers()), err
 		}},
-		{fmt.Sprintf("ListPodSandbox (%d)", pods), calls, pods, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListPodSandbox (%d)", pods), calls, pods, false, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 			return len(r.GetItems()), err
 		}},
-		{fmt.Sprintf("ListPodSandbox (%d) pod label", pods), calls, 1, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListPodSandbox (%d) pod label", pods), calls, 1, false, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
 				LabelSelector: byPodUID(f).GetLabelSelector(),
 			}})
 			return len(r.GetItems()), err
 		}},
-		{fmt.Sprintf("ListContainerStats (%d)", n), statsCalls, n, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListContainerStats (%d)", n), statsCalls, n, true, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{})
 			n := 0
 			for _, s := range r.GetStats() {
@@ -89,7 +97,7 @@ func (b *bench) listPhase(ctx context.Context, rts []*runtimeEndpoint, container
 			}
 			return n, err
 		}},
-		{fmt.Sprintf("ListPodSandboxStats (%d)", pods), statsCalls, pods, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
+		{fmt.Sprintf("ListPodSandboxStats (%d)", pods), statsCalls, pods, true, func(ctx context.Context, rt *runtimeEndpoint, f *fleet) (int, error) {
 			r, err := rt.runtime.ListPodSandboxStats(ctx, &runtimeapi.ListPodSandboxStatsRequest{})
 			n := 0
 			for _, s := range r.GetStats() {
@@ -100,9 +108,11 @@ func (b *bench) listPhase(ctx context.Context, rts []*runtimeEndpoint, container
 			return n, err
 		}},
 	}
+	last := make([]time.Time, len(rts)) // when each runtime's last call returned
 	for _, op := range ops {
 		for i, rt := range rts {
 			got, err := op.op(ctx, rt, fleets[i])
+			last[i] = time.Now()
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", rt.name, op.name, err)
 			}
@@ -113,10 +123,14 @@ func (b *bench) listPhase(ctx context.Context, rts []*runtimeEndpoint, container
 		for c := 0; c < op.calls; c++ {
 			for j := range rts {
 				i := (c + j) % len(rts) // alternate who goes first
+				if wait := statsSpacing - time.Since(last[i]); op.spaced && wait > 0 {
+					time.Sleep(wait)
+				}
 				err := timed(rts[i], true, op.name, func() error {
 					_, err := op.op(ctx, rts[i], fleets[i])
 					return err
 				})
+				last[i] = time.Now()
 				if err != nil {
 					return fmt.Errorf("%s: %w", rts[i].name, err)
 				}
