@@ -84,7 +84,7 @@ fuzz: ## Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m for a long 
 e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _output/bin) standalone against a fresh berthd: static pods, probes, hostPort, restarts, logs, stats, teardown
 	@hack/e2e-kubelet.sh
 
-bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): medians, p99s, ratios
+bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, critest -benchmark
 	@hack/bench.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)

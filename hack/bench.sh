@@ -5,7 +5,15 @@
 # runtime with its own bridge and subnet. berth-bench alternates between
 # them and prints medians, p99s and ratios.
 #
+# berth-bench also times the List calls against 500 running containers and
+# reads each runtime's memory at 100 pods (it gets the PIDs of berthd, the
+# containerd berthd supervises and the CRI containerd from here). Then
+# critest's own benchmarks run against each runtime, with
+# hack/critest-benchmark.yaml, and their results are summarised the same way.
+#
 # Usage: hack/bench.sh [berth-bench flags]   (`make bench`; root)
+#   CRITEST_BENCH=0 skips the critest benchmarks; CRITEST_PARAMS=file
+#   replaces hack/critest-benchmark.yaml.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,11 +86,14 @@ state = "${WORK}/ctrd-state"
   SystemdCgroup = false
 CONF
 PATH="${BIN}:${PATH}" "${BIN}/containerd" --config "${WORK}/ctrd.toml" >"${WORK}/ctrd.log" 2>&1 &
+CTRD_PID=$!
 PIDS+=($!)
 
+BERTHD_PID=""
 "${BIN}/berthd" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
 	--socket "${WORK}/berth.sock" --cni-conf-dir "${WORK}/berth-net" --cni-bin-dir "${CNI_BIN}" \
 	--registry-config-dir "${WORK}/hosts" --log-level info --metrics-address 127.0.0.1:0 >"${WORK}/berthd.log" 2>&1 &
+BERTHD_PID=$!
 PIDS+=($!)
 
 for sock in berth ctrd; do
@@ -91,8 +102,13 @@ for sock in berth ctrd; do
 		sleep 0.1
 	done
 done
-log "berthd and containerd (CRI) are up; running the workload, alternating between them"
-cd "${ROOT}" && go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" "$@"
+# The containerd berthd supervises, for the memory phase: berthd logs its PID
+# each time it starts it.
+BERTH_CTRD_PID="$(grep 'containerd is serving' "${WORK}/berthd.log" | tail -1 | grep -o ' pid=[0-9]*' | cut -d= -f2)"
+[[ -n "${BERTH_CTRD_PID}" ]] || { log "no containerd PID in berthd's log"; exit 1; }
+log "berthd (pid ${BERTHD_PID}, its containerd ${BERTH_CTRD_PID}) and containerd with CRI (pid ${CTRD_PID}) are up; running the workload, alternating between them"
+cd "${ROOT}" && go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
+	--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
 
 # Where Berth's pod starts and stops spent their time, from its own metrics.
 metrics="$(grep -o 'serving metrics and pprof.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//')"
@@ -104,3 +120,26 @@ if [[ -n "${metrics}" ]]; then
 		/^berth_sandbox_stage_duration_seconds_count/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); cnt[st] = $2 }
 		END { for (st in sum) if (cnt[st] > 0) printf "  %-12s %7.1f\n", st, 1000 * sum[st] / cnt[st] }' | sort
 fi
+
+[[ "${CRITEST_BENCH:-1}" == 0 ]] && exit 0
+# critest's own benchmarks, one runtime after the other (a run is a whole
+# ginkgo suite, so they cannot alternate call by call).
+PARAMS="$(realpath "${CRITEST_PARAMS:-${ROOT}/hack/critest-benchmark.yaml}")"
+for rt in berth ctrd; do
+	mkdir -p "${WORK}/critest-${rt}"
+	log "critest -benchmark against ${rt}"
+	if ! "${BIN}/critest" --runtime-endpoint "unix://${WORK}/${rt}.sock" --image-endpoint "unix://${WORK}/${rt}.sock" \
+		-benchmark -benchmarking-params-file "${PARAMS}" \
+		-benchmarking-output-dir "${WORK}/critest-${rt}" --ginkgo.no-color >"${WORK}/critest-${rt}.log" 2>&1; then
+		tail -40 "${WORK}/critest-${rt}.log"
+		log "critest -benchmark failed against ${rt}"
+		exit 1
+	fi
+done
+# Kept for a look at the raw data: WORK goes when the run succeeds.
+rm -rf "${ROOT}/_output/bench" && mkdir -p "${ROOT}/_output/bench"
+cp -r "${WORK}/critest-berth" "${WORK}/critest-ctrd" "${WORK}"/critest-*.log "${ROOT}/_output/bench/"
+echo
+echo "critest -benchmark (${PARAMS#"${ROOT}"/}; raw results in _output/bench):"
+go run ./test/cmd/berth-bench --critest-results "berth=${ROOT}/_output/bench/critest-berth,containerd=${ROOT}/_output/bench/critest-ctrd" \
+	$(printf '%s\n' "$@" | grep -x -- '--\?markdown' || true)

@@ -7,6 +7,18 @@
 // RunPodSandbox, CreateContainer, StartContainer, StopContainer,
 // RemoveContainer, StopPodSandbox, RemovePodSandbox; then RemoveImage and a
 // timed PullImage of a small image. Then RunPodSandbox N-way in parallel.
+//
+// Then two phases the lifecycle cannot show. The memory phase reads the RSS
+// (all, and anonymous) of each runtime's own processes (--pids: berthd and
+// the containerd it supervises; containerd with its CRI plugin) with no pods
+// and at 100 running pods, and of the pods' shims apart, since both run one
+// per pod. The list phase runs 500 started containers (50 pods of 10) on
+// each runtime and times the List calls kubelet makes: all containers,
+// running ones, one pod's by label, all pods, one pod by label, and the
+// stats Lists.
+//
+// With --critest-results it only summarises the JSON critest -benchmark
+// wrote for each runtime, in the same table.
 package main
 
 import (
@@ -14,8 +26,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,7 +42,20 @@ type runtimeEndpoint struct {
 	name    string
 	runtime runtimeapi.RuntimeServiceClient
 	images  runtimeapi.ImageServiceClient
+
+	mu      sync.Mutex
 	samples map[string][]time.Duration
+	order   []string // operations in the order first recorded: the report's rows
+}
+
+// record adds one sample of op; safe for concurrent use.
+func (rt *runtimeEndpoint) record(op string, d time.Duration) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if _, ok := rt.samples[op]; !ok {
+		rt.order = append(rt.order, op)
+	}
+	rt.samples[op] = append(rt.samples[op], d)
 }
 
 func main() {
@@ -38,9 +65,28 @@ func main() {
 		parallel   = flag.String("parallel", "4,16", "RunPodSandbox calls at once in the parallel phases (empty skips them)")
 		image      = flag.String("image", "registry.k8s.io/e2e-test-images/busybox:1.29-2", "container image")
 		pullImage  = flag.String("pull-image", "gcr.io/k8s-staging-cri-tools/test-image-1:latest", "image removed and pulled each iteration")
-		markdown   = flag.Bool("markdown", false, "print a markdown table")
+		listCtrs   = flag.Int("list-containers", 500, "running containers (10 a pod) the List calls are timed against (0 skips the phase)")
+		listCalls  = flag.Int("list-calls", 50, "calls of each List per runtime (a fifth as many of the stats Lists)")
+		memPods    = flag.Int("memory-pods", 100, "running pods (one container each) memory is read at (0 skips the phase)")
+		pidSpec    = flag.String("pids", "", "each runtime's own processes for the memory phase: name=pid+pid,... (bench.sh passes them)")
+		critest    = flag.String("critest-results", "", "only summarise critest -benchmark output: name=directory,... ; the first is the one compared")
+		markdown   = flag.Bool("markdown", false, "print markdown tables")
 	)
 	flag.Parse()
+	if *critest != "" {
+		rts, err := loadCritest(*critest)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth-bench:", err)
+			os.Exit(1)
+		}
+		report(os.Stdout, rts, *markdown)
+		return
+	}
+	pids, err := parsePIDs(*pidSpec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(2)
+	}
 	rts, err := connect(*endpoints)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
@@ -54,11 +100,32 @@ func main() {
 			widths = append(widths, n)
 		}
 	}
-	if err := b.run(rts, *iterations, widths); err != nil {
+	// Interrupted, the phases stop and tear down the pods they started: the
+	// runtimes die with bench.sh, but shims and containers would outlive them.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := b.run(ctx, rts, *iterations, widths); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
 	}
+	var mem []memoryResult
+	if *memPods > 0 {
+		if mem, err = b.memoryPhase(ctx, rts, pids, *memPods); err != nil {
+			fmt.Fprintln(os.Stderr, "berth-bench: memory phase:", err)
+			os.Exit(1)
+		}
+	}
+	if *listCtrs > 0 {
+		if err := b.listPhase(ctx, rts, *listCtrs, *listCalls); err != nil {
+			fmt.Fprintln(os.Stderr, "berth-bench: list phase:", err)
+			os.Exit(1)
+		}
+	}
 	report(os.Stdout, rts, *markdown)
+	if mem != nil {
+		fmt.Println()
+		reportMemory(os.Stdout, rts, pids, mem, *markdown)
+	}
 }
 
 func connect(spec string) ([]*runtimeEndpoint, error) {
@@ -89,8 +156,7 @@ type bench struct {
 	mu               sync.Mutex
 }
 
-func (b *bench) run(rts []*runtimeEndpoint, iterations int, parallel []int) error {
-	ctx := context.Background()
+func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
 	for _, rt := range rts {
 		if _, err := rt.images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: b.image}}); err != nil {
 			return fmt.Errorf("%s: pull %s: %w", rt.name, b.image, err)
@@ -132,7 +198,24 @@ func (b *bench) podConfig() *runtimeapi.PodSandboxConfig {
 	return &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: name},
 		Hostname: name,
-		Linux:    &runtimeapi.LinuxPodSandboxConfig{},
+		// The labels kubelet sets and selects pods and containers by.
+		Labels: map[string]string{labelPodUID: name, labelPodName: name, labelPodNamespace: "bench"},
+		Linux:  &runtimeapi.LinuxPodSandboxConfig{},
+	}
+}
+
+// sleeper is a busybox container that sleeps for an hour, labelled as
+// kubelet labels its containers.
+func (b *bench) sleeper(pod *runtimeapi.PodSandboxConfig, name string) *runtimeapi.ContainerConfig {
+	return &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: name},
+		Image:    &runtimeapi.ImageSpec{Image: b.image},
+		Command:  []string{"sleep", "3600"},
+		Labels: map[string]string{
+			labelPodUID: pod.GetMetadata().GetUid(), labelPodName: pod.GetMetadata().GetName(),
+			labelPodNamespace: pod.GetMetadata().GetNamespace(), labelContainerName: name,
+		},
+		Linux: &runtimeapi.LinuxContainerConfig{},
 	}
 }
 
@@ -141,7 +224,7 @@ func timed(rt *runtimeEndpoint, record bool, name string, op func() error) error
 	start := time.Now()
 	err := op()
 	if err == nil && record {
-		rt.samples[name] = append(rt.samples[name], time.Since(start))
+		rt.record(name, time.Since(start))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -163,13 +246,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 		}},
 		{"CreateContainer", func() error {
 			r, err := rt.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-				PodSandboxId: podID, SandboxConfig: cfg,
-				Config: &runtimeapi.ContainerConfig{
-					Metadata: &runtimeapi.ContainerMetadata{Name: "sleeper"},
-					Image:    &runtimeapi.ImageSpec{Image: b.image},
-					Command:  []string{"sleep", "3600"},
-					Linux:    &runtimeapi.LinuxContainerConfig{},
-				},
+				PodSandboxId: podID, SandboxConfig: cfg, Config: b.sleeper(cfg, "sleeper"),
 			})
 			ctrID = r.GetContainerId()
 			return err
@@ -220,7 +297,6 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) err
 	ids := make([]string, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -230,9 +306,7 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) err
 			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 			ids[i], errs[i] = r.GetPodSandboxId(), err
 			if err == nil {
-				mu.Lock()
-				rt.samples[name] = append(rt.samples[name], time.Since(start))
-				mu.Unlock()
+				rt.record(name, time.Since(start))
 			}
 		}(i)
 	}

@@ -4,14 +4,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
-
-// operations in the order a pod's life calls them.
-var operations = []string{
-	"RunPodSandbox", "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
-	"StopPodSandbox", "RemovePodSandbox", "PullImage", "RunPodSandbox x4", "RunPodSandbox x16",
-}
 
 // percentile returns the p-th percentile (nearest rank) of sorted d.
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -24,61 +19,64 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 
+// ratio formats a/b, or n/a when b is zero.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// table prints rows as aligned text or as a markdown table.
+func table(w io.Writer, markdown bool, head []string, rows [][]string) {
+	if markdown {
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+		for _, r := range rows {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+		}
+		return
+	}
+	widths := make([]int, len(head))
+	for _, r := range append([][]string{head}, rows...) {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, r := range append([][]string{head}, rows...) {
+		line := fmt.Sprintf("%-*s", widths[0], r[0])
+		for i, c := range r[1:] {
+			line += fmt.Sprintf("  %*s", widths[i+1], c)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// report prints, for every operation the first runtime recorded, each
+// runtime's median and p99 and the ratio of the first runtime's median to
+// each other's.
 func report(w io.Writer, rts []*runtimeEndpoint, markdown bool) {
-	head := fmt.Sprintf("%-20s", "operation (ms)")
+	head := []string{"operation", "n"}
 	for _, rt := range rts {
-		head += fmt.Sprintf(" %12s %8s", rt.name+" p50", "p99")
+		head = append(head, rt.name+" median (ms)", rt.name+" p99 (ms)")
 	}
 	for _, rt := range rts[1:] {
-		head += fmt.Sprintf(" %14s", rts[0].name+"/"+rt.name)
+		head = append(head, rts[0].name+" / "+rt.name)
 	}
-	if markdown {
-		fmt.Fprint(w, "| operation | ")
-		for _, rt := range rts {
-			fmt.Fprintf(w, "%s median (ms) | %s p99 (ms) | ", rt.name, rt.name)
-		}
-		for _, rt := range rts[1:] {
-			fmt.Fprintf(w, "%s / %s | ", rts[0].name, rt.name)
-		}
-		fmt.Fprintln(w)
-		fmt.Fprint(w, "|---|")
-		for range rts {
-			fmt.Fprint(w, "---|---|")
-		}
-		for range rts[1:] {
-			fmt.Fprint(w, "---|")
-		}
-		fmt.Fprintln(w)
-	} else {
-		fmt.Fprintln(w, head)
-	}
-	for _, op := range operations {
-		if len(rts[0].samples[op]) == 0 {
-			continue
-		}
+	var rows [][]string
+	for _, op := range rts[0].order {
+		row := []string{op, fmt.Sprint(len(rts[0].samples[op]))}
 		medians := make([]time.Duration, len(rts))
-		row := fmt.Sprintf("%-20s", op)
-		md := "| " + op + " | "
 		for i, rt := range rts {
 			s := append([]time.Duration(nil), rt.samples[op]...)
 			sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
 			medians[i] = percentile(s, 50)
-			row += fmt.Sprintf(" %12s %8s", ms(medians[i]), ms(percentile(s, 99)))
-			md += fmt.Sprintf("%s | %s | ", ms(medians[i]), ms(percentile(s, 99)))
+			row = append(row, ms(medians[i]), ms(percentile(s, 99)))
 		}
 		for i := 1; i < len(rts); i++ {
-			ratio := "n/a"
-			if medians[i] > 0 {
-				ratio = fmt.Sprintf("%.2f", float64(medians[0])/float64(medians[i]))
-			}
-			row += fmt.Sprintf(" %14s", ratio)
-			md += ratio + " | "
+			row = append(row, ratio(float64(medians[0]), float64(medians[i])))
 		}
-		if markdown {
-			fmt.Fprintln(w, md)
-		} else {
-			fmt.Fprintln(w, row)
-		}
+		rows = append(rows, row)
 	}
-	fmt.Fprintf(w, "\n%d samples per operation and runtime; ratio < 1 means %s is faster.\n", len(rts[0].samples["RunPodSandbox"]), rts[0].name)
+	table(w, markdown, head, rows)
+	fmt.Fprintf(w, "\nn: samples per runtime; a ratio below 1 means %s is faster.\n", rts[0].name)
 }
