@@ -45,6 +45,9 @@ type Config struct {
 	// Namespace is the containerd namespace of Berth's images.
 	Namespace string
 	// Snapshotter images are unpacked into; DefaultSnapshotter if empty.
+	// Pulls unpack inside containerd, whose transfer service must list
+	// this snapshotter and Platform in its unpack_config (the supervised
+	// containerd's config does); a pull it leaves packed, Berth unpacks.
 	Snapshotter string
 	// Platform images are pulled for; the host's (linux/amd64 here) if nil.
 	Platform *ocispec.Platform
@@ -63,6 +66,7 @@ type Service struct {
 	client          *containerd.Client
 	namespace       string
 	snapshotter     string
+	platformSpec    ocispec.Platform
 	platform        platforms.MatchComparer
 	hostsDir        string
 	progressTimeout time.Duration
@@ -89,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 		client:          cfg.Client,
 		namespace:       cfg.Namespace,
 		snapshotter:     cfg.Snapshotter,
-		platform:        platforms.Only(platforms.DefaultSpec()),
+		platformSpec:    platforms.DefaultSpec(),
 		hostsDir:        cfg.RegistryConfigDir,
 		progressTimeout: cfg.PullProgressTimeout,
 		log:             cfg.Logger,
@@ -100,8 +104,9 @@ func New(cfg Config) (*Service, error) {
 		s.snapshotter = DefaultSnapshotter
 	}
 	if cfg.Platform != nil {
-		s.platform = platforms.Only(*cfg.Platform)
+		s.platformSpec = *cfg.Platform
 	}
+	s.platform = platforms.Only(s.platformSpec)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
