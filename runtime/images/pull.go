@@ -10,15 +10,14 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
+	streamproxy "github.com/containerd/containerd/v2/core/streaming/proxy"
 	"github.com/containerd/containerd/v2/core/transfer"
 	transferimage "github.com/containerd/containerd/v2/core/transfer/image"
+	"github.com/containerd/containerd/v2/core/transfer/proxy"
 	"github.com/containerd/containerd/v2/core/transfer/registry"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 )
-
-// cleanupTimeout bounds releasing a pull's lease after the pull.
-const cleanupTimeout = 10 * time.Second
 
 // Pull pulls ref (normalised: "busybox" is docker.io/library/busybox:latest)
 // for Berth's platform, through the registry hosts of hosts.toml, with
@@ -56,27 +55,12 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		transferimage.WithImageLabels(s.labels(ref, false)),
 	)
 
-	// The lease keeps what the pull wrote from containerd's GC until the
-	// image names hold it. Released on a fresh context: a cancelled pull
-	// must not leave it behind.
-	ctx, done, err := s.client.WithLease(ctx)
-	if err != nil {
-		return Image{}, fmt.Errorf("pull image %q: lease: %w", ref, err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		if err := done(cctx); err != nil {
-			s.log.Warn("cannot release the pull's lease; containerd expires it in a day", "ref", ref, "error", err)
-		}
-	}()
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	prog := newProgress(s.now, func() bool { return s.pulls.running() <= 1 })
 	s.log.Info("pull started", "ref", ref, "auth", auth)
 	stop := prog.watch(ctx, ref, s.progressTimeout, cancel, s.log)
-	err = s.client.Transfer(ctx, src, dst, transfer.WithProgress(prog.update))
+	err = s.transfer(ctx, src, dst, transfer.WithProgress(prog.update))
 	stop()
 	if err != nil {
 		if cause := context.Cause(ctx); errorsIsStall(cause) {
@@ -101,9 +85,12 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		if n == "" {
 			continue
 		}
-		labels, err := s.putNameLabels(ctx, n, ci.Target, s.labels(n, false))
-		if err != nil {
-			return Image{}, fmt.Errorf("name image %s as %s: %w", img.ID, n, err)
+		labels := ci.Labels // the transfer named the image ref, with its labels
+		if n != ref {
+			labels, err = s.putNameLabels(ctx, n, ci.Target, s.labels(n, false))
+			if err != nil {
+				return Image{}, fmt.Errorf("name image %s as %s: %w", img.ID, n, err)
+			}
 		}
 		// Every name points at the image inspected above: index it as is,
 		// rather than reading it back from containerd once per name.
@@ -117,6 +104,17 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		return got, nil
 	}
 	return img, nil
+}
+
+// transfer runs a transfer in containerd without the lease client.Transfer
+// would take first: one round trip less to take it and one to release it.
+// containerd's transfer service takes its own, in-process, for the
+// transfer, and releases it even when the transfer is cancelled (a lease
+// of Berth's would need a round trip then); once the image is named, the
+// name holds what the pull wrote.
+func (s *Service) transfer(ctx context.Context, src, dst any, opts ...transfer.Opt) error {
+	conn := s.client.Conn()
+	return proxy.NewTransferrer(conn, streamproxy.NewStreamCreator(conn)).Transfer(ctx, src, dst, opts...)
 }
 
 // ensureUnpacked unpacks an image the transfer service left packed: one

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -194,7 +196,7 @@ func (s *Service) refresh(ctx context.Context, name string) error {
 // content store: the config for Berth's platform (whose digest is the
 // ID), the layers' chain ID, the size.
 func (s *Service) inspect(ctx context.Context, ci images.Image) (Image, error) {
-	cs := s.client.ContentStore()
+	cs := &blobCache{Store: s.client.ContentStore()}
 	configDesc, err := ci.Config(ctx, cs, s.platform)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: config for %s: %w", ci.Name, platforms.Format(platforms.DefaultSpec()), err)
@@ -296,3 +298,35 @@ func errorsIsStall(err error) bool {
 	var se *stallError
 	return errors.As(err, &se)
 }
+
+// blobCache reads each blob from containerd once: inspect walks an
+// image's manifest twice, for the config and for the size, and every read
+// is two round trips (Info, Read).
+type blobCache struct {
+	content.Store
+	mu    sync.Mutex
+	blobs map[digest.Digest][]byte
+}
+
+func (c *blobCache) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (content.ReaderAt, error) {
+	c.mu.Lock()
+	b, ok := c.blobs[desc.Digest]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if b, err = content.ReadBlob(ctx, c.Store, desc); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.blobs == nil {
+			c.blobs = map[digest.Digest][]byte{}
+		}
+		c.blobs[desc.Digest] = b
+		c.mu.Unlock()
+	}
+	return bytesReaderAt{bytes.NewReader(b)}, nil
+}
+
+type bytesReaderAt struct{ *bytes.Reader }
+
+func (bytesReaderAt) Close() error { return nil }
