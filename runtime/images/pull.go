@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/images"
@@ -17,6 +18,7 @@ import (
 	"github.com/containerd/containerd/v2/core/transfer/registry"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Pull pulls ref (normalised: "busybox" is docker.io/library/busybox:latest)
@@ -73,28 +75,31 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 	if err != nil {
 		return Image{}, fmt.Errorf("pull image %q: read it back: %w", ref, err)
 	}
+	// Each name is a database commit in containerd, about as long as
+	// inspect's reads: the names that need only the target are written
+	// while inspect runs, the ID name (the config's digest) with the unpack
+	// check after it.
+	repoDigest, repoTag := repoDigestAndTag(named, ci.Target.Digest)
+	early := s.putNamesAsync(ctx, ci.Target, ref, repoTag, repoDigest)
 	img, err := s.inspect(ctx, ci)
 	if err != nil {
+		early()
 		return Image{}, err
 	}
-	if err := s.ensureUnpacked(ctx, ci, img); err != nil {
-		return Image{}, err
+	late := s.putNamesAsync(ctx, ci.Target, ref, img.ID)
+	unpackErr := s.ensureUnpacked(ctx, ci, img)
+	earlyLabels, earlyErr := early()
+	lateLabels, lateErr := late()
+	if err := errors.Join(unpackErr, earlyErr, lateErr); err != nil {
+		return Image{}, fmt.Errorf("pull image %q: %w", ref, err)
 	}
-	repoDigest, repoTag := repoDigestAndTag(named, ci.Target.Digest)
-	for _, n := range []string{img.ID, repoTag, repoDigest} {
-		if n == "" {
-			continue
+	// Every name points at the image inspected above: index it as is,
+	// rather than reading it back from containerd once per name.
+	s.store.set(ref, img, ci.Labels[LabelPinned] == valuePinned) // named by the transfer
+	for _, labels := range []map[string]map[string]string{earlyLabels, lateLabels} {
+		for n, l := range labels {
+			s.store.set(n, img, l[LabelPinned] == valuePinned)
 		}
-		labels := ci.Labels // the transfer named the image ref, with its labels
-		if n != ref {
-			labels, err = s.putNameLabels(ctx, n, ci.Target, s.labels(n, false))
-			if err != nil {
-				return Image{}, fmt.Errorf("name image %s as %s: %w", img.ID, n, err)
-			}
-		}
-		// Every name points at the image inspected above: index it as is,
-		// rather than reading it back from containerd once per name.
-		s.store.set(n, img, labels[LabelPinned] == valuePinned)
 	}
 	prog.finish()
 	bytes, layers := prog.summary()
@@ -104,6 +109,37 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		return got, nil
 	}
 	return img, nil
+}
+
+// putNamesAsync creates or moves the image names other than ref (which
+// the transfer named) and the empty one, at the same time, and returns a
+// function that waits for them and says their labels.
+func (s *Service) putNamesAsync(ctx context.Context, target ocispec.Descriptor, ref string, names ...string) func() (map[string]map[string]string, error) {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		labels = map[string]map[string]string{}
+		errs   []error
+	)
+	for _, n := range names {
+		if n == "" || n == ref {
+			continue
+		}
+		wg.Go(func() {
+			l, err := s.putNameLabels(ctx, n, target, s.labels(n, false))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("name the image %s: %w", n, err))
+				return
+			}
+			labels[n] = l
+		})
+	}
+	return func() (map[string]map[string]string, error) {
+		wg.Wait()
+		return labels, errors.Join(errs...)
+	}
 }
 
 // transfer runs a transfer in containerd without the lease client.Transfer

@@ -6,20 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/images/usage"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc"
 )
 
 // Labels on containerd images Berth keeps.
@@ -80,6 +84,10 @@ type Service struct {
 	mu          sync.Mutex
 	pauseBinary string
 
+	// contentAPI reads blobs in one round trip (blobCache); nil if the
+	// client's connection is not gRPC.
+	contentAPI contentapi.ContentClient
+
 	store  *store
 	pulls  flights
 	fsInfo fsCache
@@ -104,6 +112,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.snapshotter == "" {
 		s.snapshotter = DefaultSnapshotter
+	}
+	if conn, ok := cfg.Client.Conn().(grpc.ClientConnInterface); ok {
+		s.contentAPI = contentapi.NewContentClient(conn)
 	}
 	if cfg.Platform != nil {
 		s.platformSpec = *cfg.Platform
@@ -196,7 +207,7 @@ func (s *Service) refresh(ctx context.Context, name string) error {
 // content store: the config for Berth's platform (whose digest is the
 // ID), the layers' chain ID, the size.
 func (s *Service) inspect(ctx context.Context, ci images.Image) (Image, error) {
-	cs := &blobCache{Store: s.client.ContentStore()}
+	cs := &blobCache{Store: s.client.ContentStore(), api: s.contentAPI}
 	configDesc, err := ci.Config(ctx, cs, s.platform)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: config for %s: %w", ci.Name, platforms.Format(platforms.DefaultSpec()), err)
@@ -300,10 +311,12 @@ func errorsIsStall(err error) bool {
 }
 
 // blobCache reads each blob from containerd once: inspect walks an
-// image's manifest twice, for the config and for the size, and every read
-// is two round trips (Info, Read).
+// image's manifest twice, for the config and for the size. With api, a
+// blob of known size is read in one round trip where the content store
+// client takes two (Info for the size, then Read).
 type blobCache struct {
 	content.Store
+	api   contentapi.ContentClient
 	mu    sync.Mutex
 	blobs map[digest.Digest][]byte
 }
@@ -314,7 +327,7 @@ func (c *blobCache) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (cont
 	c.mu.Unlock()
 	if !ok {
 		var err error
-		if b, err = content.ReadBlob(ctx, c.Store, desc); err != nil {
+		if b, err = c.read(ctx, desc); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
@@ -325,6 +338,40 @@ func (c *blobCache) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (cont
 		c.mu.Unlock()
 	}
 	return bytesReaderAt{bytes.NewReader(b)}, nil
+}
+
+// maxDirectRead bounds the blobs read whole in one request: manifests and
+// configs, never layers.
+const maxDirectRead = 4 << 20
+
+func (c *blobCache) read(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if c.api == nil || desc.Size <= 0 || desc.Size > maxDirectRead {
+		return content.ReadBlob(ctx, c.Store, desc)
+	}
+	ctx, cancel := context.WithCancel(ctx) // ends the stream however the read ends
+	defer cancel()
+	rc, err := c.api.Read(ctx, &contentapi.ReadContentRequest{Digest: desc.Digest.String()})
+	if err != nil {
+		return nil, errgrpc.ToNative(err)
+	}
+	b := make([]byte, 0, desc.Size)
+	for {
+		resp, err := rc.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errgrpc.ToNative(err)
+		}
+		if int64(len(b)+len(resp.Data)) > desc.Size {
+			break // more than the descriptor says: fails the check below
+		}
+		b = append(b, resp.Data...)
+	}
+	if int64(len(b)) != desc.Size || digest.FromBytes(b) != desc.Digest {
+		return nil, fmt.Errorf("blob %s: content does not match its descriptor: %w", desc.Digest, errdefs.ErrDataLoss)
+	}
+	return b, nil
 }
 
 type bytesReaderAt struct{ *bytes.Reader }
