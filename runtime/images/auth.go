@@ -1,15 +1,12 @@
 package images
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 )
 
@@ -119,7 +116,7 @@ func canonicalHost(h string) string {
 
 // credentials returns the user name and secret containerd's authorizer
 // sends for host: basic auth, or a token request with a password or a
-// refresh token. A RegistryToken is not one of these: see bearerHosts.
+// refresh token. A RegistryToken is not one of these: see bearerHeader.
 func (a Auth) credentials(host string) (user, secret string, err error) {
 	if !a.appliesTo(host) {
 		return "", "", nil
@@ -128,16 +125,7 @@ func (a Auth) credentials(host string) (user, secret string, err error) {
 	case a.Username != "":
 		return a.Username, a.Password, nil
 	case a.Auth != "":
-		decoded, err := base64.StdEncoding.DecodeString(a.Auth)
-		if err != nil {
-			return "", "", fmt.Errorf("registry credential for %s: auth is not valid base64: %w", host, errdefs.ErrInvalidArgument)
-		}
-		user, password, ok := strings.Cut(string(decoded), ":")
-		if !ok {
-			// Never quote the decoded value: it is the password.
-			return "", "", fmt.Errorf("registry credential for %s: auth does not decode to user:password: %w", host, errdefs.ErrInvalidArgument)
-		}
-		return user, strings.Trim(password, "\x00"), nil
+		return a.decodeAuth()
 	case a.IdentityToken != "":
 		// containerd's authorizer takes an empty user with a secret as a
 		// refresh token for the OAuth2 token endpoint.
@@ -146,17 +134,25 @@ func (a Auth) credentials(host string) (user, secret string, err error) {
 	return "", "", nil
 }
 
-// bearerAuthorizer sends a registry token as is. A registry that refuses
-// it is not asked again: the token is all there is.
-type bearerAuthorizer struct{ token string }
-
-func (b bearerAuthorizer) Authorize(_ context.Context, req *http.Request) error {
-	req.Header.Set("Authorization", "Bearer "+b.token)
+// validate reports a credential that cannot be used with any host.
+func (a Auth) validate() error {
+	if a.Username == "" && a.Auth != "" {
+		_, _, err := a.decodeAuth()
+		return err
+	}
 	return nil
 }
 
-func (b bearerAuthorizer) AddResponses(context.Context, []*http.Response) error {
-	return errdefs.ErrNotImplemented
+// decodeAuth splits docker's base64 "user:password".
+func (a Auth) decodeAuth() (user, password string, err error) {
+	decoded, err := base64.StdEncoding.DecodeString(a.Auth)
+	if err != nil {
+		return "", "", fmt.Errorf("registry credential: auth is not valid base64: %w", errdefs.ErrInvalidArgument)
+	}
+	user, password, ok := strings.Cut(string(decoded), ":")
+	if !ok {
+		// Never quote the decoded value: it is the password.
+		return "", "", fmt.Errorf("registry credential: auth does not decode to user:password: %w", errdefs.ErrInvalidArgument)
+	}
+	return user, strings.Trim(password, "\x00"), nil
 }
-
-var _ docker.Authorizer = bearerAuthorizer{}

@@ -134,12 +134,19 @@ func hostsDir(t *testing.T, url string) string {
 	return dir
 }
 
-func TestRegistryHostsAuthenticate(t *testing.T) {
+// TestRegistrySourceAuthenticates resolves through the source a pull
+// hands containerd's transfer service: containerd builds the same resolver
+// from it, and Berth resolves with it to type a failed pull's error.
+func TestRegistrySourceAuthenticates(t *testing.T) {
 	reg := &fakeRegistry{user: "u", password: secret, token: "tok-" + secret}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	dir := hostsDir(t, srv.URL)
 	host := strings.TrimPrefix(srv.URL, "http://")
+	named, err := Normalize("docker.io/library/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name    string
@@ -148,27 +155,29 @@ func TestRegistryHostsAuthenticate(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "right password", auth: Auth{Username: "u", Password: secret}},
+		{name: "right password as docker's auth", auth: Auth{Auth: base64.StdEncoding.EncodeToString([]byte("u:" + secret))}},
 		{name: "right password for the mirror's address", auth: Auth{Username: "u", Password: secret, ServerAddress: srv.URL}},
 		{name: "registry token", auth: Auth{RegistryToken: "tok-" + secret}},
+		{name: "registry token for the mirror's address", auth: Auth{RegistryToken: "tok-" + secret, ServerAddress: srv.URL}},
 		{name: "anonymous", wantErr: errdefs.IsUnauthorized, wantMsg: "requires credentials"},
 		{name: "wrong password", auth: Auth{Username: "u", Password: "wrong"}, wantErr: errdefs.IsUnauthorized, wantMsg: "rejected the credentials"},
 		{name: "wrong registry token", auth: Auth{RegistryToken: "wrong"}, wantErr: errdefs.IsUnauthorized, wantMsg: "rejected the credentials"},
 		{name: "credential for another registry is not sent", auth: Auth{Username: "u", Password: secret, ServerAddress: "other.example"}, wantErr: errdefs.IsUnauthorized},
+		{name: "registry token for another registry is not sent", auth: Auth{RegistryToken: "tok-" + secret, ServerAddress: "other.example"}, wantErr: errdefs.IsUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg.requests = nil
-			p := newProgress(nowFunc())
-			resolver := docker.NewResolver(docker.ResolverOptions{Hosts: registryHosts(context.Background(), dir, tc.auth, p.updateClient)})
-			_, desc, err := resolver.Resolve(context.Background(), "docker.io/library/app:1")
+			src, err := registrySource(context.Background(), named, dir, tc.auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, desc, err := src.Resolve(context.Background())
 			if len(reg.requests) == 0 {
 				t.Fatalf("nothing reached the mirror at %s: hosts.toml was not honoured (err %v)", host, err)
 			}
 			if tc.wantErr == nil {
 				if err != nil || desc.Digest.String() != appManifest {
 					t.Fatalf("Resolve = %v, %v; want %s", desc.Digest, err, appManifest)
-				}
-				if p.bytes.Load() == 0 && p.active.Load() != 0 {
-					t.Errorf("progress: %d requests still open", p.active.Load())
 				}
 				return
 			}
@@ -178,6 +187,41 @@ func TestRegistryHostsAuthenticate(t *testing.T) {
 			}
 			if strings.Contains(perr.Error(), secret) {
 				t.Fatalf("the error quotes the secret: %v", perr)
+			}
+		})
+	}
+}
+
+// TestRegistrySourceRefuses: what cannot be handed to the transfer
+// service fails before it, without quoting the secret.
+func TestRegistrySourceRefuses(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "docker.io", "hosts.toml")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mirror := "[host.\"http://mirror.example\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+	if err := os.WriteFile(p, []byte(mirror), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	named, err := Normalize("docker.io/library/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		auth    Auth
+		wantErr func(error) bool
+	}{
+		{name: "auth that is not base64", auth: Auth{Auth: "%%%" + secret, ServerAddress: "other.example"}, wantErr: errdefs.IsInvalidArgument},
+		// The mirror is not docker.io: the token would go to both.
+		{name: "registry token for some of the hosts", auth: Auth{RegistryToken: secret, ServerAddress: "docker.io"}, wantErr: errdefs.IsFailedPrecondition},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := registrySource(context.Background(), named, dir, tc.auth)
+			t.Log(err)
+			if !tc.wantErr(err) || strings.Contains(err.Error(), secret) {
+				t.Fatalf("err = %v", err)
 			}
 		})
 	}

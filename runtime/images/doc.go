@@ -1,7 +1,8 @@
 // Package images is the containerd side of Berth's images: pulling
 // (reference normalisation, registry hosts from hosts.toml, credentials,
-// a progress watchdog, de-duplication of concurrent pulls), unpacking into
-// the snapshotter, removal, the built-in offline pause image, the usage of
+// a progress watchdog, de-duplication of concurrent pulls) through
+// containerd's transfer service, which fetches and unpacks inside
+// containerd; removal, the built-in offline pause image, the usage of
 // the image filesystem, and an in-memory index that answers List and
 // Status without a round trip to containerd.
 //

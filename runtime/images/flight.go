@@ -69,3 +69,10 @@ func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (
 		return Image{}, ctx.Err()
 	}
 }
+
+// running is how many pulls are under way, shared ones counted once.
+func (g *flights) running() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.m)
+}

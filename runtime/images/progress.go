@@ -3,15 +3,12 @@ package images
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/images"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/containerd/containerd/v2/core/transfer"
 )
 
 // progressLogEvery is how often a running pull logs how far it got.
@@ -30,116 +27,158 @@ func (e *stallError) Error() string {
 
 func (e *stallError) Unwrap() error { return context.DeadlineExceeded }
 
-// progress counts what one pull has received. Every HTTP request to a
-// registry goes through its transport, every fetched descriptor through
-// its handler. containerd's CRI plugin measures the same way (PR
-// containerd#6150): counting at the transport is cheap, where asking the
-// content store for ingest status takes its lock.
+// Blob states in the transfer service's progress events (containerd's
+// core/transfer/local/progress.go sends them; its CRI plugin reads the
+// same ones).
+const (
+	eventWaiting     = "waiting"
+	eventDownloading = "downloading"
+	eventComplete    = "complete"
+	eventExists      = "already exists"
+)
+
+// progress follows one pull from the progress events containerd's
+// transfer service streams back: the service samples the content store's
+// ingests every 300 ms and reports each blob's received bytes, then its
+// completion. The pull runs inside containerd, so these events are all
+// Berth sees of its HTTP requests.
 type progress struct {
-	active     atomic.Int32  // registry requests with a response body not yet closed
-	bytes      atomic.Uint64 // response bytes received
-	lastMove   atomic.Int64  // unix nanos of the last byte received or request started
-	layers     atomic.Int32  // layers the image has, once its manifest is read
-	layersDone atomic.Int32  // layers fetched (those already unpacked are not)
-	now        func() time.Time
+	now func() time.Time
+	// alone reports whether this is the only pull Berth is running; see
+	// stalledFor.
+	alone func() bool
+
+	mu       sync.Mutex
+	resolved bool             // an event named a blob: the reference is resolved
+	blobs    map[string]*blob // by the event's name (one per digest)
+	bytes    int64            // received from the registry
+	lastMove time.Time        // last byte received, blob completed, or start
 }
 
-func newProgress(now func() time.Time) *progress {
-	p := &progress{now: now}
-	p.lastMove.Store(now().UnixNano())
-	return p
+type blob struct {
+	layer    bool
+	total    int64
+	received int64
+	done     bool // complete or already there
 }
 
-// moved records that the pull made progress now.
-func (p *progress) moved() { p.lastMove.Store(p.now().UnixNano()) }
+func newProgress(now func() time.Time, alone func() bool) *progress {
+	return &progress{now: now, alone: alone, blobs: map[string]*blob{}, lastMove: now()}
+}
 
-// stalledFor is how long requests have been open with no byte received,
-// or 0 when no request is open: resolving is over and unpacking (which
-// receives nothing) is not a stall.
+// update takes one transfer progress event. It is the transfer's
+// ProgressFunc, called from one goroutine, possibly after the transfer
+// returned.
+func (p *progress) update(ev transfer.Progress) {
+	if ev.Name == "" || ev.Desc == nil {
+		return // "Resolving from...", "Completed pull from..."
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.resolved {
+		p.resolved = true
+		p.lastMove = p.now()
+	}
+	b := p.blobs[ev.Name]
+	if b == nil {
+		if ev.Event != eventWaiting && ev.Event != eventDownloading && ev.Event != eventComplete && ev.Event != eventExists {
+			return // "fetching image content" names the root; "extracting", "saved"...
+		}
+		b = &blob{layer: images.IsLayerType(ev.Desc.MediaType), total: ev.Desc.Size}
+		p.blobs[ev.Name] = b
+	}
+	if b.done {
+		return
+	}
+	switch ev.Event {
+	case eventWaiting, eventDownloading:
+		if ev.Progress > b.received {
+			p.bytes += ev.Progress - b.received
+			b.received = ev.Progress
+			p.lastMove = p.now()
+		}
+	case eventComplete:
+		// A blob may finish between two samples: what was not seen
+		// arriving arrived now.
+		if ev.Total > b.received {
+			p.bytes += ev.Total - b.received
+			b.received = ev.Total
+		}
+		b.done = true
+		p.lastMove = p.now()
+	case eventExists:
+		b.done = true
+		p.lastMove = p.now()
+	}
+}
+
+// stalledFor is how long the pull has waited on the registry with nothing
+// arriving, or 0 while it is not waiting on it: resolving the reference
+// and blobs part received are waits; unpacking (which receives nothing)
+// is not. A blob with no byte yet may be queued behind containerd's shared
+// download limit (plugins.transfer max_concurrent_downloads) while other
+// pulls use it, so it counts only when this pull is Berth's only one: then
+// the downloads ahead of it are this pull's own, and nothing arriving for
+// any of them is a stall (a registry that never answers a blob request).
 func (p *progress) stalledFor(now time.Time) time.Duration {
-	if p.active.Load() == 0 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	waiting := !p.resolved
+	queued := false
+	for _, b := range p.blobs {
+		if b.done {
+			continue
+		}
+		if b.received > 0 {
+			waiting = true
+		} else {
+			queued = true
+		}
+	}
+	if !waiting && !(queued && p.alone()) {
 		return 0
 	}
-	return now.Sub(time.Unix(0, p.lastMove.Load()))
+	return now.Sub(p.lastMove)
 }
 
-// updateClient wraps a registry client's transport; containerd's
-// ConfigureHosts calls it for every client it makes.
-func (p *progress) updateClient(c *http.Client) error {
-	if ct, ok := c.Transport.(*countingTransport); ok && ct.p == p {
-		return nil // a copy of a client already wrapped
+// finish records a successful pull: every blob it fetched is in the
+// content store. The transfer service samples blobs every 300 ms and stops
+// sampling when the pull ends, so a blob fetched since the last sample is
+// reported waiting or part received, never complete.
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.blobs {
+		if !b.done && b.total > b.received {
+			p.bytes += b.total - b.received
+			b.received = b.total
+		}
+		b.done = true
 	}
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	c.Transport = &countingTransport{next: next, p: p}
-	return nil
 }
 
-// wrapHandler counts the image's layers and those fetched.
-func (p *progress) wrapHandler(h images.Handler) images.Handler {
-	return images.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-		children, err := h.Handle(ctx, desc)
-		if err != nil {
-			return children, err
-		}
-		if images.IsLayerType(desc.MediaType) {
-			p.layersDone.Add(1)
-		}
-		if images.IsManifestType(desc.MediaType) {
-			for _, c := range children {
-				if images.IsLayerType(c.MediaType) {
-					p.layers.Add(1)
-				}
+// summary is what the pull's log lines say: bytes received, and layers
+// complete out of those this pull fetched (a layer whose snapshot is
+// already there is not fetched).
+func (p *progress) summary() (bytes int64, layers string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n, done int
+	for _, b := range p.blobs {
+		if b.layer {
+			n++
+			if b.done {
+				done++
 			}
 		}
-		return children, nil
-	})
-}
-
-// countingTransport counts open requests and received bytes.
-type countingTransport struct {
-	next http.RoundTripper
-	p    *progress
-}
-
-func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.p.active.Add(1)
-	t.p.moved()
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		t.p.active.Add(-1)
-		return nil, err
 	}
-	resp.Body = &countingBody{ReadCloser: resp.Body, p: t.p}
-	return resp, nil
-}
-
-type countingBody struct {
-	io.ReadCloser
-	p    *progress
-	once sync.Once
-}
-
-func (b *countingBody) Read(buf []byte) (int, error) {
-	n, err := b.ReadCloser.Read(buf)
-	if n > 0 {
-		b.p.bytes.Add(uint64(n))
-		b.p.moved()
-	}
-	return n, err
-}
-
-func (b *countingBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.once.Do(func() { b.p.active.Add(-1) })
-	return err
+	return p.bytes, fmt.Sprintf("%d/%d", done, n)
 }
 
 // watch logs the pull's progress every progressLogEvery and, when timeout
-// is not 0, cancels it with a stallError once requests have been open for
-// longer than timeout without a byte. It returns a function that stops it.
+// is not 0, cancels it with a stallError once it has waited on the
+// registry for longer than timeout with nothing arriving. It returns a
+// function that stops it.
 func (p *progress) watch(ctx context.Context, ref string, timeout time.Duration, cancel context.CancelCauseFunc, log *slog.Logger) (stop func()) {
 	// Check often enough that a stall is caught within about a quarter of
 	// the timeout past it.
@@ -166,22 +205,20 @@ func (p *progress) watch(ctx context.Context, ref string, timeout time.Duration,
 			now := p.now()
 			if timeout > 0 {
 				if stalled := p.stalledFor(now); stalled > timeout {
+					bytes, layers := p.summary()
 					log.Warn("cancelling image pull: no data received", "ref", ref, "stalled", stalled.Round(time.Millisecond),
-						"timeout", timeout, "bytes", p.bytes.Load(), "layers_fetched", p.layersString())
+						"timeout", timeout, "bytes", bytes, "layers_fetched", layers)
 					cancel(&stallError{ref: ref, timeout: timeout})
 					return
 				}
 			}
 			if now.Sub(lastLog) >= progressLogEvery {
 				lastLog = now
-				log.Info("pulling image", "ref", ref, "bytes", p.bytes.Load(), "layers_fetched", p.layersString(),
-					"requests", p.active.Load(), "elapsed", now.Sub(start).Round(time.Second))
+				bytes, layers := p.summary()
+				log.Info("pulling image", "ref", ref, "bytes", bytes, "layers_fetched", layers,
+					"elapsed", now.Sub(start).Round(time.Second))
 			}
 		}
 	}()
 	return func() { close(done); <-stopped }
-}
-
-func (p *progress) layersString() string {
-	return fmt.Sprintf("%d/%d", p.layersDone.Load(), p.layers.Load())
 }

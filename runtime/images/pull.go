@@ -5,18 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteerrors "github.com/containerd/containerd/v2/core/remotes/errors"
+	streamproxy "github.com/containerd/containerd/v2/core/streaming/proxy"
+	"github.com/containerd/containerd/v2/core/transfer"
+	transferimage "github.com/containerd/containerd/v2/core/transfer/image"
+	"github.com/containerd/containerd/v2/core/transfer/proxy"
+	"github.com/containerd/containerd/v2/core/transfer/registry"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// maxConcurrentDownloads bounds the layers one pull downloads at once, as
-// containerd's CRI plugin does by default.
-const maxConcurrentDownloads = 3
 
 // Pull pulls ref (normalised: "busybox" is docker.io/library/busybox:latest)
 // for Berth's platform, through the registry hosts of hosts.toml, with
@@ -35,58 +38,150 @@ func (s *Service) Pull(ctx context.Context, ref string, auth Auth) (Image, error
 	})
 }
 
+// pull runs in containerd's transfer service: containerd fetches the
+// blobs, writes them to its content store and unpacks them in-process, as
+// its own CRI plugin does, where a client-side pull would stream every
+// blob through Berth and drive each unpack step by a round trip. Berth
+// sends the request, answers credential requests, watches the progress
+// events, and names and indexes the image afterwards.
 func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (Image, error) {
 	ref := named.String()
 	start := s.now()
+	src, err := registrySource(ctx, named, s.hostsDir, auth)
+	if err != nil {
+		return Image{}, fmt.Errorf("pull image %q: %w", ref, err)
+	}
+	dst := transferimage.NewStore(ref,
+		transferimage.WithPlatforms(s.platformSpec),
+		transferimage.WithUnpack(s.platformSpec, s.snapshotter),
+		transferimage.WithImageLabels(s.labels(ref, false)),
+	)
+
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-
-	prog := newProgress(s.now)
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: registryHosts(ctx, s.hostsDir, auth, prog.updateClient),
-	})
+	prog := newProgress(s.now, func() bool { return s.pulls.running() <= 1 })
 	s.log.Info("pull started", "ref", ref, "auth", auth)
 	stop := prog.watch(ctx, ref, s.progressTimeout, cancel, s.log)
-	pulled, err := s.client.Pull(ctx, ref,
-		containerd.WithResolver(resolver),
-		containerd.WithPlatformMatcher(s.platform),
-		containerd.WithPullUnpack,
-		containerd.WithPullSnapshotter(s.snapshotter),
-		containerd.WithPullLabels(s.labels(ref, false)),
-		containerd.WithImageHandlerWrapper(prog.wrapHandler),
-		containerd.WithMaxConcurrentDownloads(maxConcurrentDownloads),
-	)
+	err = s.transfer(ctx, src, dst, transfer.WithProgress(prog.update))
 	stop()
 	if err != nil {
 		if cause := context.Cause(ctx); errorsIsStall(cause) {
 			return Image{}, cause
 		}
-		return Image{}, pullError(ref, auth, err)
+		return Image{}, pullError(ref, auth, diagnose(ctx, src, err))
 	}
 
-	img, err := s.inspect(ctx, pulled.Metadata())
+	ci, err := s.client.ImageService().Get(ctx, ref)
 	if err != nil {
+		return Image{}, fmt.Errorf("pull image %q: read it back: %w", ref, err)
+	}
+	// Each name is a database commit in containerd, about as long as
+	// inspect's reads: the names that need only the target are written
+	// while inspect runs, the ID name (the config's digest) with the unpack
+	// check after it.
+	repoDigest, repoTag := repoDigestAndTag(named, ci.Target.Digest)
+	early := s.putNamesAsync(ctx, ci.Target, ref, repoTag, repoDigest)
+	img, err := s.inspect(ctx, ci)
+	if err != nil {
+		early()
 		return Image{}, err
 	}
-	repoDigest, repoTag := repoDigestAndTag(named, pulled.Target().Digest)
-	for _, n := range []string{img.ID, repoTag, repoDigest} {
-		if n == "" {
-			continue
-		}
-		labels, err := s.putNameLabels(ctx, n, pulled.Target(), s.labels(n, false))
-		if err != nil {
-			return Image{}, fmt.Errorf("name image %s as %s: %w", img.ID, n, err)
-		}
-		// Every name points at the image inspected above: index it as is,
-		// rather than reading it back from containerd once per name.
-		s.store.set(n, img, labels[LabelPinned] == valuePinned)
+	late := s.putNamesAsync(ctx, ci.Target, ref, img.ID)
+	unpackErr := s.ensureUnpacked(ctx, ci, img)
+	earlyLabels, earlyErr := early()
+	lateLabels, lateErr := late()
+	if err := errors.Join(unpackErr, earlyErr, lateErr); err != nil {
+		return Image{}, fmt.Errorf("pull image %q: %w", ref, err)
 	}
-	s.log.Info("pulled image", "ref", ref, "id", img.ID, "size", img.Size, "received", prog.bytes.Load(),
-		"layers_fetched", prog.layersString(), "took", s.now().Sub(start).Round(time.Millisecond))
+	// Every name points at the image inspected above: index it as is,
+	// rather than reading it back from containerd once per name.
+	s.store.set(ref, img, ci.Labels[LabelPinned] == valuePinned) // named by the transfer
+	for _, labels := range []map[string]map[string]string{earlyLabels, lateLabels} {
+		for n, l := range labels {
+			s.store.set(n, img, l[LabelPinned] == valuePinned)
+		}
+	}
+	prog.finish()
+	bytes, layers := prog.summary()
+	s.log.Info("pulled image", "ref", ref, "id", img.ID, "size", img.Size, "received", bytes,
+		"layers_fetched", layers, "took", s.now().Sub(start).Round(time.Millisecond))
 	if got, ok := s.store.get(img.ID); ok {
 		return got, nil
 	}
 	return img, nil
+}
+
+// putNamesAsync creates or moves the image names other than ref (which
+// the transfer named) and the empty one, at the same time, and returns a
+// function that waits for them and says their labels.
+func (s *Service) putNamesAsync(ctx context.Context, target ocispec.Descriptor, ref string, names ...string) func() (map[string]map[string]string, error) {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		labels = map[string]map[string]string{}
+		errs   []error
+	)
+	for _, n := range names {
+		if n == "" || n == ref {
+			continue
+		}
+		wg.Go(func() {
+			l, err := s.putNameLabels(ctx, n, target, s.labels(n, false))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("name the image %s: %w", n, err))
+				return
+			}
+			labels[n] = l
+		})
+	}
+	return func() (map[string]map[string]string, error) {
+		wg.Wait()
+		return labels, errors.Join(errs...)
+	}
+}
+
+// transfer runs a transfer in containerd without the lease client.Transfer
+// would take first: one round trip less to take it and one to release it.
+// containerd's transfer service takes its own, in-process, for the
+// transfer, and releases it even when the transfer is cancelled (a lease
+// of Berth's would need a round trip then); once the image is named, the
+// name holds what the pull wrote.
+func (s *Service) transfer(ctx context.Context, src, dst any, opts ...transfer.Opt) error {
+	conn := s.client.Conn()
+	return proxy.NewTransferrer(conn, streamproxy.NewStreamCreator(conn)).Transfer(ctx, src, dst, opts...)
+}
+
+// ensureUnpacked unpacks an image the transfer service left packed: one
+// whose platform and snapshotter its unpack_config does not list (an
+// operator's own containerd). Berth's containerd unpacks every pull, and
+// this costs one snapshot lookup.
+func (s *Service) ensureUnpacked(ctx context.Context, ci images.Image, img Image) error {
+	_, err := s.client.SnapshotService(s.snapshotter).Stat(ctx, img.ChainID.String())
+	if err == nil || !errdefs.IsNotFound(err) {
+		return err
+	}
+	s.log.Warn("containerd's transfer service did not unpack the image; unpacking it from Berth (list the platform and snapshotter in its unpack_config)",
+		"ref", ci.Name, "snapshotter", s.snapshotter)
+	return s.unpack(ctx, ci)
+}
+
+// diagnose gives a failed transfer's error its type back. The transfer
+// service's errors reach Berth through gRPC as a class and a message, and a
+// registry's refusal has no class (a 401 or 403 arrives as Unknown). Berth
+// then resolves the reference itself, through the same hosts with the same
+// credentials, which fails with the typed error pullError reads. It costs
+// nothing when the pull succeeds; a refusal of a blob but not of the
+// manifest stays Unknown.
+func diagnose(ctx context.Context, src *registry.OCIRegistry, err error) error {
+	if !errdefs.IsUnknown(err) || ctx.Err() != nil {
+		return err
+	}
+	if _, _, rerr := src.Resolve(ctx); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // pullError says what went wrong in terms a user acts on. A refused

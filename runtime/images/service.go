@@ -1,23 +1,29 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	contentapi "github.com/containerd/containerd/api/services/content/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/images/usage"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc"
 )
 
 // Labels on containerd images Berth keeps.
@@ -45,6 +51,9 @@ type Config struct {
 	// Namespace is the containerd namespace of Berth's images.
 	Namespace string
 	// Snapshotter images are unpacked into; DefaultSnapshotter if empty.
+	// Pulls unpack inside containerd, whose transfer service must list
+	// this snapshotter and Platform in its unpack_config (the supervised
+	// containerd's config does); a pull it leaves packed, Berth unpacks.
 	Snapshotter string
 	// Platform images are pulled for; the host's (linux/amd64 here) if nil.
 	Platform *ocispec.Platform
@@ -63,6 +72,7 @@ type Service struct {
 	client          *containerd.Client
 	namespace       string
 	snapshotter     string
+	platformSpec    ocispec.Platform
 	platform        platforms.MatchComparer
 	hostsDir        string
 	progressTimeout time.Duration
@@ -73,6 +83,10 @@ type Service struct {
 	// from, to build it again if it is removed.
 	mu          sync.Mutex
 	pauseBinary string
+
+	// contentAPI reads blobs in one round trip (blobCache); nil if the
+	// client's connection is not gRPC.
+	contentAPI contentapi.ContentClient
 
 	store  *store
 	pulls  flights
@@ -89,7 +103,7 @@ func New(cfg Config) (*Service, error) {
 		client:          cfg.Client,
 		namespace:       cfg.Namespace,
 		snapshotter:     cfg.Snapshotter,
-		platform:        platforms.Only(platforms.DefaultSpec()),
+		platformSpec:    platforms.DefaultSpec(),
 		hostsDir:        cfg.RegistryConfigDir,
 		progressTimeout: cfg.PullProgressTimeout,
 		log:             cfg.Logger,
@@ -99,9 +113,13 @@ func New(cfg Config) (*Service, error) {
 	if s.snapshotter == "" {
 		s.snapshotter = DefaultSnapshotter
 	}
-	if cfg.Platform != nil {
-		s.platform = platforms.Only(*cfg.Platform)
+	if conn, ok := cfg.Client.Conn().(grpc.ClientConnInterface); ok {
+		s.contentAPI = contentapi.NewContentClient(conn)
 	}
+	if cfg.Platform != nil {
+		s.platformSpec = *cfg.Platform
+	}
+	s.platform = platforms.Only(s.platformSpec)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -189,7 +207,7 @@ func (s *Service) refresh(ctx context.Context, name string) error {
 // content store: the config for Berth's platform (whose digest is the
 // ID), the layers' chain ID, the size.
 func (s *Service) inspect(ctx context.Context, ci images.Image) (Image, error) {
-	cs := s.client.ContentStore()
+	cs := &blobCache{Store: s.client.ContentStore(), api: s.contentAPI}
 	configDesc, err := ci.Config(ctx, cs, s.platform)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: config for %s: %w", ci.Name, platforms.Format(platforms.DefaultSpec()), err)
@@ -291,3 +309,71 @@ func errorsIsStall(err error) bool {
 	var se *stallError
 	return errors.As(err, &se)
 }
+
+// blobCache reads each blob from containerd once: inspect walks an
+// image's manifest twice, for the config and for the size. With api, a
+// blob of known size is read in one round trip where the content store
+// client takes two (Info for the size, then Read).
+type blobCache struct {
+	content.Store
+	api   contentapi.ContentClient
+	mu    sync.Mutex
+	blobs map[digest.Digest][]byte
+}
+
+func (c *blobCache) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (content.ReaderAt, error) {
+	c.mu.Lock()
+	b, ok := c.blobs[desc.Digest]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if b, err = c.read(ctx, desc); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.blobs == nil {
+			c.blobs = map[digest.Digest][]byte{}
+		}
+		c.blobs[desc.Digest] = b
+		c.mu.Unlock()
+	}
+	return bytesReaderAt{bytes.NewReader(b)}, nil
+}
+
+// maxDirectRead bounds the blobs read whole in one request: manifests and
+// configs, never layers.
+const maxDirectRead = 4 << 20
+
+func (c *blobCache) read(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if c.api == nil || desc.Size <= 0 || desc.Size > maxDirectRead {
+		return content.ReadBlob(ctx, c.Store, desc)
+	}
+	ctx, cancel := context.WithCancel(ctx) // ends the stream however the read ends
+	defer cancel()
+	rc, err := c.api.Read(ctx, &contentapi.ReadContentRequest{Digest: desc.Digest.String()})
+	if err != nil {
+		return nil, errgrpc.ToNative(err)
+	}
+	b := make([]byte, 0, desc.Size)
+	for {
+		resp, err := rc.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errgrpc.ToNative(err)
+		}
+		if int64(len(b)+len(resp.Data)) > desc.Size {
+			break // more than the descriptor says: fails the check below
+		}
+		b = append(b, resp.Data...)
+	}
+	if int64(len(b)) != desc.Size || digest.FromBytes(b) != desc.Digest {
+		return nil, fmt.Errorf("blob %s: content does not match its descriptor: %w", desc.Digest, errdefs.ErrDataLoss)
+	}
+	return b, nil
+}
+
+type bytesReaderAt struct{ *bytes.Reader }
+
+func (bytesReaderAt) Close() error { return nil }

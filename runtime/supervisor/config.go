@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/containerd/containerd/v2/defaults"
 )
 
 // Config says where and how to run the embedded containerd.
@@ -31,8 +33,14 @@ type Config struct {
 	// StartTimeout bounds the wait for the health check after each start.
 	StartTimeout time.Duration
 	// Env is containerd's environment. Its PATH must find the shim.
-	Env    []string
-	Logger *slog.Logger
+	Env []string
+	// UnpackPlatform (as platforms.Format writes it) and UnpackSnapshotter
+	// are what containerd's transfer service unpacks pulled images for and
+	// into: Berth's image platform and snapshotter. The transfer service
+	// leaves an image it has no unpack_config for packed. Empty keeps
+	// containerd's default (the host's platform into overlayfs).
+	UnpackPlatform, UnpackSnapshotter string
+	Logger                            *slog.Logger
 }
 
 // Address is containerd's gRPC socket.
@@ -41,6 +49,10 @@ func (c Config) Address() string { return filepath.Join(c.State, "containerd.soc
 func (c Config) configPath() string { return filepath.Join(c.State, "config.toml") }
 
 func (c Config) pidPath() string { return filepath.Join(c.State, "containerd.pid") }
+
+// maxConcurrentDownloads bounds the blobs containerd downloads at once,
+// as containerd's default does.
+const maxConcurrentDownloads = 3
 
 // disabledPlugins keeps containerd's own CRI (and what only it uses) from
 // loading: Berth is the CRI server, and a second one would fight over CNI.
@@ -75,7 +87,14 @@ func (c Config) render() string {
 	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.ttrpc\"]\n  address = %q\n\n", c.Address()+".ttrpc")
 	fmt.Fprintf(&b, "[plugins.\"io.containerd.server.v1.debug\"]\n  address = \"\"\n\n")
 	fmt.Fprintf(&b, "[plugins.\"io.containerd.shim.v1.manager\"]\n  socket_dir = %q\n\n", c.ShimSocketDir)
-	fmt.Fprintf(&b, "[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  socket_path = %q\n", c.NRISocket)
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.nri.v1.nri\"]\n  disable = true\n  socket_path = %q\n\n", c.NRISocket)
+	// Berth pulls through the transfer service. Its download limit is
+	// shared by every pull under way, as in containerd's CRI plugin.
+	fmt.Fprintf(&b, "[plugins.\"io.containerd.transfer.v1.local\"]\n  max_concurrent_downloads = %d\n", maxConcurrentDownloads)
+	if c.UnpackPlatform != "" && c.UnpackSnapshotter != "" {
+		fmt.Fprintf(&b, "  [[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]\n    platform = %q\n    snapshotter = %q\n    differ = %q\n",
+			c.UnpackPlatform, c.UnpackSnapshotter, defaults.DefaultDiffer)
+	}
 	return b.String()
 }
 

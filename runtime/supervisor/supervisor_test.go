@@ -204,12 +204,14 @@ func TestReplacesALeftoverWithAnotherConfig(t *testing.T) {
 
 func TestRenderKeepsEverythingUnderBerthsDirs(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.UnpackPlatform, cfg.UnpackSnapshotter = "linux/amd64", "overlayfs"
 	out := cfg.render()
 	for _, want := range []string{
 		`socket_dir = "` + cfg.ShimSocketDir + `"`,
 		`address = "` + filepath.Join(cfg.State, "containerd.sock") + `"`,
 		`"io.containerd.grpc.v1.cri"`,
 		`socket_path = "` + cfg.NRISocket + `"`,
+		"[[plugins.\"io.containerd.transfer.v1.local\".unpack_config]]\n    platform = \"linux/amd64\"\n    snapshotter = \"overlayfs\"",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("containerd config lacks %s:\n%s", want, out)

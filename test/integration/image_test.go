@@ -343,13 +343,20 @@ func TestImagePullWithBasicAuth(t *testing.T) {
 	if out, err := d.Crictl("pull", "--creds", user+":"+password, uidImage); err != nil {
 		t.Errorf("crictl pull --creds: %v\n%s", err, out)
 	}
-	log := d.Log()
-	if os.Getenv("BERTH_DUMP_LOG") != "" {
-		t.Log(log)
+	// containerd pulls, and asks berthd for the credential: its log must
+	// not hold it either.
+	ctrdLog, err := os.ReadFile(filepath.Join(d.Root, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, secret := range []string{password, wrong} {
-		if strings.Contains(log, secret) {
-			t.Errorf("berthd's log holds a password (%s)", secret)
+	for name, log := range map[string]string{"berthd": d.Log(), "containerd": string(ctrdLog)} {
+		if os.Getenv("BERTH_DUMP_LOG") != "" {
+			t.Logf("%s's log:\n%s", name, log)
+		}
+		for _, secret := range []string{password, wrong} {
+			if strings.Contains(log, secret) {
+				t.Errorf("%s's log holds a password (%s)", name, secret)
+			}
 		}
 	}
 }

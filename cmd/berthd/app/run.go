@@ -17,6 +17,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/platforms"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -85,7 +86,10 @@ func (o *Options) Run(ctx context.Context) error {
 			LogPath:       filepath.Join(cfg.Root, "containerd.log"),
 			StartTimeout:  time.Duration(cfg.Containerd.StartTimeout),
 			Env:           childEnv(filepath.Dir(bins.shim), filepath.Dir(bins.runc)),
-			Logger:        log.With("component", "supervisor"),
+			// Pulls unpack inside containerd, for Berth's images.
+			UnpackPlatform:    platforms.Format(platforms.DefaultSpec()),
+			UnpackSnapshotter: images.DefaultSnapshotter,
+			Logger:            log.With("component", "supervisor"),
 		})
 		if err != nil {
 			return err
