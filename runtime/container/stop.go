@@ -45,34 +45,18 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING && st.State != runtimeapi.ContainerState_CONTAINER_UNKNOWN {
 		return nil
 	}
-	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
-	if err != nil {
-		if errdefs.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("load container: %w", err)
-	}
-	task, err := cont.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		// Exited and deleted: the monitor is recording it.
-		select {
-		case <-c.Exited():
-		case <-time.After(ioDrainTimeout + 5*time.Second):
-		case <-ctx.Done():
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load task: %w", err)
-	}
 	if timeout > 0 {
 		sig, err := signal.ParseSignal(c.StopSignal)
 		if err != nil {
 			m.log.Warn("unknown stop signal; using SIGTERM", "container", c.ID, "signal", c.StopSignal)
 			sig = syscall.SIGTERM
 		}
-		if err := task.Kill(ctx, sig); err != nil && !isGone(err) {
+		gone, err := m.kill(ctx, c.ID, sig, false)
+		if err != nil {
 			return fmt.Errorf("send %s: %w", c.StopSignal, err)
+		}
+		if gone {
+			return m.awaitRecorded(ctx, c)
 		}
 		select {
 		case <-c.Exited():
@@ -82,14 +66,15 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 			return fmt.Errorf("stopping container %s: %w", c.ID, ctx.Err())
 		}
 	}
-	var killOpts []containerd.KillOpts
-	if c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER {
-		// The container does not own its PID namespace, so killing its
-		// first process does not end the others.
-		killOpts = append(killOpts, containerd.WithKillAll)
-	}
-	if err := task.Kill(ctx, syscall.SIGKILL, killOpts...); err != nil && !isGone(err) {
+	// A container that does not own its PID namespace leaves its other
+	// processes running when its first one dies: kill them all.
+	all := c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER
+	gone, err := m.kill(ctx, c.ID, syscall.SIGKILL, all)
+	if err != nil {
 		return fmt.Errorf("send SIGKILL: %w", err)
+	}
+	if gone {
+		return m.awaitRecorded(ctx, c)
 	}
 	select {
 	case <-c.Exited():
@@ -99,6 +84,29 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	case <-ctx.Done():
 		return fmt.Errorf("stopping container %s: %w", c.ID, ctx.Err())
 	}
+}
+
+// kill signals a container's task by ID, without loading the container and
+// its task first (two round trips on every StopContainer). gone says that
+// there is no task, or no process, left to signal.
+func (m *Manager) kill(ctx context.Context, id string, sig syscall.Signal, all bool) (gone bool, err error) {
+	_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: id, Signal: uint32(sig), All: all})
+	err = errgrpc.ToNative(err)
+	if err != nil && isGone(err) {
+		return true, nil
+	}
+	return false, err
+}
+
+// awaitRecorded waits for the monitor to record the exit of a container
+// whose task is already gone, so that the caller sees it EXITED.
+func (m *Manager) awaitRecorded(ctx context.Context, c *Container) error {
+	select {
+	case <-c.Exited():
+	case <-time.After(ioDrainTimeout + 5*time.Second):
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // Remove removes a container, stopping it first if it runs: its task, the
