@@ -19,6 +19,16 @@ type Security struct {
 	SELinuxEnforcing bool
 }
 
+// unprivilegedOpts confine a container that is not privileged: its
+// capabilities, and exactly the masked and read-only paths kubelet sends,
+// none when it sends none, as containerd does. kubelet sends its defaults
+// for procMount Default and no paths at all for procMount Unmasked, which
+// a default list here would silently undo.
+func unprivilegedOpts(sc *runtimeapi.LinuxContainerSecurityContext) []oci.SpecOpts {
+	return append(capabilityOpts(sc.GetCapabilities()),
+		oci.WithMaskedPaths(sc.GetMaskedPaths()), oci.WithReadonlyPaths(sc.GetReadonlyPaths()))
+}
+
 // securityOpts are the seccomp, AppArmor and SELinux options of a
 // container. They go last: the default seccomp profile depends on the
 // capabilities set before it, and privileged options clear all three.

@@ -25,7 +25,7 @@ func securitySpec(t *testing.T, sec Security, sc *runtimeapi.LinuxContainerSecur
 	if sc.GetPrivileged() {
 		opts = append(opts, oci.WithPrivileged)
 	} else {
-		opts = append(opts, capabilityOpts(sc.GetCapabilities())...)
+		opts = append(opts, unprivilegedOpts(sc)...)
 	}
 	secOpts, err := securityOpts(sec, sc)
 	if err != nil {
@@ -86,25 +86,30 @@ func TestPrivilegedContainerIsUnconfined(t *testing.T) {
 	}
 }
 
-func TestUnprivilegedDefaultsMaskTheKernel(t *testing.T) {
-	s, err := securitySpec(t, Security{}, &runtimeapi.LinuxContainerSecurityContext{})
+func TestMaskedAndReadonlyPathsAreKubelets(t *testing.T) {
+	// procMount Default: kubelet sends its lists, and they are used as sent.
+	s, err := securitySpec(t, Security{}, &runtimeapi.LinuxContainerSecurityContext{
+		MaskedPaths:   []string{"/proc/kcore", "/sys/firmware"},
+		ReadonlyPaths: []string{"/proc/sys"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/proc/kcore", "/proc/keys", "/sys/firmware"} {
-		if !slices.Contains(s.Linux.MaskedPaths, p) {
-			t.Errorf("%s is not masked: %v", p, s.Linux.MaskedPaths)
-		}
-	}
-	for _, p := range []string{"/proc/sys", "/proc/sysrq-trigger", "/proc/bus"} {
-		if !slices.Contains(s.Linux.ReadonlyPaths, p) {
-			t.Errorf("%s is not read-only: %v", p, s.Linux.ReadonlyPaths)
-		}
+	if !slices.Equal(s.Linux.MaskedPaths, []string{"/proc/kcore", "/sys/firmware"}) || !slices.Equal(s.Linux.ReadonlyPaths, []string{"/proc/sys"}) {
+		t.Errorf("masked %v, read-only %v: want kubelet's lists as sent", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
 	}
 	for _, m := range s.Mounts {
 		if m.Destination == "/sys" && !slices.Contains(m.Options, "ro") {
 			t.Errorf("/sys is mounted writable: %v", m.Options)
 		}
+	}
+	// procMount Unmasked: kubelet sends no paths, and none may be added.
+	s, err = securitySpec(t, Security{}, &runtimeapi.LinuxContainerSecurityContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Linux.MaskedPaths) != 0 || len(s.Linux.ReadonlyPaths) != 0 {
+		t.Errorf("no paths requested (procMount Unmasked), got masked %v, read-only %v", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
 	}
 }
 

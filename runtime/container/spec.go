@@ -136,13 +136,7 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 		}
 		opts = append(opts, privilegedOpts()...)
 	} else {
-		opts = append(opts, capabilityOpts(sc.GetCapabilities())...)
-		if paths := sc.GetMaskedPaths(); len(paths) > 0 {
-			opts = append(opts, oci.WithMaskedPaths(paths))
-		}
-		if paths := sc.GetReadonlyPaths(); len(paths) > 0 {
-			opts = append(opts, oci.WithReadonlyPaths(paths))
-		}
+		opts = append(opts, unprivilegedOpts(sc)...)
 	}
 	for _, d := range cfg.GetDevices() {
 		perms := d.GetPermissions()
