@@ -46,12 +46,37 @@ func (c *Cleaner) Close() {
 	c.h.Close()
 }
 
+// Purge deletes, in one table walk per family, what PurgeIPs deletes for
+// ips and what PurgeUDPHostPorts deletes for udpHostPorts.
+func (c *Cleaner) Purge(ips []netip.Addr, udpHostPorts []HostPort) (uint, error) {
+	byFamily, err := ipFilters(ips)
+	if err != nil {
+		return 0, err
+	}
+	portFilters, err := udpHostPortFilters(udpHostPorts)
+	if err != nil {
+		return 0, err
+	}
+	for fam, filters := range portFilters {
+		byFamily[fam] = append(byFamily[fam], filters...)
+	}
+	return c.delete(byFamily)
+}
+
 // PurgeIPs deletes every entry, of any protocol, in which one of ips is an
 // endpoint: as the original source (the pod's own connections), the
 // original destination (traffic sent straight to the pod) or either end of
 // the reply (traffic DNATed to the pod through a hostPort or a Service, and
 // the pod's masqueraded traffic). It returns how many entries it deleted.
 func (c *Cleaner) PurgeIPs(ips []netip.Addr) (uint, error) {
+	byFamily, err := ipFilters(ips)
+	if err != nil {
+		return 0, err
+	}
+	return c.delete(byFamily)
+}
+
+func ipFilters(ips []netip.Addr) (map[netlink.InetFamily][]netlink.CustomConntrackFilter, error) {
 	byFamily := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
 	for _, ip := range ips {
 		ip = ip.Unmap()
@@ -63,18 +88,26 @@ func (c *Cleaner) PurgeIPs(ips []netip.Addr) (uint, error) {
 		} {
 			f := &netlink.ConntrackFilter{}
 			if err := f.AddIP(where, net.IP(ip.AsSlice())); err != nil {
-				return 0, fmt.Errorf("conntrack filter for %s: %w", ip, err)
+				return nil, fmt.Errorf("conntrack filter for %s: %w", ip, err)
 			}
 			byFamily[family(ip)] = append(byFamily[family(ip)], f)
 		}
 	}
-	return c.delete(byFamily)
+	return byFamily, nil
 }
 
 // PurgeUDPHostPorts deletes the UDP entries whose original destination is
 // one of the host ports (on its HostIP, if set). These are the entries that
 // would keep DNATing a client's datagrams to a pod that no longer exists.
 func (c *Cleaner) PurgeUDPHostPorts(ports []HostPort) (uint, error) {
+	byFamily, err := udpHostPortFilters(ports)
+	if err != nil {
+		return 0, err
+	}
+	return c.delete(byFamily)
+}
+
+func udpHostPortFilters(ports []HostPort) (map[netlink.InetFamily][]netlink.CustomConntrackFilter, error) {
 	byFamily := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
 	for _, p := range ports {
 		if p.Port == 0 {
@@ -97,12 +130,12 @@ func (c *Cleaner) PurgeUDPHostPorts(ports []HostPort) (uint, error) {
 				err = f.AddIP(netlink.ConntrackOrigDstIP, net.IP(hostIP.AsSlice()))
 			}
 			if err != nil {
-				return 0, fmt.Errorf("conntrack filter for UDP port %d: %w", p.Port, err)
+				return nil, fmt.Errorf("conntrack filter for UDP port %d: %w", p.Port, err)
 			}
 			byFamily[fam] = append(byFamily[fam], f)
 		}
 	}
-	return c.delete(byFamily)
+	return byFamily, nil
 }
 
 // delete runs one table dump per family, matching every filter of that

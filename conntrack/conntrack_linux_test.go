@@ -173,6 +173,13 @@ func TestPurge(t *testing.T) {
 			deleted: []flow{hostPortOnB},
 		},
 		{
+			name: "a pod's IPs and its UDP hostPort in one walk",
+			purge: func(c *Cleaner) (uint, error) {
+				return c.Purge([]netip.Addr{netip.MustParseAddr(pod6)}, []HostPort{{Port: 30053, HostIP: netip.MustParseAddr(node4b)}})
+			},
+			deleted: []flow{hostPortOnB, pod6Out},
+		},
+		{
 			name:  "nothing to purge",
 			purge: func(c *Cleaner) (uint, error) { return c.PurgeIPs(nil) },
 		},

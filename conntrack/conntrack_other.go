@@ -26,6 +26,11 @@ func NewAt(path string) (*Cleaner, error) { return nil, errNoConntrack }
 // Close does nothing.
 func (c *Cleaner) Close() {}
 
+// Purge is not available off Linux.
+func (c *Cleaner) Purge(ips []netip.Addr, udpHostPorts []HostPort) (uint, error) {
+	return 0, errNoConntrack
+}
+
 // PurgeIPs is not available off Linux.
 func (c *Cleaner) PurgeIPs(ips []netip.Addr) (uint, error) { return 0, errNoConntrack }
 

@@ -13,8 +13,12 @@
 //
 //	c, err := conntrack.New()
 //	defer c.Close()
-//	n, err := c.PurgeIPs(podIPs)
-//	n, err = c.PurgeUDPHostPorts([]conntrack.HostPort{{Port: 5353}})
+//	n, err := c.Purge(podIPs, []conntrack.HostPort{{Port: 5353}})
+//
+// berthd does it through a Purger, which runs purges in the background and
+// merges those asked for while one runs: every purge walks the whole
+// kernel table, which costs about 12 ms however empty it is, and a pod's
+// teardown need not wait for it.
 //
 // Errors are for the log: a failed purge never means the teardown failed,
 // and the entries time out by themselves eventually.

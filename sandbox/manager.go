@@ -45,11 +45,10 @@ type HostPorts interface {
 }
 
 // Conntrack forgets connection tracking entries of a torn-down pod, so
-// UDP flows to its IPs or hostPorts do not stick to a dead endpoint
-// (*conntrack.Cleaner).
+// UDP flows to its IPs or hostPorts do not stick to a dead endpoint. Purge
+// returns at once and purges in the background (*conntrack.Purger).
 type Conntrack interface {
-	PurgeIPs(ips []netip.Addr) (uint, error)
-	PurgeUDPHostPorts(ports []conntrack.HostPort) (uint, error)
+	Purge(ips []netip.Addr, udpHostPorts []conntrack.HostPort)
 }
 
 // Containers stops and removes the containers of a sandbox; the container

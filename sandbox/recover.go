@@ -114,7 +114,7 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sand
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, task.Pid()
 		return s, nil
 	})
-	go m.watchPause(context.WithoutCancel(ctx), sb, c, exitC)
+	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC)
 	return sb, nil
 }
 

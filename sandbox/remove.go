@@ -40,9 +40,28 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	})
 }
 
-// removeRecords deletes the pause container (and its rootfs view) and the
-// sandbox's files.
+// awaitPauseDeleted waits for the watcher to finish deleting the pause
+// task, then deletes it if the watcher could not.
+func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
+	if w := sb.watch.Load(); w != nil {
+		select {
+		case <-w.deleted:
+			if w.taskDeleted {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the pause task of sandbox %s to be deleted: %w", sb.ID, ctx.Err())
+		}
+	}
+	return m.deletePauseTask(ctx, sb.ID)
+}
+
+// removeRecords deletes the pause task if its watcher has not, the pause
+// container (and its rootfs view) and the sandbox's files.
 func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
+	if err := m.awaitPauseDeleted(ctx, sb); err != nil {
+		return err
+	}
 	container, err := m.cfg.Client.LoadContainer(ctx, sb.ID)
 	switch {
 	case errdefs.IsNotFound(err):

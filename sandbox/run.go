@@ -240,7 +240,7 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 		return 0, fmt.Errorf("start pause task: %w", err)
 	}
 	m.metrics.since(stagePauseRun, step)
-	go m.watchPause(context.WithoutCancel(ctx), sb, container, exitC)
+	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC)
 	return task.Pid(), nil
 }
 
@@ -278,9 +278,29 @@ func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr
 	}))
 }
 
-// watchPause marks the sandbox NOTREADY when its pause process exits. A
-// lost connection to containerd (it restarted) is not an exit: wait again.
-func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, container containerd.Container, exitC <-chan containerd.ExitStatus) {
+// pauseWatch says how far the watcher of a pause task has got: exited is
+// closed once the exit is recorded (the sandbox NOTREADY), deleted once the
+// watcher tried to delete the task; taskDeleted, read after deleted is
+// closed, says whether it did (if not, Remove tries again).
+type pauseWatch struct {
+	exited, deleted chan struct{}
+	taskDeleted     bool
+}
+
+// startWatch starts the watcher of sb's running pause task.
+func (m *Manager) startWatch(ctx context.Context, sb *Sandbox, container containerd.Container, exitC <-chan containerd.ExitStatus) {
+	w := &pauseWatch{exited: make(chan struct{}), deleted: make(chan struct{})}
+	sb.watch.Store(w)
+	go m.watchPause(ctx, sb, w, container, exitC)
+}
+
+// watchPause marks the sandbox NOTREADY when its pause process exits, and
+// then deletes the task, which ends the pod's shim: runc's delete, the
+// rootfs unmount and the shim's exit are work that StopPodSandbox need
+// not wait for (Remove does). A lost connection to containerd (it
+// restarted) is not an exit: wait again.
+func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, container containerd.Container, exitC <-chan containerd.ExitStatus) {
+	defer close(w.deleted)
 	for {
 		st := <-exitC
 		if st.Error() == nil {
@@ -305,9 +325,17 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, container contain
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
 		return s, nil
 	})
+	close(w.exited)
 	if wasReady {
 		m.publish(lifecycle.Stopped, sb)
 	}
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := m.deleteExitedPauseTask(cctx, sb.ID); err != nil {
+		m.cfg.Logger.Warn("deleting the exited pause task failed; RemovePodSandbox will retry", "sandbox", sb.ID, "error", err)
+		return
+	}
+	w.taskDeleted = true
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -67,6 +68,8 @@ type Sandbox struct {
 	status Status
 	// lifecycle serialises Stop and Remove of this sandbox.
 	lifecycle sync.Mutex
+	// watch is set while a watcher waits on the pause task's exit.
+	watch atomic.Pointer[pauseWatch]
 }
 
 func newSandbox(m Metadata, s Status) *Sandbox { return &Sandbox{Metadata: m, status: s} }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/conntrack"
@@ -61,7 +64,7 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	taskErr := make(chan error, 1)
 	go func() {
 		defer m.metrics.since(stagePauseStop, time.Now())
-		taskErr <- m.deletePauseTask(ctx, sb.ID)
+		taskErr <- m.stopPause(ctx, sb)
 	}()
 	var errs []error
 	if !sb.Status().NetworkTornDown {
@@ -102,6 +105,55 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	return err
 }
 
+// stopPause kills the pause process and waits until its watcher has
+// recorded the exit; the watcher deletes the task after that. Without a
+// watcher (berthd found the pause dead when it started), the task is
+// deleted here.
+func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
+	w := sb.watch.Load()
+	if w == nil {
+		return m.deletePauseTask(ctx, sb.ID)
+	}
+	select {
+	case <-w.exited:
+		return nil
+	default:
+	}
+	// SIGKILL to the pause process alone: it is PID 1 of the pod's PID
+	// namespace, or alone in its cgroup with the node's.
+	_, err := m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: sb.ID, Signal: uint32(syscall.SIGKILL)})
+	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("kill pause task: %w", err)
+	}
+	select {
+	case <-w.exited:
+		return nil
+	case <-time.After(pauseKillWait):
+		return fmt.Errorf("pause process of sandbox %s did not exit %v after SIGKILL: %w", sb.ID, pauseKillWait, errdefs.ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("stopping the pause process of sandbox %s: %w", sb.ID, ctx.Err())
+	}
+}
+
+// pauseKillWait bounds the wait for the pause process's exit after SIGKILL.
+const pauseKillWait = 30 * time.Second
+
+// deleteExitedPauseTask deletes the task of a pause process that exited.
+// It skips what the client's Delete with WithProcessKill does first (a
+// status read, a wait, a SIGKILL to every process, which is a runc run of
+// its own); a task the shim still says runs is deleted the long way.
+func (m *Manager) deleteExitedPauseTask(ctx context.Context, id string) error {
+	_, err := m.cfg.Client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	err = errgrpc.ToNative(err)
+	if errdefs.IsFailedPrecondition(err) {
+		return m.deletePauseTask(ctx, id)
+	}
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
 // deletePauseTask kills the pause process and deletes its task.
 func (m *Manager) deletePauseTask(ctx context.Context, id string) error {
 	container, err := m.cfg.Client.LoadContainer(ctx, id)
@@ -125,8 +177,8 @@ func (m *Manager) deletePauseTask(ctx context.Context, id string) error {
 }
 
 // releaseNetwork detaches the pod from its network and removes the
-// namespace. Conntrack failures are logged, not returned: stale entries
-// expire on their own, and they must not keep a pod from being removed.
+// namespace. The conntrack purge runs in the background: it is for the
+// next flows, not for this pod, and stale entries expire on their own.
 func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	if sb.HostNetwork() {
 		return nil
@@ -144,10 +196,9 @@ func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	return nil
 }
 
-// purgeConntrack deletes the entries of the pod's IPs and UDP hostPorts, so
-// that a client's datagrams are not DNATed to an endpoint that is gone
-// (containerd and CRI-O only flush on ADD). Failures are logged: stale
-// entries expire on their own and must not block a pod's removal.
+// purgeConntrack asks for the entries of the pod's IPs and UDP hostPorts
+// to be deleted, so that a client's datagrams are not DNATed to an
+// endpoint that is gone (containerd and CRI-O only flush on ADD).
 func (m *Manager) purgeConntrack(sb *Sandbox) {
 	var udp []conntrack.HostPort
 	for _, pm := range portMappings(sb.Config) {
@@ -160,14 +211,5 @@ func (m *Manager) purgeConntrack(sb *Sandbox) {
 		}
 		udp = append(udp, hp)
 	}
-	n, err := m.cfg.Conntrack.PurgeIPs(sb.Status().IPs)
-	if len(udp) > 0 {
-		k, err2 := m.cfg.Conntrack.PurgeUDPHostPorts(udp)
-		n, err = n+k, errors.Join(err, err2)
-	}
-	if err != nil {
-		m.cfg.Logger.Warn("conntrack purge failed; entries will expire on their own", "sandbox", sb.ID, "error", err)
-	} else if n > 0 {
-		m.cfg.Logger.Debug("conntrack entries purged", "sandbox", sb.ID, "entries", n)
-	}
+	m.cfg.Conntrack.Purge(sb.Status().IPs, udp)
 }

@@ -190,8 +190,15 @@ func TestStopPurgesUDPConntrackAndRemoveLeavesNothing(t *testing.T) {
 	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
 		t.Fatal(err)
 	}
-	if n := conntrackEntries(t, ip); n != 0 {
-		t.Fatalf("%d conntrack entries for %s survive StopPodSandbox", n, ip)
+	// The purge runs in the background, right after the pod's CNI DEL.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n := conntrackEntries(t, ip)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d conntrack entries for %s survive StopPodSandbox by 2s", n, ip)
+		}
 	}
 	if st := podStatus(t, d, id).Status; st.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 		t.Fatalf("stopped sandbox is %v", st.State)

@@ -121,6 +121,16 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("conntrack: %w", err)
 	}
 	defer ct.Close()
+	purger := conntrack.NewPurger(ct, log.With("component", "conntrack"))
+	defer func() {
+		// Purges asked for by the last teardowns still run; a stuck
+		// netlink socket must not hold up the shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := purger.Close(ctx); err != nil {
+			log.Warn("conntrack purges left undone at shutdown; the entries will expire on their own", "error", err)
+		}
+	}()
 	imgs, err := images.New(images.Config{
 		Client:              client,
 		Namespace:           cfg.Containerd.Namespace,
@@ -156,7 +166,7 @@ func (o *Options) Run(ctx context.Context) error {
 		MinOOMScoreAdj: oomScore,
 		Network:        network,
 		HostPorts:      portmap.New(),
-		Conntrack:      ct,
+		Conntrack:      purger,
 		NRI:            nriAPI.SandboxHooks(),
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
