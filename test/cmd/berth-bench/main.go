@@ -200,9 +200,31 @@ func (b *bench) podConfig() *runtimeapi.PodSandboxConfig {
 		Hostname: name,
 		// The labels kubelet sets and selects pods and containers by.
 		Labels: map[string]string{labelPodUID: name, labelPodName: name, labelPodNamespace: "bench"},
-		Linux:  &runtimeapi.LinuxPodSandboxConfig{},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: kubeletNamespaces(),
+		}},
 	}
 }
+
+// kubeletNamespaces are the namespaces kubelet asks for a pod with
+// shareProcessNamespace: sleep is not PID 1 of a namespace of its own, where
+// it would ignore SIGTERM and StopContainer would time the grace period.
+func kubeletNamespaces() *runtimeapi.NamespaceOption {
+	return &runtimeapi.NamespaceOption{
+		Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_POD, Ipc: runtimeapi.NamespaceMode_POD,
+	}
+}
+
+// The masked and read-only paths kubelet sends for procMount Default
+// (k8s.io/kubernetes/pkg/securitycontext), which runtimes apply as sent.
+var (
+	kubeletMaskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+		"/sys/devices/virtual/powercap",
+	}
+	kubeletReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
 
 // sleeper is a busybox container that sleeps for an hour, labelled as
 // kubelet labels its containers.
@@ -215,7 +237,11 @@ func (b *bench) sleeper(pod *runtimeapi.PodSandboxConfig, name string) *runtimea
 			labelPodUID: pod.GetMetadata().GetUid(), labelPodName: pod.GetMetadata().GetName(),
 			labelPodNamespace: pod.GetMetadata().GetNamespace(), labelContainerName: name,
 		},
-		Linux: &runtimeapi.LinuxContainerConfig{},
+		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+			NamespaceOptions: kubeletNamespaces(),
+			MaskedPaths:      kubeletMaskedPaths,
+			ReadonlyPaths:    kubeletReadonlyPaths,
+		}},
 	}
 }
 
