@@ -7,7 +7,7 @@ import (
 )
 
 // IndexImages resolves images from the image service's in-memory index,
-// with one containerd round trip for the image itself.
+// without a containerd round trip.
 type IndexImages struct {
 	Service *images.Service
 }
@@ -18,9 +18,6 @@ func (ix IndexImages) Get(ctx context.Context, refOrID string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	ci, err := ix.Service.Containerd(ctx, img)
-	if err != nil {
-		return Image{}, err
-	}
+	ci := ix.Service.Containerd(img)
 	return Image{ID: img.ID, RepoDigests: img.RepoDigests(), RepoTags: img.RepoTags(), Config: img.Config.Config, ChainID: img.ChainID.String(), Containerd: ci}, nil
 }

@@ -290,15 +290,11 @@ func (s *Service) Resolve(refOrID string) (Image, error) { return s.store.resolv
 // List returns every image, sorted by ID.
 func (s *Service) List() []Image { return s.store.list() }
 
-// Containerd returns the containerd image to create a container from:
-// the image named by its ID, for Berth's platform. Pass its Snapshotter
-// to the snapshot options. errdefs.ErrNotFound when it was removed.
-func (s *Service) Containerd(ctx context.Context, img Image) (containerd.Image, error) {
-	ci, err := s.client.ImageService().Get(s.withNamespace(ctx), img.ID)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", img.ID, err)
-	}
-	return containerd.NewImageWithPlatform(s.client, ci, s.platform), nil
+// Containerd returns img as a containerd image, from the index, without a
+// round trip: its target is all that unpacking and reading it need, and
+// containerd has it under its ID, the name the index keeps.
+func (s *Service) Containerd(img Image) containerd.Image {
+	return containerd.NewImageWithPlatform(s.client, images.Image{Name: img.ID, Target: img.Target}, s.platform)
 }
 
 // PauseRef is the normalised pause image reference sandboxes run.
