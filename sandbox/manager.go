@@ -131,7 +131,7 @@ func (m *Manager) Store() *Store { return m.store }
 func (m *Manager) runtimeFor(handler string) (containerd.NewContainerOpts, error) {
 	switch handler {
 	case "", "runc":
-		return containerd.WithRuntime("io.containerd.runc.v2", &options.Options{
+		return containerd.WithRuntime(runcRuntime, &options.Options{
 			BinaryName: m.cfg.RuncBinary,
 			Root:       m.cfg.RuncRoot,
 		}), nil

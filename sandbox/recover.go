@@ -36,8 +36,9 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 			m.cfg.Logger.Warn("sandbox recovery", "error", err)
 		}
 	}()
-	var live []string
+	var live, ids []string
 	for _, c := range containers {
+		ids = append(ids, c.ID())
 		sb, err := m.recoverOne(ctx, c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("recover sandbox %s: %w", c.ID(), err))
@@ -56,6 +57,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 		errs = append(errs, fmt.Errorf("CNI garbage collection: %w", err))
 	}
 	errs = append(errs, m.removeOrphans()...)
+	errs = append(errs, m.reconcileRecords(ctx, ids)...)
 	return len(containers), nil
 }
 

@@ -57,7 +57,8 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause
-// container (and its rootfs view) and the sandbox's files.
+// container (and its rootfs view), the containerd sandbox record and the
+// sandbox's files.
 func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	if err := m.awaitPauseDeleted(ctx, sb); err != nil {
 		return err
@@ -75,6 +76,9 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 		if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete pause container: %w", err)
 		}
+	}
+	if err := m.deleteRecord(ctx, sb.ID); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(sb.Dir); err != nil {
 		return fmt.Errorf("remove sandbox files: %w", err)

@@ -170,10 +170,12 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			netDone <- err
 		}()
 	}
+	recordDone := make(chan error, 1)
+	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
 	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt)
 	m.metrics.since(stagePause, pauseStart)
-	if err := errors.Join(taskErr, <-netDone); err != nil {
+	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
 		return err
 	}
 	if len(ips) > 0 {

@@ -197,6 +197,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
 		runtimeOpt,
+		// Its task goes into the pod's shim (see sandbox/record.go).
+		containerd.WithSandbox(sb.ID),
 		containerd.WithSpec(spec),
 		containerd.WithContainerLabels(labels),
 		containerd.WithContainerExtension(extensionMetadata, &md),

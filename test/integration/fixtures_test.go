@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -214,14 +215,51 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 		}
 	}
 	for _, ip := range ips {
-		if n := conntrackEntries(t, ip); n > 0 {
+		// The purge runs in the background, right after the pod's CNI DEL.
+		n := conntrackEntries(t, ip)
+		for deadline := time.Now().Add(2 * time.Second); n > 0 && time.Now().Before(deadline); n = conntrackEntries(t, ip) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n > 0 {
 			found = append(found, fmt.Sprintf("%d conntrack entries for %s", n, ip))
 		}
 	}
+	found = append(found, containerdLeftovers(t, d, ids)...)
 	for _, id := range ids {
 		if _, err := os.Stat(filepath.Join(d.Root, "sandboxes", id)); err == nil {
 			found = append(found, "sandbox dir "+id[:12])
 		}
 	}
 	return found
+}
+
+// containerdLeftovers lists what berthd's containerd still holds of the
+// sandboxes ids: their pause containers and their sandbox records.
+func containerdLeftovers(t *testing.T, d *harness.Daemon, ids []string) []string {
+	t.Helper()
+	client := containerdOf(t, d)
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	var found []string
+	for _, id := range ids {
+		if _, err := client.ContainerService().Get(ctx, id); err == nil {
+			found = append(found, "pause container "+id[:12])
+		}
+		if _, err := client.SandboxStore().Get(ctx, id); err == nil {
+			found = append(found, "containerd sandbox record "+id[:12])
+		}
+	}
+	return found
+}
+
+// containerdOf is a client of berthd's embedded containerd, in Berth's
+// namespace.
+func containerdOf(t *testing.T, d *harness.Daemon) *containerd.Client {
+	t.Helper()
+	client, err := containerd.New(filepath.Join(d.State, "containerd", "containerd.sock"), containerd.WithDefaultNamespace("berth"))
+	if err != nil {
+		t.Fatalf("connect to berthd's containerd: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
 }

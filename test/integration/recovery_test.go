@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	sandboxstore "github.com/containerd/containerd/v2/core/sandbox"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/test/harness"
@@ -52,6 +53,19 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := snapshotPods(t, d)
+			// A pod made by a Berth that kept no containerd sandbox record,
+			// and a record whose pod is gone.
+			records := containerdOf(t, d).SandboxStore()
+			if err := records.Delete(ctx, ids[1]); err != nil {
+				t.Fatalf("delete the sandbox record of %s: %v", ids[1][:12], err)
+			}
+			now := time.Now()
+			if _, err := records.Create(ctx, sandboxstore.Sandbox{
+				ID: "gone", Labels: map[string]string{"io.berth.kind": "sandbox"}, Runtime: sandboxstore.RuntimeOpts{Name: "io.containerd.runc.v2"},
+				CreatedAt: now, UpdatedAt: now,
+			}); err != nil {
+				t.Fatalf("create a stale sandbox record: %v", err)
+			}
 
 			restartStart := time.Now()
 			if kill {
@@ -69,6 +83,13 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 				if a, ok := after[id]; !ok || a != b {
 					t.Errorf("sandbox %s: before %+v, after %+v", id[:12], b, after[id])
 				}
+			}
+			records = containerdOf(t, d).SandboxStore()
+			if _, err := records.Get(ctx, ids[1]); err != nil {
+				t.Errorf("recovery did not give pod %s its sandbox record back: %v", ids[1][:12], err)
+			}
+			if _, err := records.Get(ctx, "gone"); err == nil {
+				t.Error("recovery kept the sandbox record of a pod that is gone")
 			}
 			// The hostPort is still reserved by its pod.
 			_, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig(withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))})

@@ -1,0 +1,78 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/sandbox"
+	"github.com/containerd/errdefs"
+)
+
+// Every Berth sandbox has a record in containerd's sandbox store, under
+// the sandbox's ID, which is also its pause task's. A container whose
+// SandboxID names a sandbox containerd knows gets its task in the shim of
+// the task with that ID, the pod's shim, found in containerd's memory
+// (containerd's ShimManager.Start). Without the record containerd runs
+// the shim binary for every container task only to learn that shim's
+// address: about 10 ms of each StartContainer. The record holds nothing
+// else; containerd's sandbox controllers never see it, since Berth drives
+// the pause task itself.
+
+// runcRuntime is the containerd runtime of the "runc" handler.
+const runcRuntime = "io.containerd.runc.v2"
+
+// createRecord creates the containerd sandbox record of sandbox id.
+func (m *Manager) createRecord(ctx context.Context, id string) error {
+	now := time.Now().UTC()
+	_, err := m.cfg.Client.SandboxStore().Create(ctx, sandbox.Sandbox{
+		ID:        id,
+		Labels:    map[string]string{LabelKind: KindSandbox},
+		Runtime:   sandbox.RuntimeOpts{Name: runcRuntime},
+		CreatedAt: now,
+		UpdatedAt: now,
+	})
+	if err != nil && !errdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("create the containerd sandbox record: %w", err)
+	}
+	return nil
+}
+
+// deleteRecord deletes it; a missing record is not an error.
+func (m *Manager) deleteRecord(ctx context.Context, id string) error {
+	if err := m.cfg.Client.SandboxStore().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete the containerd sandbox record: %w", err)
+	}
+	return nil
+}
+
+// reconcileRecords, at recovery, creates the records of the sandboxes
+// that have none (made by a Berth that did not keep them) and deletes the
+// records of sandboxes that are gone (a crash between a pause container's
+// removal and its record's).
+func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string) []error {
+	records, err := m.cfg.Client.SandboxStore().List(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
+	if err != nil {
+		return []error{fmt.Errorf("list containerd sandbox records: %w", err)}
+	}
+	has := map[string]bool{}
+	for _, r := range records {
+		has[r.ID] = true
+	}
+	var errs []error
+	for _, id := range sandboxes {
+		if has[id] {
+			delete(has, id)
+			continue
+		}
+		if err := m.createRecord(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("sandbox %s: %w", id, err))
+		}
+	}
+	for id := range has {
+		if err := m.deleteRecord(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("sandbox %s: %w", id, err))
+		}
+	}
+	return errs
+}
