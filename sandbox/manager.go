@@ -107,6 +107,56 @@ type Manager struct {
 
 	pauseMu sync.Mutex
 	pause   *pauseImage
+
+	// deleting counts the pause tasks being deleted after their exit.
+	deleting inflight
+}
+
+// WaitCleanups waits, until ctx ends, for the pause tasks being deleted
+// after their exit: berthd stops its containerd after it, and a deletion
+// cut off would leave the pod's shim running.
+func (m *Manager) WaitCleanups(ctx context.Context) error {
+	return m.deleting.wait(ctx)
+}
+
+// inflight counts work under way and says when there is none.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to zero
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 {
+		close(f.idle)
+	}
+}
+
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewManager returns a Manager with an empty store.

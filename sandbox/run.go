@@ -327,6 +327,8 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
 		return s, nil
 	})
+	m.deleting.add()
+	defer m.deleting.done()
 	close(w.exited)
 	if wasReady {
 		m.publish(lifecycle.Stopped, sb)

@@ -130,8 +130,23 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 func TestShutdownStopsContainerdAndRemovesTheSocket(t *testing.T) {
 	d := harness.Start(t)
 	ctrd := d.ContainerdPID()
+	// A pod stopped just before the shutdown: its pause task is deleted in
+	// the background, and the shutdown must let that finish, or the pod's
+	// shim outlives it.
+	ctx, cancel := ctxTimeout(30 * time.Second)
+	defer cancel()
+	resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: resp.PodSandboxId}); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	if n := shimsOf(d); n != 0 {
+		t.Errorf("%d shims outlive berthd's shutdown, with no pod running", n)
 	}
 	if harness.ProcessAlive(ctrd) {
 		t.Fatalf("containerd %d survived berthd's shutdown", ctrd)

@@ -173,6 +173,15 @@ func (o *Options) Run(ctx context.Context) error {
 		Events:         events,
 	})
 
+	defer func() {
+		// After the CRI server stopped, before containerd does.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := sandboxes.WaitCleanups(ctx); err != nil {
+			log.Warn("pause tasks still being deleted at shutdown; RemovePodSandbox finishes them after the restart", "error", err)
+		}
+	}()
+
 	containers := container.NewManager(container.Config{
 		Client:         client,
 		Sandboxes:      sandboxes,
