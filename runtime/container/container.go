@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -96,6 +97,9 @@ type Container struct {
 	// (or the container never started and never will).
 	exited   chan struct{}
 	exitOnce sync.Once
+	// taskDeleted says that the exit's recording deleted the task, so
+	// Remove need not look for one.
+	taskDeleted atomic.Bool
 	// logs is the running container's log file; nil before Start, after
 	// exit, or when there is no log path.
 	logs *logFile

@@ -202,6 +202,8 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	if task != nil {
 		if err := m.deleteExitedTask(ctx, task, tio); err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
+		} else {
+			c.taskDeleted.Store(true)
 		}
 	}
 	for _, w := range []*lineWriter{stdout, stderr} {

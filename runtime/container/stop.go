@@ -137,7 +137,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	if err := m.stop(ctx, c, 0); err != nil {
 		return err
 	}
-	if err := m.deleteRecords(ctx, c.ID, c.ImageVolumes); err != nil {
+	if err := m.deleteRecords(ctx, c.ID, c.ImageVolumes, !c.taskDeleted.Load()); err != nil {
 		return err
 	}
 	m.store.delete(c.ID)
@@ -149,20 +149,34 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	return nil
 }
 
-// deleteRecords deletes the task if one is left, the containerd container
-// and its snapshot, its image volumes, and its state directory. It talks
-// to containerd's services directly: three calls where the client's
-// container.Delete makes six (load, task lookups, reads), on every
-// RemoveContainer. Each step is idempotent, so a retry finishes the rest.
-func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int) error {
-	if err := m.deleteLeftoverTask(ctx, id); err != nil {
-		return err
+// deleteRecords deletes the task if one may be left, the containerd
+// container and its snapshot, its image volumes, and its state directory.
+// It talks to containerd's services directly: at most three calls where
+// the client's container.Delete makes six (load, task lookups, reads), on
+// every RemoveContainer, and the container and its snapshot go side by
+// side. Each step is idempotent, so a retry finishes the rest.
+func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, taskMayBeLeft bool) error {
+	if taskMayBeLeft {
+		if err := m.deleteLeftoverTask(ctx, id); err != nil {
+			return err
+		}
 	}
+	snapshotErr := make(chan error, 1)
+	go func() {
+		err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id)
+		if err != nil && !errdefs.IsNotFound(err) {
+			err = fmt.Errorf("remove rootfs snapshot: %w", err)
+		} else {
+			err = nil
+		}
+		snapshotErr <- err
+	}()
+	var containerErr error
 	if err := m.cfg.Client.ContainerService().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("delete container: %w", err)
+		containerErr = fmt.Errorf("delete container: %w", err)
 	}
-	if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove rootfs snapshot: %w", err)
+	if err := errors.Join(containerErr, <-snapshotErr); err != nil {
+		return err
 	}
 	// Unmounted before the state directory goes: removing it recursively
 	// must not reach into a mount.
