@@ -512,6 +512,10 @@ func TestContainer(t *testing.T) {
 
 	t.Run("PodCgroupParentAndPIDNamespace", func(t *testing.T) {
 		parent := "/berthtest-pod" + strconv.Itoa(os.Getpid())
+		// kubelet creates a pod's cgroup and removes it after the pod:
+		// here the test is kubelet. Registered first, so it runs after
+		// the pod's removal.
+		t.Cleanup(func() { removeCgroup(t, parent) })
 		pod, podCfg := runPod(t, d, func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = parent })
 		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
 			sc.NamespaceOptions.Pid = runtimeapi.NamespaceMode_POD
@@ -756,5 +760,31 @@ func TestContainerSurvivesBerthdRestart(t *testing.T) {
 	}
 	if st := ctrStatus(t, d, running).Status; st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 143 {
 		t.Errorf("stopped after restart: %v code %d", st.State, st.ExitCode)
+	}
+}
+
+// removeCgroup removes the cgroup path from every hierarchy, the innermost
+// directories first (on cgroup v1 each controller has its own tree).
+func removeCgroup(t *testing.T, path string) {
+	t.Helper()
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, root := range roots {
+		dir := filepath.Join(root, path)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		var dirs []string
+		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil {
+				t.Errorf("remove the pod's cgroup %s: %v", dirs[i], err)
+			}
+		}
 	}
 }
