@@ -263,21 +263,15 @@ func withPauseRootfs(key, chainID string, ids IDMappings) containerd.NewContaine
 }
 
 func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr) error {
-	container, err := m.cfg.Client.LoadContainer(ctx, id)
-	if err != nil {
-		return err
-	}
 	any, err := typeurl.MarshalAny(&NetworkInfo{IPs: ips})
 	if err != nil {
 		return err
 	}
-	return container.Update(ctx, containerd.UpdateContainerOpts(func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
-		if c.Extensions == nil {
-			c.Extensions = map[string]typeurl.Any{}
-		}
-		c.Extensions[extensionNetwork] = any
-		return nil
-	}))
+	// Only the extension, in one round trip: no read of the container first.
+	_, err = m.cfg.Client.ContainerService().Update(ctx,
+		containers.Container{ID: id, Extensions: map[string]typeurl.Any{extensionNetwork: any}},
+		"extensions."+extensionNetwork)
+	return err
 }
 
 // pauseWatch says how far the watcher of a pause task has got: exited is
