@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/transfer"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // progressLogEvery is how often a running pull logs how far it got.
@@ -35,6 +36,9 @@ const (
 	eventDownloading = "downloading"
 	eventComplete    = "complete"
 	eventExists      = "already exists"
+	// eventSaved names an image the transfer wrote, with its target
+	// (core/transfer/local/pull.go).
+	eventSaved = "saved"
 )
 
 // progress follows one pull from the progress events containerd's
@@ -53,6 +57,8 @@ type progress struct {
 	blobs    map[string]*blob // by the event's name (one per digest)
 	bytes    int64            // received from the registry
 	lastMove time.Time        // last byte received, blob completed, or start
+	// saved are the targets of the image names the transfer wrote, by name.
+	saved map[string]ocispec.Descriptor
 }
 
 type blob struct {
@@ -60,6 +66,16 @@ type blob struct {
 	total    int64
 	received int64
 	done     bool // complete or already there
+}
+
+// savedTarget is the target the transfer gave the image name, if its
+// "saved" event has arrived (the events come on their own stream, and may
+// trail the transfer's end).
+func (p *progress) savedTarget(name string) (ocispec.Descriptor, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.saved[name]
+	return d, ok
 }
 
 func newProgress(now func() time.Time, alone func() bool) *progress {
@@ -75,6 +91,13 @@ func (p *progress) update(ev transfer.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if ev.Event == eventSaved {
+		if p.saved == nil {
+			p.saved = map[string]ocispec.Descriptor{}
+		}
+		p.saved[ev.Name] = *ev.Desc
+		return
+	}
 	if !p.resolved {
 		p.resolved = true
 		p.lastMove = p.now()

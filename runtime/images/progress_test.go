@@ -200,3 +200,23 @@ func TestProgressWatchdogOff(t *testing.T) {
 		t.Fatalf("a zero timeout cancelled the pull: %v", err)
 	}
 }
+
+func TestProgressKeepsTheSavedTargets(t *testing.T) {
+	p := newProgress(time.Now, func() bool { return true })
+	l1 := layerDesc(1, 1000)
+	index := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.Digest("sha256:" + digestHex(9)), Size: 500}
+	p.update(event(eventComplete, l1, 1000))
+	if _, ok := p.savedTarget("docker.io/library/busybox:1.36"); ok {
+		t.Fatal("a target before the transfer saved the image")
+	}
+	p.update(transfer.Progress{Event: eventSaved, Name: "docker.io/library/busybox:1.36", Desc: &index})
+	got, ok := p.savedTarget("docker.io/library/busybox:1.36")
+	if !ok || got.Digest != index.Digest || got.MediaType != index.MediaType {
+		t.Errorf("saved target = %v, %v; want the index %s", got, ok, index.Digest)
+	}
+	// The saved image is not a blob of the pull.
+	p.finish()
+	if bytes, layers := p.summary(); bytes != 1000 || layers != "1/1" {
+		t.Errorf("summary with a saved event: %d bytes, layers %s; want 1000, 1/1", bytes, layers)
+	}
+}

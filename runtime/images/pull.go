@@ -71,7 +71,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		return Image{}, pullError(ref, auth, diagnose(ctx, src, err))
 	}
 
-	ci, err := s.client.ImageService().Get(ctx, ref)
+	ci, err := s.transferred(ctx, ref, prog)
 	if err != nil {
 		return Image{}, fmt.Errorf("pull image %q: read it back: %w", ref, err)
 	}
@@ -109,6 +109,16 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 		return got, nil
 	}
 	return img, nil
+}
+
+// transferred is the image the transfer wrote under ref: from its "saved"
+// progress event, with the labels the transfer was given, or, when that
+// event has not arrived yet, read back from containerd.
+func (s *Service) transferred(ctx context.Context, ref string, prog *progress) (images.Image, error) {
+	if target, ok := prog.savedTarget(ref); ok {
+		return images.Image{Name: ref, Target: target, Labels: s.labels(ref, false)}, nil
+	}
+	return s.client.ImageService().Get(ctx, ref)
 }
 
 // putNamesAsync creates or moves the image names other than ref (which
@@ -155,9 +165,12 @@ func (s *Service) transfer(ctx context.Context, src, dst any, opts ...transfer.O
 
 // ensureUnpacked unpacks an image the transfer service left packed: one
 // whose platform and snapshotter its unpack_config does not list (an
-// operator's own containerd). Berth's containerd unpacks every pull, and
-// this costs one snapshot lookup.
+// operator's own containerd). Berth's own containerd unpacks every pull
+// (TransferUnpacks), and is not asked.
 func (s *Service) ensureUnpacked(ctx context.Context, ci images.Image, img Image) error {
+	if s.transferUnpacks {
+		return nil
+	}
 	_, err := s.client.SnapshotService(s.snapshotter).Stat(ctx, img.ChainID.String())
 	if err == nil || !errdefs.IsNotFound(err) {
 		return err

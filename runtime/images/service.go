@@ -64,7 +64,12 @@ type Config struct {
 	PullProgressTimeout time.Duration
 	// PauseImage is the sandbox image reference; pulls of it are pinned.
 	PauseImage string
-	Logger     *slog.Logger
+	// TransferUnpacks says that containerd's transfer service unpacks
+	// every pull for Platform and Snapshotter, as in the config berthd
+	// writes for the containerd it supervises: a pull is then not checked
+	// for an unpacked snapshot afterwards.
+	TransferUnpacks bool
+	Logger          *slog.Logger
 }
 
 // Service is Berth's image store on top of containerd's.
@@ -77,6 +82,7 @@ type Service struct {
 	hostsDir        string
 	progressTimeout time.Duration
 	pauseRef        string
+	transferUnpacks bool
 	log             *slog.Logger
 
 	// pauseBinary is the berth-pause binary the pause image was built
@@ -106,6 +112,7 @@ func New(cfg Config) (*Service, error) {
 		platformSpec:    platforms.DefaultSpec(),
 		hostsDir:        cfg.RegistryConfigDir,
 		progressTimeout: cfg.PullProgressTimeout,
+		transferUnpacks: cfg.TransferUnpacks,
 		log:             cfg.Logger,
 		store:           newStore(),
 		now:             time.Now,

@@ -137,7 +137,9 @@ func (o *Options) Run(ctx context.Context) error {
 		RegistryConfigDir:   cfg.Image.RegistryConfigDir,
 		PullProgressTimeout: time.Duration(cfg.Image.PullProgressTimeout),
 		PauseImage:          cfg.Image.PauseImage,
-		Logger:              log.With("component", "images"),
+		// berthd wrote its own containerd's unpack_config.
+		TransferUnpacks: cfg.Containerd.Address == "",
+		Logger:          log.With("component", "images"),
 	})
 	if err != nil {
 		return err
