@@ -2,6 +2,7 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/containerd/containerd/v2/core/images"
@@ -25,18 +26,35 @@ func (s *Service) Remove(ctx context.Context, refOrID string) error {
 	}
 	ctx = s.withNamespace(ctx)
 	is := s.client.ImageService()
-	for i, n := range img.References {
-		var opts []images.DeleteOpt
-		if i == len(img.References)-1 {
-			// The last name goes synchronously so containerd's GC has
-			// freed the content and snapshots when RemoveImage returns,
-			// as kubelet's image GC expects to see the space back.
-			opts = append(opts, images.SynchronousDelete())
-		}
+	remove := func(n string, opts ...images.DeleteOpt) error {
 		if err := is.Delete(ctx, n, opts...); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove image %s (%s): %w", img.ID, n, err)
 		}
 		s.store.drop(n)
+		return nil
+	}
+	// Every name but the last at once; the last goes synchronously, so
+	// that containerd's GC has freed the content and snapshots when
+	// RemoveImage returns, as kubelet's image GC expects to see the space
+	// back.
+	names := img.References
+	if len(names) == 0 {
+		return nil // the index keeps no image without a name
+	}
+	last := names[len(names)-1]
+	errs := make(chan error, len(names)-1)
+	for _, n := range names[:len(names)-1] {
+		go func() { errs <- remove(n) }()
+	}
+	var all []error
+	for range names[:len(names)-1] {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		return err
+	}
+	if err := remove(last, images.SynchronousDelete()); err != nil {
+		return err
 	}
 	s.log.Info("removed image", "id", img.ID, "names", img.References)
 	return nil
