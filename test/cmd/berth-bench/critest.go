@@ -55,21 +55,24 @@ func parseCritest(rt *runtimeEndpoint, prefix string, data []byte) error {
 	return nil
 }
 
-// loadCritest reads, for every runtime of spec ("name=dir,..."), the files
-// critest -benchmark wrote into dir. A file missing from every directory is
-// a benchmark the params file did not ask for; missing from some only, an
+// loadCritest reads, for every runtime of spec ("name=dir+dir...,..."), the
+// files critest -benchmark wrote into each of its directories, one per run,
+// and merges their samples. A file missing from every directory is a
+// benchmark the params file did not ask for; missing from some only, an
 // error.
 func loadCritest(spec string) ([]*runtimeEndpoint, error) {
 	var rts []*runtimeEndpoint
-	dirs := map[*runtimeEndpoint]string{}
+	dirs := map[*runtimeEndpoint][]string{}
+	all := 0
 	for _, part := range strings.Split(spec, ",") {
-		name, dir, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, fmt.Errorf("critest results %q: want name=directory", part)
+		name, list, ok := strings.Cut(part, "=")
+		if !ok || list == "" {
+			return nil, fmt.Errorf("critest results %q: want name=directory[+directory...]", part)
 		}
 		rt := &runtimeEndpoint{name: name, samples: map[string][]time.Duration{}}
 		rts = append(rts, rt)
-		dirs[rt] = dir
+		dirs[rt] = strings.Split(list, "+")
+		all += len(dirs[rt])
 	}
 	if len(rts) < 2 {
 		return nil, fmt.Errorf("need at least two result directories to compare, got %d", len(rts))
@@ -78,24 +81,26 @@ func loadCritest(spec string) ([]*runtimeEndpoint, error) {
 	for _, f := range critestFiles {
 		var missing []string
 		for _, rt := range rts {
-			data, err := os.ReadFile(filepath.Join(dirs[rt], f.file))
-			if errors.Is(err, fs.ErrNotExist) {
-				missing = append(missing, rt.name)
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if err := parseCritest(rt, f.prefix, data); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", rt.name, f.file, err)
+			for _, dir := range dirs[rt] {
+				data, err := os.ReadFile(filepath.Join(dir, f.file))
+				if errors.Is(err, fs.ErrNotExist) {
+					missing = append(missing, dir)
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if err := parseCritest(rt, f.prefix, data); err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", rt.name, f.file, err)
+				}
 			}
 		}
 		switch len(missing) {
 		case 0:
 			found++
-		case len(rts):
+		case all:
 		default:
-			return nil, fmt.Errorf("%s: missing for %s", f.file, strings.Join(missing, ", "))
+			return nil, fmt.Errorf("%s: missing in %s", f.file, strings.Join(missing, ", "))
 		}
 	}
 	if found == 0 {

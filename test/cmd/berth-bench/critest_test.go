@@ -42,6 +42,34 @@ func TestLoadCritest(t *testing.T) {
 	}
 }
 
+// Two runs of each runtime (bench.sh runs critest in the order berth,
+// containerd, containerd, berth): their samples are merged.
+func TestLoadCritestMergesRuns(t *testing.T) {
+	rts, err := loadCritest("berth=testdata/critest/berth+testdata/critest/berth,containerd=testdata/critest/containerd+testdata/critest/containerd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{408873478, 573556143, 848462811, 408873478, 573556143, 848462811}
+	if got := rts[0].samples["pod/CreatePod"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("berth pod/CreatePod over two runs %v, want %v", got, want)
+	}
+	if n := len(rts[1].samples["image/PullImage"]); n != 6 {
+		t.Errorf("containerd image/PullImage over two runs: %d samples, want 6", n)
+	}
+	// A run that lacks a file the other run of the same runtime has.
+	partial := t.TempDir()
+	data, err := os.ReadFile("testdata/critest/berth/pod_benchmark_data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, "pod_benchmark_data.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadCritest("berth=testdata/critest/berth+" + partial + ",containerd=testdata/critest/containerd"); err == nil {
+		t.Error("a second berth run missing the container and image results: no error")
+	}
+}
+
 func TestLoadCritestErrors(t *testing.T) {
 	partial := t.TempDir() // the pod results only: the others are missing for one runtime
 	data, err := os.ReadFile("testdata/critest/berth/pod_benchmark_data.json")
