@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/taskdel"
 )
 
 // Remove stops a sandbox if needed, removes its containers, its pause
@@ -53,7 +54,7 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 			return fmt.Errorf("waiting for the pause task of sandbox %s to be deleted: %w", sb.ID, ctx.Err())
 		}
 	}
-	return m.deletePauseTask(ctx, sb.ID)
+	return taskdel.Delete(ctx, m.cfg.Client, sb.ID)
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause

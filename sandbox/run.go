@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
@@ -329,7 +330,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 	}
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := m.deleteExitedPauseTask(cctx, sb.ID); err != nil {
+	if err := taskdel.Delete(cctx, m.cfg.Client, sb.ID); err != nil {
 		m.cfg.Logger.Warn("deleting the exited pause task failed; RemovePodSandbox will retry", "sandbox", sb.ID, "error", err)
 		return
 	}

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -112,7 +112,7 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	w := sb.watch.Load()
 	if w == nil {
-		return m.deletePauseTask(ctx, sb.ID)
+		return taskdel.Delete(ctx, m.cfg.Client, sb.ID)
 	}
 	select {
 	case <-w.exited:
@@ -137,44 +137,6 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 
 // pauseKillWait bounds the wait for the pause process's exit after SIGKILL.
 const pauseKillWait = 30 * time.Second
-
-// deleteExitedPauseTask deletes the task of a pause process that exited.
-// It skips what the client's Delete with WithProcessKill does first (a
-// status read, a wait, a SIGKILL to every process, which is a runc run of
-// its own); a task the shim still says runs is deleted the long way.
-func (m *Manager) deleteExitedPauseTask(ctx context.Context, id string) error {
-	_, err := m.cfg.Client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
-	err = errgrpc.ToNative(err)
-	if errdefs.IsFailedPrecondition(err) {
-		return m.deletePauseTask(ctx, id)
-	}
-	if err != nil && !errdefs.IsNotFound(err) {
-		return err
-	}
-	return nil
-}
-
-// deletePauseTask kills the pause process and deletes its task.
-func (m *Manager) deletePauseTask(ctx context.Context, id string) error {
-	container, err := m.cfg.Client.LoadContainer(ctx, id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load pause container: %w", err)
-	}
-	task, err := container.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load pause task: %w", err)
-	}
-	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("delete pause task: %w", err)
-	}
-	return nil
-}
 
 // releaseNetwork detaches the pod from its network and removes the
 // namespace. The conntrack purge runs in the background: it is for the

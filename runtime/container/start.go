@@ -9,14 +9,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/api/services/tasks/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errgrpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/taskdel"
 )
 
 // startErrorExitCode is the exit code of a container that failed to start,
@@ -200,10 +199,13 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 		}
 	}
 	if task != nil {
-		if err := m.deleteExitedTask(ctx, task, tio); err != nil {
+		if err := taskdel.Delete(ctx, m.cfg.Client, task.ID()); err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
 		} else {
 			c.taskDeleted.Store(true)
+			if tio != nil {
+				tio.Close()
+			}
 		}
 	}
 	for _, w := range []*lineWriter{stdout, stderr} {
@@ -239,33 +241,6 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	os.RemoveAll(m.fifoDir(c.ID))
 	m.log.Info("container exited", "container", c.ID, "exitCode", code, "oomKilled", oom)
 	m.nriStopped(ctx, c)
-}
-
-// deleteExitedTask deletes the task of a container whose first process
-// has exited. It skips what the client's Delete with WithProcessKill does
-// first (a status read, a wait, and a SIGKILL to every process, which is a
-// runc run of its own): runc's delete of a stopped container kills what
-// is left in its cgroup itself, the processes a container sharing its
-// pod's PID namespace may leave behind. A task the shim still says runs
-// is deleted the long way.
-func (m *Manager) deleteExitedTask(ctx context.Context, task containerd.Task, tio cio.IO) error {
-	_, err := m.cfg.Client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: task.ID()})
-	err = errgrpc.ToNative(err)
-	switch {
-	case err == nil || errdefs.IsNotFound(err):
-		if tio != nil {
-			tio.Close()
-		}
-		return nil
-	case errdefs.IsFailedPrecondition(err):
-		_, err = task.Delete(ctx, containerd.WithProcessKill)
-		if errdefs.IsNotFound(err) {
-			return nil
-		}
-		return err
-	default:
-		return err
-	}
 }
 
 func retryLater(err error) <-chan containerd.ExitStatus {

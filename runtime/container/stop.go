@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/moby/sys/signal"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/taskdel"
 )
 
 // killWait bounds the wait for an exit after SIGKILL: the kernel only
@@ -157,7 +157,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 // side. Each step is idempotent, so a retry finishes the rest.
 func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, taskMayBeLeft bool) error {
 	if taskMayBeLeft {
-		if err := m.deleteLeftoverTask(ctx, id); err != nil {
+		if err := taskdel.Delete(ctx, m.cfg.Client, id); err != nil {
 			return err
 		}
 	}
@@ -184,35 +184,6 @@ func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, tas
 		return err
 	}
 	return removeStateDir(m.fifoDir(id))
-}
-
-// deleteLeftoverTask deletes a task an exit left behind (its recording
-// could not delete it). Usually there is none, and the one call says so; a
-// task that still runs is killed first.
-func (m *Manager) deleteLeftoverTask(ctx context.Context, id string) error {
-	_, err := m.cfg.Client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
-	err = errgrpc.ToNative(err)
-	if err == nil || errdefs.IsNotFound(err) {
-		return nil
-	}
-	cont, err := m.cfg.Client.LoadContainer(ctx, id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load container: %w", err)
-	}
-	task, err := cont.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load task: %w", err)
-	}
-	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("delete task: %w", err)
-	}
-	return nil
 }
 
 // StopAll kills a sandbox's containers at once: the sandbox is going away
