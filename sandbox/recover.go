@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/typeurl/v2"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -116,7 +117,7 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sand
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, task.Pid()
 		return s, nil
 	})
-	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC)
+	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC, procsig.Process{})
 	return sb, nil
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/sandbox/netns"
@@ -243,7 +244,11 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 		return 0, fmt.Errorf("start pause task: %w", err)
 	}
 	m.metrics.since(stagePauseRun, step)
-	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC)
+	// Identified now, while it surely is the pause: Stop signals it
+	// directly. A pause that already died stays unidentified; its
+	// watcher records the exit.
+	proc, _ := procsig.Identify(int(task.Pid()))
+	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC, proc)
 	return task.Pid(), nil
 }
 
@@ -282,11 +287,14 @@ func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr
 type pauseWatch struct {
 	exited, deleted chan struct{}
 	taskDeleted     bool
+	// proc is the pause process, or the zero Process when berthd found
+	// it running at start and Stop goes through runc's kill.
+	proc procsig.Process
 }
 
 // startWatch starts the watcher of sb's running pause task.
-func (m *Manager) startWatch(ctx context.Context, sb *Sandbox, container containerd.Container, exitC <-chan containerd.ExitStatus) {
-	w := &pauseWatch{exited: make(chan struct{}), deleted: make(chan struct{})}
+func (m *Manager) startWatch(ctx context.Context, sb *Sandbox, container containerd.Container, exitC <-chan containerd.ExitStatus, proc procsig.Process) {
+	w := &pauseWatch{exited: make(chan struct{}), deleted: make(chan struct{}), proc: proc}
 	sb.watch.Store(w)
 	go m.watchPause(ctx, sb, w, container, exitC)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
@@ -120,9 +121,17 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	default:
 	}
 	// SIGKILL to the pause process alone: it is PID 1 of the pod's PID
-	// namespace, or alone in its cgroup with the node's.
-	_, err := m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: sb.ID, Signal: uint32(syscall.SIGKILL)})
-	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
+	// namespace, or alone in its cgroup with the node's. Straight from
+	// berthd when it knows the process; through the shim (a runc run)
+	// when it does not.
+	err := w.proc.Signal(syscall.SIGKILL)
+	if errors.Is(err, errors.ErrUnsupported) {
+		_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: sb.ID, Signal: uint32(syscall.SIGKILL)})
+		if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+			err = nil
+		}
+	}
+	if err != nil && !errors.Is(err, procsig.ErrGone) {
 		return fmt.Errorf("kill pause task: %w", err)
 	}
 	select {

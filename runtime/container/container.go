@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/idindex"
+	"github.com/berth-cri/berth/internal/procsig"
 )
 
 // Metadata is fixed when a container is created.
@@ -71,8 +72,12 @@ const (
 
 // Status changes over a container's life, only through Update.
 type Status struct {
-	State      State
-	Pid        uint32
+	State State
+	Pid   uint32
+	// Proc is the running process with its start time, which Stop
+	// signals directly; the zero Process when berthd found it running at
+	// start, and Stop goes through runc's kill.
+	Proc       procsig.Process
 	StartedAt  time.Time
 	FinishedAt time.Time
 	ExitCode   int32

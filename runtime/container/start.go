@@ -15,6 +15,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskdel"
 )
 
@@ -129,11 +130,14 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
+	// Identified now, while it surely is the container's: an ID that is
+	// gone already stays unidentified, and its monitor records the exit.
+	proc, _ := procsig.Identify(int(task.Pid()))
 	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
 	c.Update(func(s Status) (Status, error) {
-		s.Starting, s.State, s.Pid, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), time.Now()
+		s.Starting, s.State, s.Pid, s.Proc, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), proc, time.Now()
 		return s, nil
 	})
 	m.persistStatus(ctx, c)
@@ -224,7 +228,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 		finished = time.Now()
 	}
 	c.Update(func(s Status) (Status, error) {
-		s.State, s.Pid, s.FinishedAt, s.ExitCode = runtimeapi.ContainerState_CONTAINER_EXITED, 0, finished, code
+		s.State, s.Pid, s.Proc, s.FinishedAt, s.ExitCode = runtimeapi.ContainerState_CONTAINER_EXITED, 0, procsig.Process{}, finished, code
 		switch {
 		case oom:
 			s.Reason = ReasonOOMKilled

@@ -14,6 +14,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskdel"
 )
 
@@ -51,7 +52,7 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 			m.log.Warn("unknown stop signal; using SIGTERM", "container", c.ID, "signal", c.StopSignal)
 			sig = syscall.SIGTERM
 		}
-		gone, err := m.kill(ctx, c.ID, sig, false)
+		gone, err := m.kill(ctx, c, sig, false)
 		if err != nil {
 			return fmt.Errorf("send %s: %w", c.StopSignal, err)
 		}
@@ -69,7 +70,7 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	// A container that does not own its PID namespace leaves its other
 	// processes running when its first one dies: kill them all.
 	all := c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER
-	gone, err := m.kill(ctx, c.ID, syscall.SIGKILL, all)
+	gone, err := m.kill(ctx, c, syscall.SIGKILL, all)
 	if err != nil {
 		return fmt.Errorf("send SIGKILL: %w", err)
 	}
@@ -86,11 +87,23 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	}
 }
 
-// kill signals a container's task by ID, without loading the container and
-// its task first (two round trips on every StopContainer). gone says that
-// there is no task, or no process, left to signal.
-func (m *Manager) kill(ctx context.Context, id string, sig syscall.Signal, all bool) (gone bool, err error) {
-	_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: id, Signal: uint32(sig), All: all})
+// kill signals a container's process; with all, every process in its
+// cgroup. gone says that there is no task, or no process, left to signal.
+// One process is signalled straight from berthd when it is identified:
+// runc's kill would do no more than that, and costs a runc run. The rest
+// goes to the task by ID, without loading the container and its task
+// first (two round trips).
+func (m *Manager) kill(ctx context.Context, c *Container, sig syscall.Signal, all bool) (gone bool, err error) {
+	if !all {
+		err := c.Status().Proc.Signal(sig)
+		if errors.Is(err, procsig.ErrGone) {
+			return true, nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return false, err
+		}
+	}
+	_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: c.ID, Signal: uint32(sig), All: all})
 	err = errgrpc.ToNative(err)
 	if err != nil && isGone(err) {
 		return true, nil

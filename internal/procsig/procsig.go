@@ -1,0 +1,21 @@
+// Package procsig signals a task's process directly, without a runc run per
+// signal: containerd's Kill has the shim start `runc kill`, a Go binary
+// whose start-up costs more than the signal itself, on every StopContainer
+// and StopPodSandbox. It owns only the identity check that makes a direct
+// signal safe; whether a signal is enough (a shared PID namespace needs
+// runc's kill of the whole cgroup) is the caller's decision.
+package procsig
+
+import "errors"
+
+// Process names one process: its PID, and its start time in clock ticks
+// after boot (field 22 of /proc/<pid>/stat). runc guards its kill the same
+// way: a PID alone may have been reused by the time it is signalled.
+type Process struct {
+	PID   int
+	Start uint64
+}
+
+// ErrGone says that the process has exited (or its PID now names another
+// process): there is nothing to signal.
+var ErrGone = errors.New("process has exited")

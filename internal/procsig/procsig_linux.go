@@ -1,0 +1,91 @@
+package procsig
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Identify reads the start time of pid. Call it right after the process
+// started, while it is known to be the one meant.
+func Identify(pid int) (Process, error) {
+	if pid <= 0 {
+		return Process{}, fmt.Errorf("pid %d: %w", pid, ErrGone)
+	}
+	start, err := startTime(pid)
+	if err != nil {
+		return Process{}, err
+	}
+	return Process{PID: pid, Start: start}, nil
+}
+
+// Signal sends sig to p through a pidfd, once the pidfd is known to hold
+// p: the start time read after opening it must be p's. ErrGone if p has
+// exited. errors.ErrUnsupported for a Process never identified (the zero
+// value) and where the kernel has no pidfds (before 5.3): the caller uses
+// runc's kill instead.
+func (p Process) Signal(sig syscall.Signal) error {
+	if p.PID <= 0 {
+		return errors.ErrUnsupported
+	}
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return ErrGone
+	case errors.Is(err, unix.ENOSYS):
+		return errors.ErrUnsupported
+	case err != nil:
+		return fmt.Errorf("pidfd_open %d: %w", p.PID, err)
+	}
+	defer unix.Close(fd)
+	// The pidfd now pins whichever process has the PID: if that is not p,
+	// p is gone and the PID was reused.
+	start, err := startTime(p.PID)
+	if errors.Is(err, ErrGone) || (err == nil && start != p.Start) {
+		return ErrGone
+	}
+	if err != nil {
+		return err
+	}
+	err = unix.PidfdSendSignal(fd, sig, nil, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return ErrGone
+	}
+	if err != nil {
+		return fmt.Errorf("signal %d: %w", p.PID, err)
+	}
+	return nil
+}
+
+func startTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return 0, ErrGone
+	}
+	if err != nil {
+		return 0, err
+	}
+	return parseStartTime(b)
+}
+
+// parseStartTime returns field 22 of a /proc/<pid>/stat line. The command
+// name (field 2) is in parentheses and may hold spaces and parentheses of
+// its own, so fields are counted from the last ')'.
+func parseStartTime(stat []byte) (uint64, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc stat line %q", stat)
+	}
+	// After ')': field 3 (state) is the first.
+	fields := bytes.Fields(stat[i+1:])
+	const startField = 22 - 3
+	if len(fields) <= startField {
+		return 0, fmt.Errorf("malformed /proc stat line %q", stat)
+	}
+	return strconv.ParseUint(string(fields[startField]), 10, 64)
+}

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package procsig
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Identify needs /proc and pidfds: Linux only.
+func Identify(int) (Process, error) { return Process{}, errors.ErrUnsupported }
+
+// Signal needs pidfds: Linux only. Callers fall back to runc's kill.
+func (Process) Signal(syscall.Signal) error { return errors.ErrUnsupported }
