@@ -59,6 +59,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 	}
 	errs = append(errs, m.removeOrphans()...)
 	errs = append(errs, m.reconcileRecords(ctx, ids)...)
+	errs = append(errs, m.reconcileLeases(ctx, ids)...)
 	return len(containers), nil
 }
 

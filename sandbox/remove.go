@@ -58,8 +58,8 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause
-// container (and its rootfs view), the containerd sandbox record and the
-// sandbox's files.
+// container (and its rootfs view), the containerd sandbox record and
+// lease, and the sandbox's files.
 func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	if err := m.awaitPauseDeleted(ctx, sb); err != nil {
 		return err
@@ -79,6 +79,9 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 		}
 	}
 	if err := m.deleteRecord(ctx, sb.ID); err != nil {
+		return err
+	}
+	if err := deleteLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(sb.Dir); err != nil {

@@ -212,7 +212,10 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 // startPause creates the pause container and task and starts it.
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
 	step := time.Now()
-	container, err := m.cfg.Client.NewContainer(ctx, sb.ID,
+	if err := EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
+		return 0, err
+	}
+	container, err := m.cfg.Client.NewContainer(LeaseContext(ctx, sb.ID), sb.ID,
 		withPauseRootfs(sb.ID, p.chainID, sb.IDMappings()),
 		containerd.WithImageName(p.ref),
 		runtimeOpt,
@@ -253,9 +256,9 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 }
 
 // withPauseRootfs makes the pause rootfs from the cached chain ID, saving
-// the image reads containerd.WithNewSnapshot does. It runs inside
-// NewContainer's lease, so containerd's garbage collector cannot take the
-// snapshot before the container refers to it. Writable, though the spec
+// the image reads containerd.WithNewSnapshot does. It runs under the
+// sandbox's lease (lease.go), so containerd's garbage collector cannot take
+// the snapshot before the container refers to it. Writable, though the spec
 // mounts it read-only: runc creates the /proc, /dev and /sys mountpoints
 // first, and images like pause do not ship them.
 func withPauseRootfs(key, chainID string, ids IDMappings) containerd.NewContainerOpts {

@@ -87,19 +87,18 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		}
 	}()
 
-	// A lease keeps containerd's garbage collector off the new snapshot
-	// until the container that references it exists.
-	ctx, done, err := m.cfg.Client.WithLease(ctx)
-	if err != nil {
-		return "", fmt.Errorf("lease: %w", err)
+	// The sandbox's lease keeps containerd's garbage collector off the
+	// new snapshot until the container that references it exists.
+	ctx = sandbox.LeaseContext(ctx, sb.ID)
+	err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
+	if errdefs.IsNotFound(err) {
+		// The lease may be what is missing (deleted by hand): recreate it
+		// and try once more.
+		if lerr := sandbox.EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); lerr == nil {
+			err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
+		}
 	}
-	defer func() {
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		done(cctx)
-	}()
-
-	if err := m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...); err != nil {
+	if err != nil {
 		return "", err
 	}
 	defer func() {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -540,9 +542,15 @@ func TestContainer(t *testing.T) {
 			t.Fatal(err)
 		}
 		pod := resp.PodSandboxId
+		// Containers' snapshots are made under the pod's containerd lease;
+		// one deleted by hand is made again.
+		client := containerdOf(t, d)
+		if err := client.LeasesService().Delete(ctxBG(t), leases.Lease{ID: "berth-sandbox-" + pod}); err != nil {
+			t.Fatalf("delete the pod's lease: %v", err)
+		}
 		ctr, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: ctrConfig(image), SandboxConfig: cfg})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("CreateContainer in a pod whose lease was deleted: %v", err)
 		}
 		if _, err := d.Runtime.StartContainer(ctxBG(t), &runtimeapi.StartContainerRequest{ContainerId: ctr.ContainerId}); err != nil {
 			t.Fatal(err)
@@ -577,6 +585,12 @@ func TestContainer(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/berth", ctr.ContainerId)); !os.IsNotExist(err) {
 			t.Errorf("memory cgroup of a removed container: %v", err)
+		}
+		if _, err := client.SnapshotService("overlayfs").Stat(ctxBG(t), ctr.ContainerId); !errdefs.IsNotFound(err) {
+			t.Errorf("rootfs snapshot of a removed container: %v, want NotFound", err)
+		}
+		if left := containerdLeftovers(t, d, []string{pod}); len(left) > 0 {
+			t.Errorf("containerd still holds %v", left)
 		}
 	})
 

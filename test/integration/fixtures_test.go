@@ -248,6 +248,9 @@ func containerdLeftovers(t *testing.T, d *harness.Daemon, ids []string) []string
 		if _, err := client.SandboxStore().Get(ctx, id); err == nil {
 			found = append(found, "containerd sandbox record "+id[:12])
 		}
+		if l, err := client.LeasesService().List(ctx, "id=="+"berth-sandbox-"+id); err == nil && len(l) > 0 {
+			found = append(found, "containerd lease of sandbox "+id[:12])
+		}
 	}
 	return found
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/leases"
 	sandboxstore "github.com/containerd/containerd/v2/core/sandbox"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -66,6 +67,14 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 			}); err != nil {
 				t.Fatalf("create a stale sandbox record: %v", err)
 			}
+			// The same for the sandboxes' leases: one missing, one stale.
+			leaseSvc := containerdOf(t, d).LeasesService()
+			if err := leaseSvc.Delete(ctx, leases.Lease{ID: "berth-sandbox-" + ids[1]}); err != nil {
+				t.Fatalf("delete the lease of %s: %v", ids[1][:12], err)
+			}
+			if _, err := leaseSvc.Create(ctx, leases.WithID("berth-sandbox-gone"), leases.WithLabel("io.berth.kind", "sandbox")); err != nil {
+				t.Fatalf("create a stale sandbox lease: %v", err)
+			}
 
 			restartStart := time.Now()
 			if kill {
@@ -91,8 +100,19 @@ func TestPodsSurviveBerthdRestart(t *testing.T) {
 			if _, err := records.Get(ctx, "gone"); err == nil {
 				t.Error("recovery kept the sandbox record of a pod that is gone")
 			}
+			kept, err := containerdOf(t, d).LeasesService().List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaseIDs := map[string]bool{}
+			for _, l := range kept {
+				leaseIDs[l.ID] = true
+			}
+			if !leaseIDs["berth-sandbox-"+ids[1]] || leaseIDs["berth-sandbox-gone"] {
+				t.Errorf("after recovery, lease of pod %s kept: %v, stale lease kept: %v; want true, false", ids[1][:12], leaseIDs["berth-sandbox-"+ids[1]], leaseIDs["berth-sandbox-gone"])
+			}
 			// The hostPort is still reserved by its pod.
-			_, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig(withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))})
+			_, err = d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podConfig(withHostPort(runtimeapi.Protocol_TCP, 80, hostPort))})
 			if err == nil {
 				t.Fatalf("hostPort %d handed out twice after the restart", hostPort)
 			}
