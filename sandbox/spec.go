@@ -102,9 +102,9 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			opts = append(opts, withAdditionalGIDs(groups))
 		}
 	}
-	// pause gets the default seccomp profile whatever the pod asks: it only
-	// waits for signals, and it holds the pod's namespaces.
-	return append(opts, seccomp.SandboxOpts())
+	// pause is confined whatever the pod asks (seccomp.SandboxOpts): it
+	// only waits for signals, and it holds the pod's namespaces.
+	return append(opts, seccomp.SandboxOpts(cfg.GetLinux().GetSecurityContext()))
 }
 
 func withOOMScoreAdj(score int) oci.SpecOpts {

@@ -46,12 +46,31 @@ func (r Resolver) ContainerOpts(sc *runtimeapi.LinuxContainerSecurityContext) (o
 	}
 }
 
-// SandboxOpts is the pause container's seccomp, whatever the pod asks: the
-// default profile as it stands for a process without capabilities (pause
-// runs with none), for the native architecture only. pause only waits for
-// signals; the narrower profile is also a fraction of the rules runc has to
-// compile at every pod start, which was most of the pause task's time.
-func SandboxOpts() oci.SpecOpts { return withSandboxProfile }
+// SandboxOpts is the pause container's seccomp: never unconfined, and never
+// less than the pod asks for. pause runs with no capabilities, and only
+// waits for signals and reaps children.
+//
+//   - A pod that asks for RuntimeDefault or a Localhost profile: the
+//     default profile as it stands for a process without capabilities, for
+//     the native architecture only. (A Localhost profile is written for the
+//     pod's containers, not for pause.)
+//   - Any other pod (nothing asked, Unconfined; privileged or not): Berth's
+//     pause profile, which refuses the calls that reach the kernel's
+//     riskier parts and allows the rest (pauseDenied). containerd and CRI-O
+//     run this pause unconfined. Its filter is a few dozen rules where the
+//     default profile has hundreds, and runc compiles the filter at every
+//     pod start: about 7 ms of each RunPodSandbox on a 2-core node.
+//
+// A request it cannot read gets the default profile: the pod's containers
+// report the error.
+func SandboxOpts(sc *runtimeapi.LinuxSandboxSecurityContext) oci.SpecOpts {
+	//nolint:staticcheck // The deprecated path still arrives from older kubelets and crictl.
+	p, err := request(sc.GetSeccomp(), sc.GetSeccompProfilePath())
+	if err != nil || p.Kind != Unconfined {
+		return withSandboxProfile
+	}
+	return withPauseProfile
+}
 
 // inRoot returns path relative to root, or an error if it lies outside.
 // Both are absolute and clean. It is the lexical check only: the file is

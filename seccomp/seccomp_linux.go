@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -83,6 +84,76 @@ func withSandboxProfile(_ context.Context, _ oci.Client, _ *containers.Container
 	}
 	setSeccomp(s, sc)
 	return nil
+}
+
+// pauseDenied are the calls Berth's pause profile refuses with EPERM:
+// loading code into the kernel or tracing it (bpf, perf_event_open, kernel
+// modules, kexec), keys, io_uring, userfaultfd, other processes' memory
+// (ptrace, process_vm_*, kcmp), NUMA policy, mounts and namespaces, the
+// clock, swap, reboot, accounting, quotas, the kernel log, and the legacy
+// calls Docker's profile refuses too. Most need a capability pause lacks;
+// bpf, perf_event_open, keyctl, io_uring, userfaultfd and unshare of a
+// user namespace do not.
+var pauseDenied = []string{
+	"bpf", "perf_event_open", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+	"add_key", "request_key", "keyctl",
+	"io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd",
+	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+	"mbind", "set_mempolicy", "move_pages",
+	"mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+	"name_to_handle_at", "open_by_handle_at",
+	"clock_adjtime", "clock_settime", "settimeofday", "swapon", "swapoff", "reboot",
+	"acct", "quotactl", "syslog", "lookup_dcookie", "personality", "vhangup", "ioperm", "iopl",
+}
+
+// namespaceFlags are clone's flags that make new namespaces, which the
+// pause profile refuses (unshare is refused whole). clone3 answers ENOSYS,
+// since its flags are out of a filter's reach; the Go runtime and libc
+// then use clone.
+var namespaceFlags = []uint64{
+	unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
+	unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP,
+}
+
+// withPauseProfile sets Berth's pause profile, on the native architecture
+// only: calls of another one (32-bit x86 on x86-64) are refused whole.
+func withPauseProfile(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	arch, err := nativeArch()
+	if err != nil {
+		return err
+	}
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	sc := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{arch},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: pauseDenied, Action: specs.ActErrno, ErrnoRet: &eperm},
+			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		},
+	}
+	for _, f := range namespaceFlags {
+		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{
+			Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}},
+		})
+	}
+	setSeccomp(s, sc)
+	return nil
+}
+
+// nativeArch is the first architecture of the default profile, the node's
+// own.
+func nativeArch() (specs.Arch, error) {
+	none := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	sc, err := mobyseccomp.GetDefaultProfile(none)
+	if err != nil {
+		return "", fmt.Errorf("default seccomp profile: %w", err)
+	}
+	if len(sc.Architectures) == 0 {
+		return "", fmt.Errorf("the default seccomp profile names no architecture for %s", runtime.GOARCH)
+	}
+	return sc.Architectures[0], nil
 }
 
 // withProfile sets a Localhost profile (Docker's format, which is also the

@@ -60,19 +60,93 @@ func TestDefaultProfileFollowsCapabilities(t *testing.T) {
 	}
 }
 
-// The pause container is confined whatever its spec's capabilities, by the
-// default profile for no capabilities, on the native architecture alone.
-func TestSandboxOptsIsTheDefaultProfileWithoutCapabilities(t *testing.T) {
-	sc := spec(t, oci.WithAddedCapabilities([]string{"CAP_SYS_ADMIN"}), SandboxOpts()).Linux.Seccomp
-	if sc == nil || sc.DefaultAction != specs.ActErrno || !allowed(sc, "pause") || !allowed(sc, "wait4") {
-		t.Fatalf("pause seccomp = %+v, want deny by default, pause and wait4 allowed", sc)
+// A pod that asks for confinement gets, for its pause, the default profile
+// for no capabilities, whatever the pause spec's capabilities, on the
+// native architecture alone.
+func TestSandboxOptsForAConfinedPodIsTheDefaultProfileWithoutCapabilities(t *testing.T) {
+	for name, sc := range map[string]*runtimeapi.LinuxSandboxSecurityContext{
+		"RuntimeDefault":            {Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}},
+		"Localhost":                 {Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "/var/lib/kubelet/seccomp/p.json"}},
+		"legacy runtime/default":    {SeccompProfilePath: "runtime/default"},
+		"privileged RuntimeDefault": {Privileged: true, Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}},
+		"unreadable request":        {Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined, LocalhostRef: "x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sc := spec(t, oci.WithAddedCapabilities([]string{"CAP_SYS_ADMIN"}), SandboxOpts(sc)).Linux.Seccomp
+			if sc == nil || sc.DefaultAction != specs.ActErrno || !allowed(sc, "pause") || !allowed(sc, "wait4") {
+				t.Fatalf("pause seccomp = %+v, want deny by default, pause and wait4 allowed", sc)
+			}
+			if allowed(sc, "mount") || allowed(sc, "unshare") {
+				t.Fatal("pause's profile allows mount or unshare, which the default profile keeps for CAP_SYS_ADMIN")
+			}
+			full := spec(t, withDefaultProfile).Linux.Seccomp
+			if len(sc.Architectures) != 1 || sc.Architectures[0] != full.Architectures[0] {
+				t.Fatalf("pause's architectures %v, want only the native %v of %v", sc.Architectures, full.Architectures[0], full.Architectures)
+			}
+		})
 	}
-	if allowed(sc, "mount") || allowed(sc, "unshare") {
-		t.Fatal("pause's profile allows mount or unshare, which the default profile keeps for CAP_SYS_ADMIN")
+}
+
+// denied says how the filter answers a call with the given first
+// argument: the errno of the first ERRNO rule that matches, or 0.
+func denied(sc *specs.LinuxSeccomp, syscall string, arg0 uint64) uint {
+	for _, r := range sc.Syscalls {
+		if r.Action != specs.ActErrno || !slices.Contains(r.Names, syscall) {
+			continue
+		}
+		matches := true
+		for _, a := range r.Args {
+			if a.Index == 0 && a.Op == specs.OpMaskedEqual && arg0&a.Value != a.ValueTwo {
+				matches = false
+			}
+		}
+		if matches {
+			return *r.ErrnoRet
+		}
 	}
-	full := spec(t, withDefaultProfile).Linux.Seccomp
-	if len(sc.Architectures) != 1 || sc.Architectures[0] != full.Architectures[0] {
-		t.Fatalf("pause's architectures %v, want only the native %v of %v", sc.Architectures, full.Architectures[0], full.Architectures)
+	return 0
+}
+
+// Any other pod's pause gets Berth's pause profile: the kernel's riskier
+// calls refused, the rest allowed, never unconfined.
+func TestSandboxOptsForAnUnconfinedPodIsThePauseProfile(t *testing.T) {
+	for name, sc := range map[string]*runtimeapi.LinuxSandboxSecurityContext{
+		"nothing asked":             nil,
+		"Unconfined":                {Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}},
+		"legacy unconfined":         {SeccompProfilePath: "unconfined"},
+		"privileged, nothing asked": {Privileged: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := spec(t, SandboxOpts(sc)).Linux.Seccomp
+			if s == nil || s.DefaultAction != specs.ActAllow {
+				t.Fatalf("pause seccomp = %+v, want the pause profile (allow by default)", s)
+			}
+			full := spec(t, withDefaultProfile).Linux.Seccomp
+			if len(s.Architectures) != 1 || s.Architectures[0] != full.Architectures[0] {
+				t.Fatalf("architectures %v, want only the native %v", s.Architectures, full.Architectures[0])
+			}
+			for _, call := range []string{"bpf", "keyctl", "perf_event_open", "io_uring_setup", "userfaultfd", "unshare", "setns", "mount", "ptrace"} {
+				if got := denied(s, call, 0); got != uint(unix.EPERM) {
+					t.Errorf("%s: errno %d, want EPERM", call, got)
+				}
+			}
+			if got := denied(s, "clone", unix.CLONE_NEWUSER|unix.CLONE_NEWNS); got != uint(unix.EPERM) {
+				t.Errorf("clone of a user namespace: errno %d, want EPERM", got)
+			}
+			if got := denied(s, "clone3", 0); got != uint(unix.ENOSYS) {
+				t.Errorf("clone3: errno %d, want ENOSYS (so that callers fall back to clone)", got)
+			}
+			// What pause and the Go runtime under it need.
+			const thread = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+			for _, call := range []string{"pause", "wait4", "rt_sigaction", "futex", "mmap", "execve", "exit_group"} {
+				if got := denied(s, call, 0); got != 0 {
+					t.Errorf("%s refused with errno %d", call, got)
+				}
+			}
+			if got := denied(s, "clone", thread); got != 0 {
+				t.Errorf("clone of a thread refused with errno %d", got)
+			}
+		})
 	}
 }
 

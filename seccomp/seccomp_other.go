@@ -31,3 +31,7 @@ func withProfile(path string, _ []byte) oci.SpecOpts {
 func withSandboxProfile(context.Context, oci.Client, *containers.Container, *oci.Spec) error {
 	return fmt.Errorf("seccomp needs Linux: %w", errdefs.ErrNotImplemented)
 }
+
+func withPauseProfile(context.Context, oci.Client, *containers.Container, *oci.Spec) error {
+	return fmt.Errorf("seccomp needs Linux: %w", errdefs.ErrNotImplemented)
+}

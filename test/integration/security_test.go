@@ -51,24 +51,32 @@ func TestSecuritySeccomp(t *testing.T) {
 	img := mustPull(t, d, busyboxRef)
 	podID, podCfg := runPod(t, d)
 
-	t.Run("the pause container runs under the default profile without capabilities", func(t *testing.T) {
-		var info struct {
-			Pid int `json:"pid"`
-		}
-		decodeInfo(t, podStatus(t, d, podID).Info["info"], &info)
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.Pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := seccompMode(string(data)); got != "2" {
-			t.Fatalf("pause Seccomp: %s, want 2 (filter)", got)
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if (strings.HasPrefix(line, "CapEff:") || strings.HasPrefix(line, "CapBnd:")) && strings.Trim(strings.Fields(line)[1], "0") != "" {
-				t.Fatalf("pause has capabilities: %s", line)
-			}
-		}
+	// Berth's pause profile for a pod that asks nothing, the default
+	// profile for one that asks RuntimeDefault: a filter either way, never
+	// unconfined, and no capabilities.
+	confinedPod, _ := runPod(t, d, func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.SecurityContext.Seccomp = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}
 	})
+	for name, pod := range map[string]string{"nothing asked": podID, "RuntimeDefault": confinedPod} {
+		t.Run("the pause container is confined, without capabilities: "+name, func(t *testing.T) {
+			var info struct {
+				Pid int `json:"pid"`
+			}
+			decodeInfo(t, podStatus(t, d, pod).Info["info"], &info)
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", info.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := seccompMode(string(data)); got != "2" {
+				t.Fatalf("pause Seccomp: %s, want 2 (filter)", got)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if (strings.HasPrefix(line, "CapEff:") || strings.HasPrefix(line, "CapBnd:")) && strings.Trim(strings.Fields(line)[1], "0") != "" {
+					t.Fatalf("pause has capabilities: %s", line)
+				}
+			}
+		})
+	}
 
 	t.Run("a Localhost profile outside the root is InvalidArgument", func(t *testing.T) {
 		for _, ref := range []string{
