@@ -128,6 +128,17 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 	}()
 
+	// The pod's lease is made while the files and namespaces are: the
+	// pause rootfs is the first thing made under it.
+	leaseDone := make(chan error, 1)
+	go func() { leaseDone <- EnsureLease(ctx, m.cfg.Client.LeasesService(), id) }()
+	leaseWaited := false
+	defer func() {
+		if !leaseWaited {
+			<-leaseDone // so that a failed Run's cleanup deletes it
+		}
+	}()
+
 	if err := writeFiles(md.Dir, cfg, hostNetwork, m.cfg.ResolvConf); err != nil {
 		return fmt.Errorf("write pod files: %w", err)
 	}
@@ -175,7 +186,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
-	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt)
+	leaseWaited = true
+	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, <-leaseDone)
 	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
 		return err
@@ -210,11 +222,11 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 }
 
 // startPause creates the pause container and task and starts it.
-func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) (uint32, error) {
-	step := time.Now()
-	if err := EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
-		return 0, err
+func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr error) (uint32, error) {
+	if leaseErr != nil {
+		return 0, leaseErr
 	}
+	step := time.Now()
 	container, err := m.cfg.Client.NewContainer(LeaseContext(ctx, sb.ID), sb.ID,
 		withPauseRootfs(sb.ID, p.chainID, sb.IDMappings()),
 		containerd.WithImageName(p.ref),

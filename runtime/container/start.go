@@ -103,7 +103,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
-	task, err := cont.NewTask(ctx, cio.NewCreator(ioOpts...), m.restoreTaskOpts(c.ID)...)
+	task, err := m.newTask(ctx, cont, cio.NewCreator(ioOpts...))
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -140,9 +140,16 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		s.Starting, s.State, s.Pid, s.Proc, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), proc, time.Now()
 		return s, nil
 	})
-	m.persistStatus(ctx, c)
 	m.publish(lifecycle.Started, c)
-	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
+	// The RUNNING record is written by the monitor, before it records the
+	// exit, so the two never land out of order; StartContainer does not
+	// wait for that commit (a disk sync). Were berthd to die first,
+	// recovery finds the task and the container running all the same.
+	go func() {
+		ctx := context.WithoutCancel(ctx)
+		m.persistStatus(ctx, c)
+		m.monitor(ctx, c, cont, task, exitC, stdout, stderr)
+	}()
 	if m.cfg.NRI != nil {
 		m.cfg.NRI.PostStartContainer(ctx, c)
 	}
