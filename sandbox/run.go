@@ -22,6 +22,7 @@ import (
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
+	"github.com/berth-cri/berth/internal/taskcreate"
 	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/sandbox/netns"
@@ -243,7 +244,7 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 	}
 	m.metrics.since(stagePauseContainer, step)
 	step = time.Now()
-	task, err := container.NewTask(ctx, cio.NullIO)
+	task, err := taskcreate.Create(ctx, m.cfg.Client, container, snapshotter, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
