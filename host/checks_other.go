@@ -29,6 +29,3 @@ func DumpStacks(string) (string, error) { return "", errors.New("berthd runs onl
 
 // UserNamespacesSupported is false: pods need Linux.
 func UserNamespacesSupported() bool { return false }
-
-// HasCapSysResource is false off Linux.
-func HasCapSysResource() bool { return false }

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // SetOOMScoreAdj gives berthd the requested oom_score_adj and returns the
@@ -68,16 +66,4 @@ func DumpStacks(dir string) (string, error) {
 		return "", err
 	}
 	return path, nil
-}
-
-// HasCapSysResource reports whether berthd holds CAP_SYS_RESOURCE, which
-// runc needs to set the rlimits of a process with another UID (prlimit(2)),
-// as a pod's root in a user namespace is.
-func HasCapSysResource() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
 }

@@ -57,6 +57,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 	}
 	opts := []oci.SpecOpts{
 		oci.WithDefaultSpec(),
+		WithoutDefaultRlimits,
 		oci.WithProcessArgs(args...),
 		oci.WithEnv(p.config.Env),
 		oci.WithRootFSReadonly(),
@@ -83,7 +84,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			opts = append(opts, oci.WithHostname(h))
 		}
 	}
-	opts = append(opts, withUserNamespace(md), WithUserNSRlimits(md.IDMappings()))
+	opts = append(opts, withUserNamespace(md))
 	if nsOpts.GetPid() == runtimeapi.NamespaceMode_NODE {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -157,17 +156,17 @@ func withUserNamespace(md *Metadata) oci.SpecOpts {
 	)
 }
 
-// WithUserNSRlimits drops the spec's rlimits in a pod with its own user
-// namespace when berthd lacks CAP_SYS_RESOURCE. runc sets rlimits from
-// outside the container with prlimit(2), which the kernel refuses for a
-// process of another UID (the pod's root is an unprivileged node UID)
-// without that capability: the pod would not start. Its processes keep the
-// limits they inherit from containerd instead.
-func WithUserNSRlimits(ids IDMappings) oci.SpecOpts {
-	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
-		if ids.Enabled() && s.Process != nil && !host.HasCapSysResource() {
-			s.Process.Rlimits = nil
-		}
-		return nil
+// WithoutDefaultRlimits drops the rlimits of containerd's default spec
+// (RLIMIT_NOFILE 1024, soft and hard), as containerd's CRI does
+// (containerd/cri#515): a hard limit of 1024 descriptors breaks servers and
+// databases, and no container could raise it. Processes keep the limits
+// they inherit through the shim from berthd (the unit's LimitNOFILE). It
+// also spares runc a prlimit(2), which the kernel refuses for a pod's root
+// in a user namespace (an unprivileged node UID) unless berthd holds
+// CAP_SYS_RESOURCE.
+func WithoutDefaultRlimits(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Process != nil {
+		s.Process.Rlimits = nil
 	}
+	return nil
 }

@@ -104,6 +104,7 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 	}
 	opts := []oci.SpecOpts{
 		oci.WithDefaultSpec(),
+		sandbox.WithoutDefaultRlimits,
 		oci.WithoutRunMount,
 		oci.WithProcessArgs(args...),
 		oci.WithProcessCwd(cwd),
@@ -329,8 +330,7 @@ func namespaceOpts(p specParams, ns *runtimeapi.NamespaceOption) ([]oci.SpecOpts
 	if p.IDs.Enabled() {
 		opts = append(opts,
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UserNamespace, Path: proc(p.SandboxPid, "user")}),
-			oci.WithUserNamespace(p.IDs.UIDs, p.IDs.GIDs),
-			sandbox.WithUserNSRlimits(p.IDs))
+			oci.WithUserNamespace(p.IDs.UIDs, p.IDs.GIDs))
 	}
 	switch ns.GetPid() {
 	case runtimeapi.NamespaceMode_NODE:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -307,6 +308,28 @@ func TestContainer(t *testing.T) {
 		// spec's own no_new_privs must not leak through).
 		if got := mustExec(t, d, named, "grep", "NoNewPrivs", "/proc/self/status"); got != "NoNewPrivs:\t0" {
 			t.Errorf("no_new_privs unset: %q", got)
+		}
+	})
+
+	t.Run("RlimitsAreInherited", func(t *testing.T) {
+		// Not containerd's default spec's RLIMIT_NOFILE 1024 (soft and
+		// hard), which no container could raise: the limit the node gives
+		// berthd, through containerd and the shim.
+		var want unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &want); err != nil {
+			t.Fatal(err)
+		}
+		pod, podCfg := runPod(t, d)
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell("sleep 600")))
+		limits := mustExec(t, d, id, "cat", "/proc/1/limits")
+		var hard string
+		for _, line := range strings.Split(limits, "\n") {
+			if f := strings.Fields(line); strings.HasPrefix(line, "Max open files") && len(f) >= 5 {
+				hard = f[4]
+			}
+		}
+		if hard != strconv.FormatUint(want.Max, 10) {
+			t.Errorf("container's hard RLIMIT_NOFILE %q, want berthd's %d:\n%s", hard, want.Max, limits)
 		}
 	})
 
