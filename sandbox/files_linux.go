@@ -30,19 +30,17 @@ fe00::1	ip6-allnodes
 fe00::2	ip6-allrouters
 `
 
-// writeFiles creates the sandbox's hostname, hosts and resolv.conf.
-func writeFiles(dir string, cfg *runtimeapi.PodSandboxConfig, hostNetwork bool, hostResolv string) error {
+// writeFiles creates the sandbox's hostname, hosts and resolv.conf in its
+// directory.
+func writeFiles(md *Metadata, hostResolv string) error {
+	dir, cfg := md.Dir, md.Config
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	hostname := cfg.GetHostname()
+	hostname := md.Hostname()
 	hosts := []byte(defaultHosts)
-	if hostNetwork {
-		// A host-network pod sees the node's name and hosts file.
-		var err error
-		if hostname, err = os.Hostname(); err != nil {
-			return err
-		}
+	if md.HostNetwork() {
+		// A host-network pod sees the node's hosts file.
 		if data, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = data
 		}

@@ -70,7 +70,7 @@ func FuzzSandboxConfig(f *testing.F) {
 		_ = makeName(cfg.Metadata)
 		_ = hostPorts(portMappings(cfg))
 		_ = dnsCapability(cfg.GetDnsConfig())
-		if err := writeFiles(t.TempDir(), cfg, false, "/etc/resolv.conf"); err != nil {
+		if err := writeFiles(&Metadata{Dir: t.TempDir(), Config: cfg}, "/etc/resolv.conf"); err != nil {
 			t.Fatalf("pod files for a valid config: %v", err)
 		}
 		md := &Metadata{ID: "fuzz", Config: cfg, NetNSPath: "/run/berth/netns/fuzz", ShmPath: "/run/berth/sandboxes/fuzz/shm"}

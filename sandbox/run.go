@@ -140,7 +140,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 	}()
 
-	if err := writeFiles(md.Dir, cfg, hostNetwork, m.cfg.ResolvConf); err != nil {
+	if err := writeFiles(&md, m.cfg.ResolvConf); err != nil {
 		return fmt.Errorf("write pod files: %w", err)
 	}
 	if md.ShmPath != "" {

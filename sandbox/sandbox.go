@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"os"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -104,3 +105,15 @@ func NewStore() *Store { return &Store{idindex.New[*Sandbox]("sandbox")} }
 func (s *Store) add(sb *Sandbox) { s.Add(sb.ID, sb) }
 
 func (s *Store) delete(id string) { s.Delete(id) }
+
+// Hostname is the pod's hostname: the one its config asks for, or the
+// node's for a pod on the host's network or one that asks for none (as
+// containerd does), so that the UTS namespace, /etc/hostname and $HOSTNAME
+// agree.
+func (md *Metadata) Hostname() string {
+	if h := md.Config.GetHostname(); h != "" && !md.HostNetwork() {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
+}

@@ -80,7 +80,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	} else {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: md.NetNSPath}))
-		if h := cfg.GetHostname(); h != "" {
+		if h := md.Hostname(); h != "" {
 			opts = append(opts, oci.WithHostname(h))
 		}
 	}

@@ -96,12 +96,7 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	hostname := p.Sandbox.Config.GetHostname()
-	if p.Sandbox.HostNetwork() {
-		if h, err := os.Hostname(); err == nil {
-			hostname = h
-		}
-	}
+	hostname := p.Sandbox.Hostname()
 	opts := []oci.SpecOpts{
 		oci.WithDefaultSpec(),
 		sandbox.WithoutDefaultRlimits,

@@ -311,6 +311,22 @@ func TestContainer(t *testing.T) {
 		}
 	})
 
+	t.Run("PodWithoutHostnameHasTheNodes", func(t *testing.T) {
+		// As containerd does: the UTS namespace, /etc/hostname and
+		// $HOSTNAME all say the node's name, not nothing.
+		node, err := os.Hostname()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod, podCfg := runPod(t, d, func(c *runtimeapi.PodSandboxConfig) { c.Hostname = "" })
+		id := runContainer(t, d, pod, podCfg, ctrConfig(image, withShell("sleep 600")))
+		for _, cmd := range [][]string{{"hostname"}, {"cat", "/etc/hostname"}, {"sh", "-c", "echo $HOSTNAME"}} {
+			if got := mustExec(t, d, id, cmd...); got != node {
+				t.Errorf("%v = %q, want the node's %q", cmd, got, node)
+			}
+		}
+	})
+
 	t.Run("RlimitsAreInherited", func(t *testing.T) {
 		// Not containerd's default spec's RLIMIT_NOFILE 1024 (soft and
 		// hard), which no container could raise: the limit the node gives
