@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -130,15 +131,12 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	}()
 
 	// The pod's lease is made while the files and namespaces are: the
-	// pause rootfs is the first thing made under it.
+	// pause rootfs is the first thing made under it. A failed Run's
+	// cleanup (deferred above, so run after this) deletes it, once made.
 	leaseDone := make(chan error, 1)
 	go func() { leaseDone <- EnsureLease(ctx, m.cfg.Client.LeasesService(), id) }()
-	leaseWaited := false
-	defer func() {
-		if !leaseWaited {
-			<-leaseDone // so that a failed Run's cleanup deletes it
-		}
-	}()
+	leaseErr := sync.OnceValue(func() error { return <-leaseDone })
+	defer func() { _ = leaseErr() }()
 
 	if err := writeFiles(&md, m.cfg.ResolvConf); err != nil {
 		return fmt.Errorf("write pod files: %w", err)
@@ -187,8 +185,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
-	leaseWaited = true
-	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, <-leaseDone)
+	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, leaseErr())
 	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
 		return err

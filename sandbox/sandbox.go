@@ -1,8 +1,8 @@
 package sandbox
 
 import (
-	"os"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +36,18 @@ type Metadata struct {
 // HostNetwork reports whether the pod uses the node's network namespace.
 func (m *Metadata) HostNetwork() bool {
 	return m.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE
+}
+
+// Hostname is the pod's hostname: the one its config asks for, or the
+// node's for a pod on the host's network or one that asks for none (as
+// containerd does), so that the UTS namespace, /etc/hostname and $HOSTNAME
+// agree.
+func (m *Metadata) Hostname() string {
+	if h := m.Config.GetHostname(); h != "" && !m.HostNetwork() {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // Status changes over a sandbox's life. The state machine:
@@ -105,15 +117,3 @@ func NewStore() *Store { return &Store{idindex.New[*Sandbox]("sandbox")} }
 func (s *Store) add(sb *Sandbox) { s.Add(sb.ID, sb) }
 
 func (s *Store) delete(id string) { s.Delete(id) }
-
-// Hostname is the pod's hostname: the one its config asks for, or the
-// node's for a pod on the host's network or one that asks for none (as
-// containerd does), so that the UTS namespace, /etc/hostname and $HOSTNAME
-// agree.
-func (md *Metadata) Hostname() string {
-	if h := md.Config.GetHostname(); h != "" && !md.HostNetwork() {
-		return h
-	}
-	h, _ := os.Hostname()
-	return h
-}
