@@ -130,8 +130,8 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
-	// Identified now, while it surely is the container's: an ID that is
-	// gone already stays unidentified, and its monitor records the exit.
+	// Identified now, while it surely is the container's: a process
+	// already gone stays unidentified, and its monitor records the exit.
 	proc, _ := procsig.Identify(int(task.Pid()))
 	m.restored(c.ID)
 	c.setLogs(logs)
