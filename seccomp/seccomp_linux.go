@@ -116,6 +116,16 @@ var namespaceFlags = []uint64{
 	unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP,
 }
 
+// cloneFlagsArg is the argument of clone(2) that holds its flags: the
+// first everywhere but on s390, whose clone takes the stack first (as
+// Docker's profile also knows).
+var cloneFlagsArg = func() uint {
+	if runtime.GOARCH == "s390x" {
+		return 1
+	}
+	return 0
+}()
+
 // withPauseProfile sets Berth's pause profile, on the native architecture
 // only: calls of another one (32-bit x86 on x86-64) are refused whole.
 func withPauseProfile(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
@@ -135,7 +145,7 @@ func withPauseProfile(_ context.Context, _ oci.Client, _ *containers.Container, 
 	for _, f := range namespaceFlags {
 		sc.Syscalls = append(sc.Syscalls, specs.LinuxSyscall{
 			Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm,
-			Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}},
+			Args: []specs.LinuxSeccompArg{{Index: cloneFlagsArg, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}},
 		})
 	}
 	setSeccomp(s, sc)

@@ -96,7 +96,7 @@ func denied(sc *specs.LinuxSeccomp, syscall string, arg0 uint64) uint {
 		}
 		matches := true
 		for _, a := range r.Args {
-			if a.Index == 0 && a.Op == specs.OpMaskedEqual && arg0&a.Value != a.ValueTwo {
+			if a.Index == cloneFlagsArg && a.Op == specs.OpMaskedEqual && arg0&a.Value != a.ValueTwo {
 				matches = false
 			}
 		}
