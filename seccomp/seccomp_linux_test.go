@@ -87,16 +87,17 @@ func TestSandboxOptsForAConfinedPodIsTheDefaultProfileWithoutCapabilities(t *tes
 	}
 }
 
-// denied says how the filter answers a call with the given first
-// argument: the errno of the first ERRNO rule that matches, or 0.
-func denied(sc *specs.LinuxSeccomp, syscall string, arg0 uint64) uint {
+// denied says how the filter answers a call with the given flags (clone's;
+// ignored for calls whose rules have no argument): the errno of the first
+// ERRNO rule that matches, or 0.
+func denied(sc *specs.LinuxSeccomp, syscall string, flags uint64) uint {
 	for _, r := range sc.Syscalls {
 		if r.Action != specs.ActErrno || !slices.Contains(r.Names, syscall) {
 			continue
 		}
 		matches := true
 		for _, a := range r.Args {
-			if a.Index == cloneFlagsArg && a.Op == specs.OpMaskedEqual && arg0&a.Value != a.ValueTwo {
+			if a.Index == cloneFlagsArg && a.Op == specs.OpMaskedEqual && flags&a.Value != a.ValueTwo {
 				matches = false
 			}
 		}
