@@ -97,6 +97,12 @@ func TestStoreReferencesAndPinning(t *testing.T) {
 	if len(nginx.RepoTags()) != 3 {
 		t.Errorf("nginx has tags %v, want 3", nginx.RepoTags())
 	}
+	// What a caller gets is its own: changing it leaves the index as it was.
+	nginx.RepoTags()[0] = "changed"
+	nginx.References[0] = "changed"
+	if again, _ := s.get(nginxID); slices.Contains(again.RepoTags(), "changed") || slices.Contains(again.References, "changed") {
+		t.Errorf("a caller's change reached the index: %v %v", again.RepoTags(), again.References)
+	}
 	// The pinned name gone, the image is no longer pinned.
 	s.drop("registry.k8s.io/pause:3.10.1")
 	if pause, _ := s.get(pauseID); pause.Pinned {
