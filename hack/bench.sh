@@ -84,6 +84,9 @@ state = "${WORK}/ctrd-state"
 [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
   BinaryName = "${BIN}/runc"
   SystemdCgroup = false
+  # runc's state in the work dir, as Berth keeps it in its own state dir,
+  # not /run/containerd/runc, which would outlive the run.
+  Root = "${WORK}/ctrd-runc"
 CONF
 PATH="${BIN}:${PATH}" "${BIN}/containerd" --config "${WORK}/ctrd.toml" >"${WORK}/ctrd.log" 2>&1 &
 CTRD_PID=$!
