@@ -417,8 +417,11 @@ func TestContainer(t *testing.T) {
 			return len(lines) >= 5
 		})
 		re := regexp.MustCompile(`^(\S+) (stdout|stderr) ([PF]) (.*)$`)
+		// A partial (P) line is continued by the next line of its own
+		// stream: the other stream's lines may come between, as they do
+		// for kubelet's reader.
 		var joined []string
-		partial := ""
+		partial := map[string]string{}
 		for _, l := range lines {
 			m := re.FindStringSubmatch(l)
 			if m == nil {
@@ -427,15 +430,15 @@ func TestContainer(t *testing.T) {
 			if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
 				t.Errorf("timestamp %q: %v", m[1], err)
 			}
-			partial += m[4]
+			partial[m[2]] += m[4]
 			if m[3] == "P" {
 				if len(m[4]) != 16*1024 {
 					t.Errorf("partial line of %d bytes, want 16 KiB", len(m[4]))
 				}
 				continue
 			}
-			joined = append(joined, m[2]+":"+partial)
-			partial = ""
+			joined = append(joined, m[2]+":"+partial[m[2]])
+			partial[m[2]] = ""
 		}
 		// The two streams come through separate pipes: only the order
 		// within each is defined.
