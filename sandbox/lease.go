@@ -59,20 +59,7 @@ func (m *Manager) reconcileLeases(ctx context.Context, sandboxes []string) []err
 			has[id] = true
 		}
 	}
-	var errs []error
-	for _, id := range sandboxes {
-		if has[id] {
-			delete(has, id)
-			continue
-		}
-		if err := EnsureLease(ctx, ls, id); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for id := range has {
-		if err := deleteLease(ctx, ls, id); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+	return reconcile(ctx, sandboxes, has,
+		func(ctx context.Context, id string) error { return EnsureLease(ctx, ls, id) },
+		func(ctx context.Context, id string) error { return deleteLease(ctx, ls, id) })
 }

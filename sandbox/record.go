@@ -59,18 +59,25 @@ func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string) []er
 	for _, r := range records {
 		has[r.ID] = true
 	}
+	return reconcile(ctx, sandboxes, has, m.createRecord, m.deleteRecord)
+}
+
+// reconcile makes what sandbox IDs have match the sandboxes: create for
+// each sandbox missing from has, remove for each ID in has that is no
+// sandbox's. It goes on past errors and returns them all.
+func reconcile(ctx context.Context, sandboxes []string, has map[string]bool, create, remove func(context.Context, string) error) []error {
 	var errs []error
 	for _, id := range sandboxes {
 		if has[id] {
 			delete(has, id)
 			continue
 		}
-		if err := m.createRecord(ctx, id); err != nil {
+		if err := create(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("sandbox %s: %w", id, err))
 		}
 	}
 	for id := range has {
-		if err := m.deleteRecord(ctx, id); err != nil {
+		if err := remove(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("sandbox %s: %w", id, err))
 		}
 	}
