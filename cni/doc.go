@@ -48,6 +48,13 @@
 // So callers register a Teardown (on a fresh, bounded context) right after
 // Setup is called, whether or not Setup returned an error.
 //
+// # Plugins that would do nothing
+//
+// A plugin that acts only on a capability arg the sandbox does not have is
+// left out of its chain (idle.go): portmap for a pod without host ports,
+// whose ADD and DEL would only probe iptables. The record holds the chain
+// ADD ran, so DEL and CHECK run the same plugins.
+//
 // # Concurrency
 //
 // Calls for one sandbox ID are serialised, as the CNI spec requires; calls

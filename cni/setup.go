@@ -44,6 +44,10 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	list, err := withoutIdlePlugins(n.list, caps)
+	if err != nil {
+		return nil, fmt.Errorf("network %q (%s): %w", n.list.Name, n.file, err)
+	}
 
 	// The record goes to disk before ADD runs: ADD can allocate and still
 	// fail, and libcni caches nothing for a failed ADD, so this record is
@@ -54,7 +58,7 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 		NetNS:        sn.NetNSPath,
 		Network:      n.list.Name,
 		ConfFile:     n.file,
-		Config:       n.list.Bytes,
+		Config:       list.Bytes,
 		Args:         args,
 		Capabilities: caps,
 	})
@@ -63,7 +67,7 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 	}
 
 	rt := runtimeConf(sn.ID, sn.NetNSPath, m.ifName, args, caps)
-	res, err := m.cni.AddNetworkList(ctx, n.list, rt)
+	res, err := m.cni.AddNetworkList(ctx, list, rt)
 	if err != nil {
 		return nil, fmt.Errorf("CNI ADD of sandbox %s to network %q (%s): %w", sn.ID, n.list.Name, n.file, ctxErr(ctx, err))
 	}
