@@ -108,15 +108,17 @@ type Manager struct {
 	pauseMu sync.Mutex
 	pause   *pauseImage
 
-	// deleting counts the pause tasks being deleted after their exit.
-	deleting inflight
+	// cleanups counts the work left running after a call returned: pause
+	// tasks deleted after their exit, mounts of stopped sandboxes.
+	cleanups inflight
 }
 
 // WaitCleanups waits, until ctx ends, for the pause tasks being deleted
-// after their exit: berthd stops its containerd after it, and a deletion
-// cut off would leave the pod's shim running.
+// after their exit and the mounts of stopped sandboxes: berthd stops its
+// containerd after it, and a deletion cut off would leave the pod's shim
+// running.
 func (m *Manager) WaitCleanups(ctx context.Context) error {
-	return m.deleting.wait(ctx)
+	return m.cleanups.wait(ctx)
 }
 
 // inflight counts work under way and says when there is none.

@@ -25,7 +25,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 			// A Remove without a Stop: plugins see the stop as Stop shows it.
 			m.cfg.NRI.StopPodSandbox(ctx, sb)
 		}
-		if err := m.releaseRuntime(ctx, sb); err != nil {
+		if err := m.releaseRuntime(ctx, sb, true); err != nil {
 			return err
 		}
 		if err := m.removeRecords(ctx, sb); err != nil {

@@ -83,6 +83,9 @@ type Sandbox struct {
 	lifecycle sync.Mutex
 	// watch is set while a watcher waits on the pause task's exit.
 	watch atomic.Pointer[pauseWatch]
+	// unmounting is closed when the mounts a Stop left to release are
+	// released, or not; set and read under lifecycle.
+	unmounting chan struct{}
 }
 
 func newSandbox(m Metadata, s Status) *Sandbox { return &Sandbox{Metadata: m, status: s} }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,7 +36,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			// Containers stopped, network and pause still there.
 			m.cfg.NRI.StopPodSandbox(ctx, sb)
 		}
-		return m.releaseRuntime(ctx, sb)
+		return m.releaseRuntime(ctx, sb, false)
 	})
 }
 
@@ -58,7 +59,17 @@ func (m *Manager) withLocked(id string, fn func(*Sandbox) error) error {
 // releaseRuntime undoes what a running sandbox holds, each step idempotent
 // so that a retry finishes what an earlier attempt could not. The sandbox
 // ends NOTREADY; Problem says what is still held.
-func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
+//
+// The namespace pins and /dev/shm are unmounted last. Each unmount waits
+// in the kernel for an RCU grace period (5 to 10 ms here, on a busy node),
+// and nothing a client does waits on them, so Stop (waitMounts false)
+// leaves them to a goroutine; the sandbox's next Stop or Remove waits for
+// it, and does again what it could not.
+func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox, waitMounts bool) error {
+	if sb.unmounting != nil {
+		<-sb.unmounting
+		sb.unmounting = nil
+	}
 	// The pause task and the network are released side by side: CNI DEL
 	// needs only the pinned namespace, not the pause process.
 	defer m.metrics.since(stageStop, time.Now())
@@ -78,17 +89,24 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	if err := <-taskErr; err != nil {
 		errs = append(errs, err)
 	}
-	// The user namespace pin sits in the shm mount's directory, which
-	// unmountShm removes.
-	if sb.UserNSPath != "" {
-		if err := netns.Remove(sb.UserNSPath); err != nil {
-			errs = append(errs, fmt.Errorf("unpin user namespace: %w", err))
+	unmounted := make(chan struct{})
+	var mountErr error
+	m.cleanups.add()
+	go func() {
+		defer m.cleanups.done()
+		defer close(unmounted)
+		mountErr = m.releaseMounts(sb)
+		if mountErr != nil && !waitMounts {
+			m.cfg.Logger.Warn("releasing a stopped sandbox's mounts failed; its next Stop or Remove retries", "sandbox", sb.ID, "error", mountErr)
 		}
-	}
-	if sb.ShmPath != "" {
-		if err := unmountShm(sb.ShmPath); err != nil {
-			errs = append(errs, err)
+	}()
+	if waitMounts {
+		<-unmounted
+		if mountErr != nil {
+			errs = append(errs, mountErr)
 		}
+	} else {
+		sb.unmounting = unmounted
 	}
 	err := errors.Join(errs...)
 	wasReady := false
@@ -104,6 +122,37 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 		m.publish(lifecycle.Stopped, sb)
 	}
 	return err
+}
+
+// releaseMounts unpins the sandbox's namespaces and unmounts its /dev/shm.
+// The network namespace goes only once CNI DEL succeeded: a retried DEL
+// needs it. Its unmount and the others' run side by side, so that their
+// grace periods overlap.
+func (m *Manager) releaseMounts(sb *Sandbox) error {
+	var netErr error
+	var wg sync.WaitGroup
+	if sb.NetNSPath != "" && sb.Status().NetworkTornDown {
+		wg.Go(func() {
+			if err := netns.Remove(sb.NetNSPath); err != nil {
+				netErr = fmt.Errorf("remove network namespace: %w", err)
+			}
+		})
+	}
+	var errs []error
+	// The user namespace pin sits in the shm mount's directory, which
+	// unmountShm removes.
+	if sb.UserNSPath != "" {
+		if err := netns.Remove(sb.UserNSPath); err != nil {
+			errs = append(errs, fmt.Errorf("unpin user namespace: %w", err))
+		}
+	}
+	if sb.ShmPath != "" {
+		if err := unmountShm(sb.ShmPath); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	wg.Wait()
+	return errors.Join(append(errs, netErr)...)
 }
 
 // stopPause kills the pause process and waits until its watcher has
@@ -147,8 +196,8 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 // pauseKillWait bounds the wait for the pause process's exit after SIGKILL.
 const pauseKillWait = 30 * time.Second
 
-// releaseNetwork detaches the pod from its network and removes the
-// namespace. The conntrack purge runs in the background: it is for the
+// releaseNetwork detaches the pod from its network; releaseMounts then
+// removes the namespace. The conntrack purge runs in the background: it is for the
 // next flows, not for this pod, and stale entries expire on their own.
 func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	if sb.HostNetwork() {
@@ -161,9 +210,6 @@ func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	m.metrics.since(stageCNIDel, cniStart)
 	m.cfg.HostPorts.Release(sb.ID)
 	m.purgeConntrack(sb)
-	if err := netns.Remove(sb.NetNSPath); err != nil {
-		return fmt.Errorf("remove network namespace: %w", err)
-	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,6 +203,17 @@ func TestStopPurgesUDPConntrackAndRemoveLeavesNothing(t *testing.T) {
 	}
 	if st := podStatus(t, d, id).Status; st.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 		t.Fatalf("stopped sandbox is %v", st.State)
+	}
+	// Stop alone releases the pod's namespace pin and /dev/shm, without
+	// waiting for their unmounts.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m := append(harness.MountsUnder(netnsPath(d, id)), harness.MountsUnder(filepath.Join(d.State, "sandboxes", id))...)
+		if len(m) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mounts %v survive StopPodSandbox by 2s", m)
+		}
 	}
 	// Stop is idempotent, Remove of a removed sandbox succeeds.
 	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
