@@ -14,6 +14,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -158,8 +159,11 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	m.metrics.since(stagePrepare, start)
 
 	// The network and the pause task need only the namespace: set them up
-	// side by side.
+	// side by side. The pod's IPs are recorded on the pause container as
+	// soon as both exist, so that the commit is not on the path of the
+	// two's slower (most often the pause's).
 	netDone := make(chan error, 1)
+	created, pauseDone := make(chan struct{}), make(chan struct{})
 	var ips []netip.Addr
 	if hostNetwork {
 		netDone <- nil
@@ -170,14 +174,16 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			return err
 		}
 		go func() {
-			defer m.metrics.since(stageCNIAdd, time.Now())
+			cniStart := time.Now()
 			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
 				ID: id, NetNSPath: md.NetNSPath,
 				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
 				PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
 			})
-			if err == nil {
+			m.metrics.since(stageCNIAdd, cniStart)
+			if err == nil && len(res.IPs) > 0 {
 				ips = res.IPs
+				err = m.recordNetworkOnceCreated(ctx, id, ips, created, pauseDone)
 			}
 			netDone <- err
 		}()
@@ -185,15 +191,11 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
-	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, leaseErr())
+	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, leaseErr(), created)
+	close(pauseDone)
 	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
 		return err
-	}
-	if len(ips) > 0 {
-		if err := m.recordNetwork(ctx, id, ips); err != nil {
-			return err
-		}
 	}
 	if err := sb.Update(func(s Status) (Status, error) {
 		s.State, s.Pid, s.IPs = runtimeapi.PodSandboxState_SANDBOX_READY, pid, ips
@@ -219,29 +221,53 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	return nil
 }
 
-// startPause creates the pause container and task and starts it.
-func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr error) (uint32, error) {
+// startPause creates the pause container and task and starts it, and
+// closes created once the container exists.
+func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr error, created chan<- struct{}) (uint32, error) {
 	if leaseErr != nil {
 		return 0, leaseErr
 	}
 	step := time.Now()
-	container, err := m.cfg.Client.NewContainer(LeaseContext(ctx, sb.ID), sb.ID,
-		withPauseRootfs(sb.ID, p.chainID, sb.IDMappings()),
+	lctx := LeaseContext(ctx, sb.ID)
+	// The rootfs is made while the container is: containerd does not look
+	// for the snapshot a container names, and the pod's lease (lease.go)
+	// keeps both from the garbage collector. The snapshot is made from the
+	// cached chain ID, saving the image reads containerd.WithNewSnapshot
+	// does, and writable, though the spec mounts it read-only: runc
+	// creates the /proc, /dev and /sys mountpoints first, and images like
+	// pause do not ship them.
+	type prepared struct {
+		mounts []mount.Mount
+		err    error
+	}
+	rootfs := make(chan prepared, 1)
+	go func() {
+		mounts, err := m.cfg.Client.SnapshotService(snapshotter).Prepare(lctx, sb.ID, p.chainID, RemapSnapshotOpts(sb.IDMappings())...)
+		rootfs <- prepared{mounts, err}
+	}()
+	container, err := m.cfg.Client.NewContainer(lctx, sb.ID,
+		containerd.WithSnapshotter(snapshotter),
+		withSnapshotKey(sb.ID),
 		containerd.WithImageName(p.ref),
 		runtimeOpt,
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
 		containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
 		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
 	)
-	if err != nil {
-		if errdefs.IsNotFound(err) {
+	r := <-rootfs
+	if r.err != nil {
+		if errdefs.IsNotFound(r.err) {
 			m.forgetPause() // the pause image's snapshot went away
 		}
+		return 0, fmt.Errorf("pause rootfs: %w", r.err)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("create pause container: %w", err)
 	}
+	close(created)
 	m.metrics.since(stagePauseContainer, step)
 	step = time.Now()
-	task, err := taskcreate.Create(ctx, m.cfg.Client, container, snapshotter, cio.NullIO)
+	task, err := taskcreate.CreateOn(ctx, m.cfg.Client, container, r.mounts, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
@@ -265,18 +291,26 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 	return task.Pid(), nil
 }
 
-// withPauseRootfs makes the pause rootfs from the cached chain ID, saving
-// the image reads containerd.WithNewSnapshot does. It runs under the
-// sandbox's lease (lease.go), so containerd's garbage collector cannot take
-// the snapshot before the container refers to it. Writable, though the spec
-// mounts it read-only: runc creates the /proc, /dev and /sys mountpoints
-// first, and images like pause do not ship them.
-func withPauseRootfs(key, chainID string, ids IDMappings) containerd.NewContainerOpts {
-	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
-		if _, err := client.SnapshotService(snapshotter).Prepare(ctx, key, chainID, RemapSnapshotOpts(ids)...); err != nil {
-			return fmt.Errorf("pause rootfs: %w", err)
-		}
-		c.Snapshotter, c.SnapshotKey = snapshotter, key
+// withSnapshotKey names the container's rootfs snapshot, made apart.
+func withSnapshotKey(key string) containerd.NewContainerOpts {
+	return func(_ context.Context, _ *containerd.Client, c *containers.Container) error {
+		c.SnapshotKey = key
+		return nil
+	}
+}
+
+// recordNetworkOnceCreated records the pod's IPs once the pause container
+// exists; when the pause path fails before that, Run fails and there is
+// nothing to record.
+func (m *Manager) recordNetworkOnceCreated(ctx context.Context, id string, ips []netip.Addr, created, pauseDone <-chan struct{}) error {
+	select {
+	case <-created:
+	case <-pauseDone:
+	}
+	select {
+	case <-created:
+		return m.recordNetwork(ctx, id, ips)
+	default:
 		return nil
 	}
 }

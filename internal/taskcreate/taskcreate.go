@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types"
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 
@@ -23,12 +24,18 @@ import (
 // snapshot and the task options; Berth knows the snapshot, and sets no
 // mount label and no task options (a checkpoint restore needs NewTask).
 // The task is then read once, for its PID and the client's Task.
-func Create(ctx context.Context, client *containerd.Client, cont containerd.Container, snapshotter string, ioCreate cio.Creator) (_ containerd.Task, retErr error) {
-	id := cont.ID()
-	mounts, err := client.SnapshotService(snapshotter).Mounts(ctx, id)
+func Create(ctx context.Context, client *containerd.Client, cont containerd.Container, snapshotter string, ioCreate cio.Creator) (containerd.Task, error) {
+	mounts, err := client.SnapshotService(snapshotter).Mounts(ctx, cont.ID())
 	if err != nil {
 		return nil, fmt.Errorf("rootfs mounts: %w", err)
 	}
+	return CreateOn(ctx, client, cont, mounts, ioCreate)
+}
+
+// CreateOn is Create with the rootfs mounts known already, as the
+// snapshot's Prepare returned them: one round trip less.
+func CreateOn(ctx context.Context, client *containerd.Client, cont containerd.Container, mounts []mount.Mount, ioCreate cio.Creator) (_ containerd.Task, retErr error) {
+	id := cont.ID()
 	tio, err := ioCreate(id)
 	if err != nil {
 		return nil, err
