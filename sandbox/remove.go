@@ -2,10 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
@@ -25,7 +26,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 			// A Remove without a Stop: plugins see the stop as Stop shows it.
 			m.cfg.NRI.StopPodSandbox(ctx, sb)
 		}
-		if err := m.releaseRuntime(ctx, sb, true); err != nil {
+		if err := m.releaseRuntime(ctx, sb); err != nil {
 			return err
 		}
 		if err := m.removeRecords(ctx, sb); err != nil {
@@ -59,29 +60,37 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 
 // removeRecords deletes the pause task if its watcher has not, the pause
 // container (and its rootfs view), the containerd sandbox record and
-// lease, and the sandbox's files.
+// lease, and, once its mounts are released, the sandbox's files.
 func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	if err := m.awaitPauseDeleted(ctx, sb); err != nil {
 		return err
 	}
-	container, err := m.cfg.Client.LoadContainer(ctx, sb.ID)
-	switch {
-	case errdefs.IsNotFound(err):
-		// Run failed before creating it: the view may exist on its own.
-		if err := m.cfg.Client.SnapshotService(snapshotter).Remove(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove pause rootfs: %w", err)
+	// The pause container, its rootfs (named by the sandbox ID), the
+	// sandbox record and the lease are records apart: deleted at once.
+	// The rootfs may exist without the container (a Run that failed
+	// between the two), and each is NotFound once deleted.
+	cs := m.cfg.Client.ContainerService()
+	ss := m.cfg.Client.SnapshotService(snapshotter)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	wg.Go(func() {
+		if err := cs.Delete(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs[0] = fmt.Errorf("delete pause container: %w", err)
 		}
-	case err != nil:
-		return fmt.Errorf("load pause container: %w", err)
-	default:
-		if err := container.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete pause container: %w", err)
+	})
+	wg.Go(func() {
+		if err := ss.Remove(ctx, sb.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs[1] = fmt.Errorf("remove pause rootfs: %w", err)
 		}
-	}
-	if err := m.deleteRecord(ctx, sb.ID); err != nil {
+	})
+	wg.Go(func() { errs[2] = m.deleteRecord(ctx, sb.ID) })
+	wg.Go(func() { errs[3] = deleteLease(ctx, m.cfg.Client.LeasesService(), sb.ID) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := deleteLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
+	// The unmounts ran beside the deletions above.
+	if err := m.awaitUnmount(ctx, sb); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(sb.Dir); err != nil {

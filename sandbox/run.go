@@ -123,7 +123,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb, true), m.removeRecords(cctx, sb))
+		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
 		if cleanupErr != nil {
 			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", id, "error", cleanupErr)
 			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })

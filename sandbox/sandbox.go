@@ -83,9 +83,9 @@ type Sandbox struct {
 	lifecycle sync.Mutex
 	// watch is set while a watcher waits on the pause task's exit.
 	watch atomic.Pointer[pauseWatch]
-	// unmounting is closed when the mounts a Stop left to release are
-	// released, or not; set and read under lifecycle.
-	unmounting chan struct{}
+	// unmounting is the last release of the sandbox's mounts, started by
+	// Stop or Remove and awaited by Remove; set and read under lifecycle.
+	unmounting *unmountJob
 }
 
 func newSandbox(m Metadata, s Status) *Sandbox { return &Sandbox{Metadata: m, status: s} }

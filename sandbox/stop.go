@@ -36,7 +36,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			// Containers stopped, network and pause still there.
 			m.cfg.NRI.StopPodSandbox(ctx, sb)
 		}
-		return m.releaseRuntime(ctx, sb, false)
+		return m.releaseRuntime(ctx, sb)
 	})
 }
 
@@ -60,16 +60,11 @@ func (m *Manager) withLocked(id string, fn func(*Sandbox) error) error {
 // so that a retry finishes what an earlier attempt could not. The sandbox
 // ends NOTREADY; Problem says what is still held.
 //
-// The namespace pins and /dev/shm are unmounted last. Each unmount waits
-// in the kernel for an RCU grace period (5 to 10 ms here, on a busy node),
-// and nothing a client does waits on them, so Stop (waitMounts false)
-// leaves them to a goroutine; the sandbox's next Stop or Remove waits for
-// it, and does again what it could not.
-func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox, waitMounts bool) error {
-	if sb.unmounting != nil {
-		<-sb.unmounting
-		sb.unmounting = nil
-	}
+// The namespace pins and /dev/shm are unmounted last, in the background
+// (startUnmount): each unmount waits in the kernel for an RCU grace period
+// (5 to 10 ms here, on a busy node), and nothing a client does waits on
+// them. Remove waits for them (awaitUnmount) before it returns.
+func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	// The pause task and the network are released side by side: CNI DEL
 	// needs only the pinned namespace, not the pause process.
 	defer m.metrics.since(stageStop, time.Now())
@@ -89,25 +84,7 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox, waitMounts bo
 	if err := <-taskErr; err != nil {
 		errs = append(errs, err)
 	}
-	unmounted := make(chan struct{})
-	var mountErr error
-	m.cleanups.add()
-	go func() {
-		defer m.cleanups.done()
-		defer close(unmounted)
-		mountErr = m.releaseMounts(sb)
-		if mountErr != nil && !waitMounts {
-			m.cfg.Logger.Warn("releasing a stopped sandbox's mounts failed; its next Stop or Remove retries", "sandbox", sb.ID, "error", mountErr)
-		}
-	}()
-	if waitMounts {
-		<-unmounted
-		if mountErr != nil {
-			errs = append(errs, mountErr)
-		}
-	} else {
-		sb.unmounting = unmounted
-	}
+	m.startUnmount(sb)
 	err := errors.Join(errs...)
 	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
@@ -122,6 +99,47 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox, waitMounts bo
 		m.publish(lifecycle.Stopped, sb)
 	}
 	return err
+}
+
+// unmountJob is one release of a sandbox's mounts, under way or done.
+type unmountJob struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// startUnmount releases the sandbox's mounts in the background, after any
+// release an earlier call started (so a failed one is retried). Called with
+// sb.lifecycle held, or before sb is listed.
+func (m *Manager) startUnmount(sb *Sandbox) {
+	prev := sb.unmounting
+	job := &unmountJob{done: make(chan struct{})}
+	sb.unmounting = job
+	m.cleanups.add()
+	go func() {
+		defer m.cleanups.done()
+		defer close(job.done)
+		if prev != nil {
+			<-prev.done
+		}
+		if job.err = m.releaseMounts(sb); job.err != nil {
+			m.cfg.Logger.Warn("releasing a stopped sandbox's mounts failed; its next Stop or Remove retries", "sandbox", sb.ID, "error", job.err)
+		}
+	}()
+}
+
+// awaitUnmount waits for the last release of the sandbox's mounts and
+// says whether it failed.
+func (m *Manager) awaitUnmount(ctx context.Context, sb *Sandbox) error {
+	job := sb.unmounting
+	if job == nil {
+		return nil
+	}
+	select {
+	case <-job.done:
+		return job.err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the mounts of sandbox %s to be released: %w", sb.ID, ctx.Err())
+	}
 }
 
 // releaseMounts unpins the sandbox's namespaces and unmounts its /dev/shm.
@@ -197,8 +215,9 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 const pauseKillWait = 30 * time.Second
 
 // releaseNetwork detaches the pod from its network; releaseMounts then
-// removes the namespace. The conntrack purge runs in the background: it is for the
-// next flows, not for this pod, and stale entries expire on their own.
+// removes the namespace. The conntrack purge runs in the background: it is
+// for the next flows, not for this pod, and stale entries expire on their
+// own.
 func (m *Manager) releaseNetwork(ctx context.Context, sb *Sandbox) error {
 	if sb.HostNetwork() {
 		return nil
