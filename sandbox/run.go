@@ -138,6 +138,14 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	go func() { leaseDone <- EnsureLease(ctx, m.cfg.Client.LeasesService(), id) }()
 	leaseErr := sync.OnceValue(func() error { return <-leaseDone })
 	defer func() { _ = leaseErr() }()
+	// The pause container and its rootfs need the lease, not the files or
+	// the namespaces: they are made meanwhile. The cleanup waits for them
+	// too.
+	created, pauseDone := make(chan struct{}), make(chan struct{})
+	madeC := make(chan madePause, 1)
+	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, leaseErr, created) }()
+	made := sync.OnceValue(func() madePause { return <-madeC })
+	defer func() { _ = made() }()
 
 	if err := writeFiles(&md, m.cfg.ResolvConf); err != nil {
 		return fmt.Errorf("write pod files: %w", err)
@@ -163,7 +171,6 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	// soon as both exist, so that the commit is not on the path of the
 	// two's slower (most often the pause's).
 	netDone := make(chan error, 1)
-	created, pauseDone := make(chan struct{}), make(chan struct{})
 	var ips []netip.Addr
 	if hostNetwork {
 		netDone <- nil
@@ -191,7 +198,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
-	pid, taskErr := m.startPause(ctx, sb, pause, runtimeOpt, leaseErr(), created)
+	pid, taskErr := m.startPause(ctx, sb, made())
 	close(pauseDone)
 	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
@@ -221,11 +228,19 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	return nil
 }
 
-// startPause creates the pause container and task and starts it, and
-// closes created once the container exists.
-func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr error, created chan<- struct{}) (uint32, error) {
-	if leaseErr != nil {
-		return 0, leaseErr
+// madePause is the pause container and its rootfs mounts, or why they
+// could not be made.
+type madePause struct {
+	container containerd.Container
+	rootfs    []mount.Mount
+	err       error
+}
+
+// makePause creates the pause container and its rootfs once the pod's
+// lease exists, and closes created once the container exists.
+func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr func() error, created chan<- struct{}) madePause {
+	if err := leaseErr(); err != nil {
+		return madePause{err: err}
 	}
 	step := time.Now()
 	lctx := LeaseContext(ctx, sb.ID)
@@ -259,15 +274,25 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, p *pauseImage, ru
 		if errdefs.IsNotFound(r.err) {
 			m.forgetPause() // the pause image's snapshot went away
 		}
-		return 0, fmt.Errorf("pause rootfs: %w", r.err)
+		return madePause{err: fmt.Errorf("pause rootfs: %w", r.err)}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("create pause container: %w", err)
+		return madePause{err: fmt.Errorf("create pause container: %w", err)}
 	}
 	close(created)
 	m.metrics.since(stagePauseContainer, step)
-	step = time.Now()
-	task, err := taskcreate.CreateOn(ctx, m.cfg.Client, container, r.mounts, cio.NullIO)
+	return madePause{container: container, rootfs: r.mounts}
+}
+
+// startPause creates the pause task in the container makePause made, and
+// starts it.
+func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made madePause) (uint32, error) {
+	if made.err != nil {
+		return 0, made.err
+	}
+	container := made.container
+	step := time.Now()
+	task, err := taskcreate.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
