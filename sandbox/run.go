@@ -141,9 +141,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	// The pause container and its rootfs need the lease, not the files or
 	// the namespaces: they are made meanwhile. The cleanup waits for them
 	// too.
-	created, pauseDone := make(chan struct{}), make(chan struct{})
 	madeC := make(chan madePause, 1)
-	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, leaseErr, created) }()
+	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, leaseErr) }()
 	made := sync.OnceValue(func() madePause { return <-madeC })
 	defer func() { _ = made() }()
 
@@ -190,7 +189,11 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 			m.metrics.since(stageCNIAdd, cniStart)
 			if err == nil && len(res.IPs) > 0 {
 				ips = res.IPs
-				err = m.recordNetworkOnceCreated(ctx, id, ips, created, pauseDone)
+				// When the pause container could not be made, Run fails
+				// with that error and there is nothing to record on.
+				if made().err == nil {
+					err = m.recordNetwork(ctx, id, ips)
+				}
 			}
 			netDone <- err
 		}()
@@ -199,7 +202,6 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
 	pid, taskErr := m.startPause(ctx, sb, made())
-	close(pauseDone)
 	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
 		return err
@@ -237,8 +239,8 @@ type madePause struct {
 }
 
 // makePause creates the pause container and its rootfs once the pod's
-// lease exists, and closes created once the container exists.
-func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr func() error, created chan<- struct{}) madePause {
+// lease exists.
+func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr func() error) madePause {
 	if err := leaseErr(); err != nil {
 		return madePause{err: err}
 	}
@@ -279,7 +281,6 @@ func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, run
 	if err != nil {
 		return madePause{err: fmt.Errorf("create pause container: %w", err)}
 	}
-	close(created)
 	m.metrics.since(stagePauseContainer, step)
 	return madePause{container: container, rootfs: r.mounts}
 }
@@ -320,22 +321,6 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made madePause) (
 func withSnapshotKey(key string) containerd.NewContainerOpts {
 	return func(_ context.Context, _ *containerd.Client, c *containers.Container) error {
 		c.SnapshotKey = key
-		return nil
-	}
-}
-
-// recordNetworkOnceCreated records the pod's IPs once the pause container
-// exists; when the pause path fails before that, Run fails and there is
-// nothing to record.
-func (m *Manager) recordNetworkOnceCreated(ctx context.Context, id string, ips []netip.Addr, created, pauseDone <-chan struct{}) error {
-	select {
-	case <-created:
-	case <-pauseDone:
-	}
-	select {
-	case <-created:
-		return m.recordNetwork(ctx, id, ips)
-	default:
 		return nil
 	}
 }
