@@ -13,7 +13,8 @@
 #
 # Usage: hack/bench.sh [berth-bench flags]   (`make bench`; root)
 #   CRITEST_BENCH=0 skips the critest benchmarks; CRITEST_PARAMS=file
-#   replaces hack/critest-benchmark.yaml.
+#   replaces hack/critest-benchmark.yaml; CRITEST_BLOCKS=n runs critest 2n
+#   times against each runtime (3 by default: 6 runs each).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -126,30 +127,42 @@ fi
 
 [[ "${CRITEST_BENCH:-1}" == 0 ]] && exit 0
 # critest's own benchmarks. A run is a whole ginkgo suite, so they cannot
-# alternate call by call: each runtime runs twice, in the order berth,
-# containerd, containerd, berth, so that whatever drifts over the runs (the
-# page cache, writeback after the earlier phases) falls on both alike, and
-# the two runs' samples are merged.
+# alternate call by call. They alternate run by run instead, in blocks of
+# berth, containerd, containerd, berth (CRITEST_BLOCKS of them, 3 by
+# default), so that whatever drifts over the runs falls on both alike, and
+# each runtime's samples are merged. What drifts most on a virtual machine
+# is the CPU time the hypervisor steals: each run's share is recorded
+# beside its results (cpu-steal) and printed with them. Every run uses one
+# ginkgo seed, so its benchmarks come in the same order.
 PARAMS="$(realpath "${CRITEST_PARAMS:-${ROOT}/hack/critest-benchmark.yaml}")"
-run=0
-for rt in berth ctrd ctrd berth; do
-	run=$((run + 1))
+cpu_ticks() { awk '/^cpu /{ print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+order=()
+for _ in $(seq "${CRITEST_BLOCKS:-3}"); do order+=(berth ctrd ctrd berth); done
+runs=(); berth_dirs=(); ctrd_dirs=()
+rm -rf "${ROOT}/_output/bench" && mkdir -p "${ROOT}/_output/bench"
+B="${ROOT}/_output/bench"
+for rt in "${order[@]}"; do
+	run=$((${#runs[@]} + 1))
 	out="critest-${rt}-${run}"
+	runs+=("${out}")
 	mkdir -p "${WORK}/${out}"
-	log "critest -benchmark against ${rt} (run ${run} of 4)"
+	log "critest -benchmark against ${rt} (run ${run} of ${#order[@]})"
+	read -r steal0 total0 < <(cpu_ticks)
 	if ! "${BIN}/critest" --runtime-endpoint "unix://${WORK}/${rt}.sock" --image-endpoint "unix://${WORK}/${rt}.sock" \
 		-benchmark -benchmarking-params-file "${PARAMS}" \
-		-benchmarking-output-dir "${WORK}/${out}" --ginkgo.no-color >"${WORK}/${out}.log" 2>&1; then
+		-benchmarking-output-dir "${WORK}/${out}" --ginkgo.seed 1 --ginkgo.no-color >"${WORK}/${out}.log" 2>&1; then
 		tail -40 "${WORK}/${out}.log"
 		log "critest -benchmark failed against ${rt}"
 		exit 1
 	fi
+	read -r steal1 total1 < <(cpu_ticks)
+	awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f\n", t ? 100 * s / t : 0 }' >"${WORK}/${out}/cpu-steal"
+	# Kept for a look at the raw data: WORK goes when the run succeeds.
+	cp -r "${WORK}/${out}" "${B}/"
+	if [[ "${rt}" == berth ]]; then berth_dirs+=("${B}/${out}"); else ctrd_dirs+=("${B}/${out}"); fi
 done
-# Kept for a look at the raw data: WORK goes when the run succeeds.
-rm -rf "${ROOT}/_output/bench" && mkdir -p "${ROOT}/_output/bench"
-cp -r "${WORK}"/critest-* "${ROOT}/_output/bench/"
-B="${ROOT}/_output/bench"
+plus() { local IFS=+; echo "$*"; }
 echo
-echo "critest -benchmark (${PARAMS#"${ROOT}"/}; two runs each, berth first and last; raw results in _output/bench):"
-go run ./test/cmd/berth-bench --critest-results "berth=${B}/critest-berth-1+${B}/critest-berth-4,containerd=${B}/critest-ctrd-2+${B}/critest-ctrd-3" \
+echo "critest -benchmark (${PARAMS#"${ROOT}"/}; ${#berth_dirs[@]} runs each, alternating; raw results in _output/bench):"
+go run ./test/cmd/berth-bench --critest-results "berth=$(plus "${berth_dirs[@]}"),containerd=$(plus "${ctrd_dirs[@]}")" \
 	$(printf '%s\n' "$@" | grep -x -- '--\?markdown' || true)

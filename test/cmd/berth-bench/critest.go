@@ -77,6 +77,23 @@ func loadCritest(spec string) ([]*runtimeEndpoint, error) {
 	if len(rts) < 2 {
 		return nil, fmt.Errorf("need at least two result directories to compare, got %d", len(rts))
 	}
+	recorded := false
+	for _, rt := range rts {
+		for _, dir := range dirs[rt] {
+			data, err := os.ReadFile(filepath.Join(dir, "cpu-steal"))
+			if err != nil {
+				rt.steal = append(rt.steal, "?")
+				continue
+			}
+			rt.steal = append(rt.steal, strings.TrimSpace(string(data)))
+			recorded = true
+		}
+	}
+	if !recorded {
+		for _, rt := range rts {
+			rt.steal = nil
+		}
+	}
 	found := 0
 	for _, f := range critestFiles {
 		var missing []string

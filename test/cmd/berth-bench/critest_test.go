@@ -104,3 +104,74 @@ func TestLoadCritestErrors(t *testing.T) {
 		}
 	}
 }
+
+// bench.sh records each run's CPU steal beside critest's results; a run
+// without the file shows as "?", and when no run has one nothing is shown.
+func TestLoadCritestSteal(t *testing.T) {
+	dir := t.TempDir()
+	copyDir := func(from, to string) {
+		t.Helper()
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(from, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b1, b2, c1 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2"), filepath.Join(dir, "c1")
+	copyDir("testdata/critest/berth", b1)
+	copyDir("testdata/critest/berth", b2)
+	copyDir("testdata/critest/containerd", c1)
+	if err := os.WriteFile(filepath.Join(b1, "cpu-steal"), []byte("12.5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rts, err := loadCritest("berth=" + b1 + "+" + b2 + ",containerd=" + c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rts[0].steal, []string{"12.5", "?"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("berth steal %q, want %q", got, want)
+	}
+	var out strings.Builder
+	reportSteal(&out, rts)
+	if !strings.Contains(out.String(), "berth: 12.5, ?") || !strings.Contains(out.String(), "containerd: ?") {
+		t.Errorf("steal report:\n%s", out.String())
+	}
+
+	rts, err = loadCritest("berth=" + b2 + ",containerd=" + c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	reportSteal(&out, rts)
+	if out.Len() != 0 {
+		t.Errorf("steal reported for runs that recorded none:\n%s", out.String())
+	}
+}
+
+func TestStealPercent(t *testing.T) {
+	from, err := parseCPUTicks("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from.steal != 40 || from.total != 1000 {
+		t.Fatalf("parsed %+v, want steal 40 of 1000", from)
+	}
+	to := cpuTicks{steal: 40 + 25, total: 1000 + 500}
+	if got := stealPercent(from, to); got != 5 {
+		t.Errorf("steal %.2f%%, want 5%%", got)
+	}
+	if _, err := parseCPUTicks("intr 1 2 3\n"); err == nil {
+		t.Error("a /proc/stat without a cpu line parsed")
+	}
+}

@@ -46,6 +46,9 @@ type runtimeEndpoint struct {
 	mu      sync.Mutex
 	samples map[string][]time.Duration
 	order   []string // operations in the order first recorded: the report's rows
+	// steal is the CPU steal of each critest run read (cpu-steal, written
+	// by bench.sh), or "?" for a run without it.
+	steal []string
 }
 
 // record adds one sample of op; safe for concurrent use.
@@ -80,6 +83,7 @@ func main() {
 			os.Exit(1)
 		}
 		report(os.Stdout, rts, *markdown)
+		reportSteal(os.Stdout, rts)
 		return
 	}
 	pids, err := parsePIDs(*pidSpec)
@@ -104,6 +108,7 @@ func main() {
 	// runtimes die with bench.sh, but shims and containers would outlive them.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ticks0, stealErr := readCPUTicks()
 	if err := b.run(ctx, rts, *iterations, widths); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
@@ -122,6 +127,10 @@ func main() {
 		}
 	}
 	report(os.Stdout, rts, *markdown)
+	if ticks1, err := readCPUTicks(); stealErr == nil && err == nil {
+		// The memory phase, untimed, is in the span too.
+		fmt.Printf("CPU time stolen by the hypervisor over the run: %.1f%% (the runtimes alternate call by call: it falls on both alike)\n", stealPercent(ticks0, ticks1))
+	}
 	if mem != nil {
 		fmt.Println()
 		reportMemory(os.Stdout, rts, pids, mem, *markdown)

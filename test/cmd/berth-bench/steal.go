@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// cpuTicks are the steal and total ticks of the "cpu" line of /proc/stat:
+// the CPU time the hypervisor gave other guests, of all time passed. On a
+// virtual machine it comes and goes over tens of seconds, and slows
+// whatever runs then.
+type cpuTicks struct{ steal, total uint64 }
+
+// parseCPUTicks reads the aggregate "cpu" line of /proc/stat (user nice
+// system idle iowait irq softirq steal ...; guest time is already in user).
+func parseCPUTicks(stat string) (cpuTicks, error) {
+	for _, line := range strings.Split(stat, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 9 || fields[0] != "cpu" {
+			continue
+		}
+		var t cpuTicks
+		for i, f := range fields[1:9] {
+			n, err := strconv.ParseUint(f, 10, 64)
+			if err != nil {
+				return cpuTicks{}, fmt.Errorf("/proc/stat cpu field %d: %w", i+1, err)
+			}
+			t.total += n
+			if i == 7 {
+				t.steal = n
+			}
+		}
+		return t, nil
+	}
+	return cpuTicks{}, fmt.Errorf("/proc/stat has no cpu line")
+}
+
+func readCPUTicks() (cpuTicks, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTicks{}, err
+	}
+	return parseCPUTicks(string(data))
+}
+
+// stealPercent is the share of the time between from and to that was
+// stolen.
+func stealPercent(from, to cpuTicks) float64 {
+	if to.total <= from.total {
+		return 0
+	}
+	return 100 * float64(to.steal-from.steal) / float64(to.total-from.total)
+}
+
+// reportSteal prints the steal of each critest run, as bench.sh recorded
+// it, per runtime; nothing when no run has it.
+func reportSteal(w io.Writer, rts []*runtimeEndpoint) {
+	any := false
+	for _, rt := range rts {
+		any = any || len(rt.steal) > 0
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintln(w, "CPU time stolen by the hypervisor in each run, %:")
+	for _, rt := range rts {
+		fmt.Fprintf(w, "  %s: %s\n", rt.name, strings.Join(rt.steal, ", "))
+	}
+}
