@@ -78,15 +78,25 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 	// Each name is a database commit in containerd, about as long as
 	// inspect's reads: the names that need only the target are written
 	// while inspect runs, the ID name (the config's digest) with the unpack
-	// check after it.
+	// check after it. A manifest pulled before is not read again
+	// (inspectedMemo): all its names are written at once.
 	repoDigest, repoTag := repoDigestAndTag(named, ci.Target.Digest)
-	early := s.putNamesAsync(ctx, ci.Target, ref, repoTag, repoDigest)
-	img, err := s.inspect(ctx, ci)
-	if err != nil {
-		early()
-		return Image{}, err
+	img, known := s.inspected.get(ci.Target.Digest)
+	names := []string{repoTag, repoDigest}
+	if known {
+		names = append(names, img.ID)
 	}
-	late := s.putNamesAsync(ctx, ci.Target, ref, img.ID)
+	early := s.putNamesAsync(ctx, ci.Target, ref, names...)
+	late := func() (map[string]map[string]string, error) { return nil, nil }
+	if !known {
+		if img, err = s.inspect(ctx, ci); err != nil {
+			early()
+			return Image{}, err
+		}
+		s.inspected.put(ci.Target.Digest, img)
+		late = s.putNamesAsync(ctx, ci.Target, ref, img.ID)
+	}
+	img.Target = ci.Target
 	unpackErr := s.ensureUnpacked(ctx, ci, img)
 	earlyLabels, earlyErr := early()
 	lateLabels, lateErr := late()

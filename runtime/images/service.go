@@ -94,10 +94,11 @@ type Service struct {
 	// client's connection is not gRPC.
 	contentAPI contentapi.ContentClient
 
-	store  *store
-	pulls  flights
-	fsInfo fsCache
-	now    func() time.Time
+	store     *store
+	inspected inspectedMemo
+	pulls     flights
+	fsInfo    fsCache
+	now       func() time.Time
 }
 
 // New returns a Service with an empty index: call Load.

@@ -319,6 +319,61 @@ func TestImagePullListStatusRemove(t *testing.T) {
 	})
 }
 
+// TestImagePulledAgainAfterRemoval pulls an image, removes it and pulls it
+// again. The second pull names the image from what Berth read of its
+// manifest the first time (inspectedMemo): the status and the names in
+// containerd must be a first pull's.
+func TestImagePulledAgainAfterRemoval(t *testing.T) {
+	reg := harness.StartRegistry(t)
+	d := harness.Start(t, harness.WithRegistryConfigDir(reg.HostsDir))
+	id := mustPull(t, d, uidImage)
+	first := imageStatus(t, d, uidImage)
+	removeImage(t, d, id)
+	if img := imageStatus(t, d, uidImage); img != nil {
+		t.Fatalf("%s is still there after RemoveImage: %+v", uidImage, img)
+	}
+	if again := mustPull(t, d, uidImage); again != id {
+		t.Fatalf("pulled again: ID %s, want %s", again, id)
+	}
+	second := imageStatus(t, d, uidImage)
+	if second.GetId() != id || second.Size != first.Size || !slices.Equal(second.RepoTags, first.RepoTags) ||
+		!slices.Equal(second.RepoDigests, first.RepoDigests) || second.GetUid().GetValue() != 1002 {
+		t.Errorf("pulled again: %+v, want %+v", second, first)
+	}
+	for _, ref := range append([]string{id}, first.RepoDigests...) {
+		if got := imageStatus(t, d, ref); got.GetId() != id {
+			t.Errorf("pulled again: ImageStatus(%s) = %v, want %s", ref, got, id)
+		}
+	}
+	// containerd holds every name of a first pull: the tag, the repo
+	// digest and the ID, which keeps the image when its tag moves on.
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	client := containerdOf(t, d)
+	for _, name := range append(append([]string{id}, first.RepoTags...), first.RepoDigests...) {
+		if _, err := client.GetImage(ctx, name); err != nil {
+			t.Errorf("pulled again: containerd has no image name %s: %v", name, err)
+		}
+	}
+	// After a restart the index is rebuilt from containerd's names.
+	d.Restart()
+	if got := imageStatus(t, d, uidImage); got.GetId() != id || !slices.Equal(got.RepoDigests, first.RepoDigests) || !slices.Equal(got.RepoTags, first.RepoTags) {
+		t.Errorf("after a restart: %+v, want %+v", got, first)
+	}
+	// Removed by its ID, the image goes with every name: none is left in
+	// containerd to come back after the next restart.
+	removeImage(t, d, id)
+	for _, img := range listImages(t, d, "") {
+		if img.Id == id {
+			t.Errorf("ListImages still has %s after removing it by ID: %+v", id, img)
+		}
+	}
+	d.Restart()
+	if img := imageStatus(t, d, id); img != nil {
+		t.Errorf("after a restart, ImageStatus(%s) = %+v: a name was left in containerd", id, img)
+	}
+}
+
 // TestImagePullWithBasicAuth pulls through a mirror that wants a password.
 func TestImagePullWithBasicAuth(t *testing.T) {
 	const user, password, wrong = "berth", "Corr3ct-h0rse", "wr0ng-batt3ry"
