@@ -1,6 +1,7 @@
 package container
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -35,6 +36,10 @@ func seedContainerConfigs() []*runtimeapi.ContainerConfig {
 	}
 }
 
+// untouchedHostPath stands in for ensureHostPath where the node's file
+// system must not change.
+func untouchedHostPath(src string) (string, error) { return filepath.Clean(src), nil }
+
 // FuzzContainerConfig feeds arbitrary ContainerConfigs through what
 // CreateContainer does with a request before it touches the node:
 // validation, the log path, process arguments, mounts, resources and the
@@ -68,7 +73,9 @@ func FuzzContainerConfig(f *testing.F) {
 		}
 		_, _ = processArgs(cfg, img)
 		for _, m := range cfg.GetMounts() {
-			_, _, _ = bindMount(m)
+			// Fuzzed host paths stay untouched: ensureHostPath would
+			// create them on the machine running the test.
+			_, _, _ = bindMount(m, untouchedHostPath)
 		}
 		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{})
 		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{CgroupV2: true, SwapAvailable: true, Hugetlb: true})

@@ -218,7 +218,7 @@ func withMounts(criMounts, extra []*runtimeapi.Mount) oci.SpecOpts {
 			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
 		})
 		for _, m := range mounts {
-			mnt, rootProp, err := bindMount(m)
+			mnt, rootProp, err := bindMount(m, ensureHostPath)
 			if err != nil {
 				return err
 			}
@@ -235,21 +235,19 @@ func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
 // bindMount turns a CRI mount into an OCI bind mount, and says which root
 // propagation it needs ("" for none).
-func bindMount(m *runtimeapi.Mount) (specs.Mount, string, error) {
-	src, dst := m.GetHostPath(), m.GetContainerPath()
+// The host path is made ready by hostPath (ensureHostPath on the node).
+func bindMount(m *runtimeapi.Mount, hostPath func(string) (string, error)) (specs.Mount, string, error) {
+	dst := m.GetContainerPath()
 	if !filepath.IsAbs(dst) {
 		return specs.Mount{}, "", fmt.Errorf("mount destination %q is not absolute: %w", dst, errdefs.ErrInvalidArgument)
 	}
-	if _, err := os.Stat(src); os.IsNotExist(err) {
-		if err := os.MkdirAll(src, 0o755); err != nil {
-			return specs.Mount{}, "", fmt.Errorf("create mount source %q: %w", src, err)
-		}
-	} else if err != nil {
-		return specs.Mount{}, "", fmt.Errorf("mount source %q: %w", src, err)
+	if !filepath.IsAbs(m.GetHostPath()) {
+		// It would be created relative to berthd's working directory.
+		return specs.Mount{}, "", fmt.Errorf("mount source %q is not absolute: %w", m.GetHostPath(), errdefs.ErrInvalidArgument)
 	}
-	src, err := filepath.EvalSymlinks(src)
+	src, err := hostPath(m.GetHostPath())
 	if err != nil {
-		return specs.Mount{}, "", fmt.Errorf("mount source %q: %w", m.GetHostPath(), err)
+		return specs.Mount{}, "", err
 	}
 	opts := []string{"rbind"}
 	rootProp := ""
@@ -290,6 +288,24 @@ func bindMount(m *runtimeapi.Mount) (specs.Mount, string, error) {
 		return specs.Mount{}, "", fmt.Errorf("idmapped mount of %q needs both UID and GID mappings: %w", src, errdefs.ErrInvalidArgument)
 	}
 	return mnt, rootProp, nil
+}
+
+// ensureHostPath readies a bind mount's host path: a missing one is
+// created as a directory, as kubelet expects of runtimes, and symlinks
+// are resolved.
+func ensureHostPath(src string) (string, error) {
+	if _, err := os.Stat(src); os.IsNotExist(err) {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return "", fmt.Errorf("create mount source %q: %w", src, err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("mount source %q: %w", src, err)
+	}
+	resolved, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return "", fmt.Errorf("mount source %q: %w", src, err)
+	}
+	return resolved, nil
 }
 
 func mountIDMappings(kind, src string, ms []*runtimeapi.IDMapping) ([]specs.LinuxIDMapping, error) {

@@ -109,7 +109,7 @@ func TestBindMount(t *testing.T) {
 		{"symlink resolved", &runtimeapi.Mount{ContainerPath: "/d", HostPath: link}, "rbind,rprivate,rw", "", dir},
 		{"missing source created", &runtimeapi.Mount{ContainerPath: "/d", HostPath: missing}, "rbind,rprivate,rw", "", missing},
 	} {
-		mnt, prop, err := bindMount(tc.m)
+		mnt, prop, err := bindMount(tc.m, ensureHostPath)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -118,13 +118,21 @@ func TestBindMount(t *testing.T) {
 			t.Errorf("%s: %s %s %q root %q; want %s %q root %q", tc.name, mnt.Type, mnt.Source, got, prop, tc.src, tc.opts, tc.rootProp)
 		}
 	}
-	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "rel", HostPath: dir}); !errdefs.IsInvalidArgument(err) {
+	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "rel", HostPath: dir}, ensureHostPath); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("relative destination: %v", err)
 	}
-	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, Readonly: true, RecursiveReadOnly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}); !errdefs.IsInvalidArgument(err) {
+	// A relative source would be created in berthd's working directory.
+	t.Chdir(t.TempDir())
+	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: "rel/src"}, ensureHostPath); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("relative source: %v", err)
+	}
+	if _, err := os.Stat("rel"); !os.IsNotExist(err) {
+		t.Errorf("a relative source was created in the working directory: %v", err)
+	}
+	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, Readonly: true, RecursiveReadOnly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER}, ensureHostPath); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("recursive read-only with rslave propagation: %v", err)
 	}
-	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, RecursiveReadOnly: true}); !errdefs.IsInvalidArgument(err) {
+	if _, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, RecursiveReadOnly: true}, ensureHostPath); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("recursive read-only without read-only: %v", err)
 	}
 }

@@ -60,7 +60,7 @@ func TestUserNamespaceFollowsThePod(t *testing.T) {
 func TestBindMountIDMappings(t *testing.T) {
 	dir := t.TempDir()
 	ids := []*runtimeapi.IDMapping{{ContainerId: 0, HostId: 65536, Length: 65536}}
-	mnt, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, UidMappings: ids, GidMappings: ids})
+	mnt, _, err := bindMount(&runtimeapi.Mount{ContainerPath: "/d", HostPath: dir, UidMappings: ids, GidMappings: ids}, ensureHostPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestBindMountIDMappings(t *testing.T) {
 		"empty range":  {ContainerPath: "/d", HostPath: dir, UidMappings: []*runtimeapi.IDMapping{{HostId: 1}}, GidMappings: ids},
 		"out of range": {ContainerPath: "/d", HostPath: dir, UidMappings: []*runtimeapi.IDMapping{{HostId: 4294967000, Length: 65536}}, GidMappings: ids},
 	} {
-		if _, _, err := bindMount(m); !errdefs.IsInvalidArgument(err) {
+		if _, _, err := bindMount(m, ensureHostPath); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("%s: %v, want InvalidArgument", name, err)
 		}
 	}
