@@ -42,7 +42,7 @@ func TestLoadCritest(t *testing.T) {
 	}
 }
 
-// Two runs of each runtime (bench.sh runs critest in the order berth,
+// Two runs of each runtime (bench.sh runs critest in blocks of berth,
 // containerd, containerd, berth): their samples are merged.
 func TestLoadCritestMergesRuns(t *testing.T) {
 	rts, err := loadCritest("berth=testdata/critest/berth+testdata/critest/berth,containerd=testdata/critest/containerd+testdata/critest/containerd")
