@@ -110,6 +110,9 @@ type Container struct {
 	logs *logFile
 	// attach is the running container's IO for Attach; nil before Start.
 	attach *attachIO
+	// exec is what an exec in the running container starts from (ExecBase),
+	// read from containerd at the first exec; nil until then.
+	exec atomic.Pointer[execBase]
 }
 
 func newContainer(md Metadata, st Status) *Container {

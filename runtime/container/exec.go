@@ -11,6 +11,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -40,19 +41,10 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	if st := c.Status(); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil, fmt.Errorf("container %s is %s, not running: %w", c.ID, stateName(st), errdefs.ErrFailedPrecondition)
 	}
-	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
+	proc, task, err := m.ExecBase(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("load container: %w", err)
+		return nil, err
 	}
-	spec, err := cont.Spec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("container spec: %w", err)
-	}
-	task, err := cont.Task(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("load task: %w", err)
-	}
-	proc := *spec.Process
 	proc.Args = cmd
 	proc.Terminal = false
 
@@ -115,6 +107,42 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 		p.IO().Cancel()
 	}
 	return &ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: int32(st.ExitCode())}, nil
+}
+
+// execBase is what every exec in a running container starts from.
+type execBase struct {
+	process specs.Process
+	task    containerd.Task
+}
+
+// ExecBase returns the process an exec in the running container c starts
+// from (its own process's user, env, working directory and limits) and c's
+// task. They are read from containerd at the first exec and kept until
+// UpdateContainerResources changes the spec: the task lives as long as the
+// container runs. Exec probes then skip three round trips each. The caller may set the
+// returned process's fields but not change what its slices hold.
+func (m *Manager) ExecBase(ctx context.Context, c *Container) (specs.Process, containerd.Task, error) {
+	if b := c.exec.Load(); b != nil {
+		return b.process, b.task, nil
+	}
+	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
+	if err != nil {
+		return specs.Process{}, nil, fmt.Errorf("load container: %w", err)
+	}
+	spec, err := cont.Spec(ctx)
+	if err != nil {
+		return specs.Process{}, nil, fmt.Errorf("container spec: %w", err)
+	}
+	if spec.Process == nil {
+		return specs.Process{}, nil, fmt.Errorf("container %s has no process in its spec: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	task, err := cont.Task(ctx, nil)
+	if err != nil {
+		return specs.Process{}, nil, fmt.Errorf("load task: %w", err)
+	}
+	b := &execBase{process: *spec.Process, task: task}
+	c.exec.CompareAndSwap(nil, b)
+	return b.process, b.task, nil
 }
 
 // killExec kills a timed-out exec process and waits briefly for its exit.

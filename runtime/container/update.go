@@ -75,6 +75,7 @@ func (m *Manager) updateResources(ctx context.Context, id string, r *runtimeapi.
 	}); err != nil {
 		return fmt.Errorf("update container spec: %w", err)
 	}
+	c.exec.Store(nil) // the next exec reads the spec as updated
 	if st.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
 		task, err := cont.Task(ctx, nil)
 		if err != nil && !errdefs.IsNotFound(err) {

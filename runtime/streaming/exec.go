@@ -41,19 +41,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, in io.Reade
 		return err
 	}
 	ctx = r.ctx(ctx)
-	cont, err := r.cfg.Client.LoadContainer(ctx, c.ID)
+	proc, task, err := r.cfg.Containers.ExecBase(ctx, c)
 	if err != nil {
-		return fmt.Errorf("load container: %w", err)
+		return err
 	}
-	spec, err := cont.Spec(ctx)
-	if err != nil {
-		return fmt.Errorf("container spec: %w", err)
-	}
-	task, err := cont.Task(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("load task: %w", err)
-	}
-	proc := *spec.Process
 	proc.Args = cmd
 	proc.Terminal = tty
 

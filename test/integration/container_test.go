@@ -530,6 +530,10 @@ func TestContainer(t *testing.T) {
 		if got := cgroupFile(t, d, id, "cpu", "cpu.shares"); got != "512" {
 			t.Errorf("cpu shares at start = %s", got)
 		}
+		const limitInside = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+		if got := mustExec(t, d, id, "cat", limitInside); got != strconv.Itoa(256<<20) {
+			t.Errorf("memory limit seen by an exec at start = %s", got)
+		}
 		_, err := d.Runtime.UpdateContainerResources(ctxBG(t), &runtimeapi.UpdateContainerResourcesRequest{ContainerId: id, Linux: &runtimeapi.LinuxContainerResources{
 			CpuQuota: 50000, MemoryLimitInBytes: 128 << 20,
 		}})
@@ -544,6 +548,9 @@ func TestContainer(t *testing.T) {
 		}
 		if got := cgroupFile(t, d, id, "cpu", "cpu.shares"); got != "512" {
 			t.Errorf("cpu shares after update = %s, want the unchanged 512", got)
+		}
+		if got := mustExec(t, d, id, "cat", limitInside); got != strconv.Itoa(128<<20) {
+			t.Errorf("memory limit seen by an exec after update = %s", got)
 		}
 		r := ctrStatus(t, d, id).Status.Resources.GetLinux()
 		if r.GetMemoryLimitInBytes() != 128<<20 || r.GetCpuQuota() != 50000 || r.GetCpuShares() != 512 {

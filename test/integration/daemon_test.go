@@ -91,8 +91,14 @@ func TestNetworkReadyFollowsTheConfDir(t *testing.T) {
 }
 
 func TestKilledContainerdIsRestarted(t *testing.T) {
-	d := harness.Start(t)
-	pod, _ := runPod(t, d)
+	d, image := startWithBusybox(t)
+	pod, podCfg := runPod(t, d)
+	// An exec before the kill: berthd keeps the container's task from it
+	// (container.ExecBase), and an exec after must work through it.
+	ctr := runContainer(t, d, pod, podCfg, ctrConfig(image))
+	if got := mustExec(t, d, ctr, "echo", "before"); got != "before" {
+		t.Fatalf("exec before the kill = %q", got)
+	}
 	var before struct {
 		Pid int `json:"pid"`
 	}
@@ -123,6 +129,9 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 	}
 	if !harness.ProcessAlive(before.Pid) {
 		t.Fatalf("pause process %d died with containerd", before.Pid)
+	}
+	if got := mustExec(t, d, ctr, "echo", "after"); got != "after" {
+		t.Errorf("exec after containerd's restart = %q", got)
 	}
 	runPod(t, d) // and a new pod starts
 }
