@@ -4,9 +4,10 @@
 // the ratio of the first runtime's median to each other's.
 //
 // The workload of one iteration is a pod's life as kubelet drives it:
-// RunPodSandbox, CreateContainer, StartContainer, StopContainer,
-// RemoveContainer, StopPodSandbox, RemovePodSandbox; then RemoveImage and a
-// timed PullImage of a small image. Then RunPodSandbox N-way in parallel.
+// RunPodSandbox, CreateContainer, StartContainer, three ExecSyncs as exec
+// probes run them, StopContainer, RemoveContainer, StopPodSandbox,
+// RemovePodSandbox; then RemoveImage and a timed PullImage of a small
+// image. Then RunPodSandbox N-way in parallel.
 //
 // Then two phases the lifecycle cannot show. The memory phase reads the RSS
 // (all, and anonymous) of each runtime's own processes (--pids: berthd and
@@ -270,6 +271,13 @@ func timed(rt *runtimeEndpoint, record bool, name string, op func() error) error
 func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) error {
 	cfg := b.podConfig()
 	var podID, ctrID string
+	execProbe := func() error {
+		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: 1})
+		if err == nil && r.GetExitCode() != 0 {
+			err = fmt.Errorf("exit code %d, stderr %q", r.GetExitCode(), r.GetStderr())
+		}
+		return err
+	}
 	steps := []struct {
 		name string
 		op   func() error
@@ -290,6 +298,10 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 			_, err := rt.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: ctrID})
 			return err
 		}},
+		// Exec probes as kubelet runs them, three times in the container's
+		// life: a command with the probe's default one-second timeout,
+		// its exit code checked.
+		{"ExecSync", execProbe}, {"ExecSync", execProbe}, {"ExecSync", execProbe},
 		{"StopContainer", func() error {
 			_, err := rt.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: ctrID, Timeout: 10})
 			return err
