@@ -157,8 +157,9 @@ for rt in "${order[@]}"; do
 	fi
 	read -r steal1 total1 < <(cpu_ticks)
 	awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f\n", t ? 100 * s / t : 0 }' >"${WORK}/${out}/cpu-steal"
-	# Kept for a look at the raw data: WORK goes when the run succeeds.
-	cp -r "${WORK}/${out}" "${B}/"
+	# Kept for a look at the raw data (WORK goes when the run succeeds);
+	# the log has the one benchmark critest writes no JSON for.
+	cp -r "${WORK}/${out}" "${WORK}/${out}.log" "${B}/"
 	if [[ "${rt}" == berth ]]; then berth_dirs+=("${B}/${out}"); else ctrd_dirs+=("${B}/${out}"); fi
 done
 plus() { local IFS=+; echo "$*"; }

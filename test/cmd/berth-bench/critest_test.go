@@ -109,29 +109,10 @@ func TestLoadCritestErrors(t *testing.T) {
 // without the file shows as "?", and when no run has one nothing is shown.
 func TestLoadCritestSteal(t *testing.T) {
 	dir := t.TempDir()
-	copyDir := func(from, to string) {
-		t.Helper()
-		if err := os.MkdirAll(to, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		entries, err := os.ReadDir(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			data, err := os.ReadFile(filepath.Join(from, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	b1, b2, c1 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2"), filepath.Join(dir, "c1")
-	copyDir("testdata/critest/berth", b1)
-	copyDir("testdata/critest/berth", b2)
-	copyDir("testdata/critest/containerd", c1)
+	copyDir(t, "testdata/critest/berth", b1)
+	copyDir(t, "testdata/critest/berth", b2)
+	copyDir(t, "testdata/critest/containerd", c1)
 	if err := os.WriteFile(filepath.Join(b1, "cpu-steal"), []byte("12.5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +154,59 @@ func TestStealPercent(t *testing.T) {
 	}
 	if _, err := parseCPUTicks("intr 1 2 3\n"); err == nil {
 		t.Error("a /proc/stat without a cpu line parsed")
+	}
+}
+
+// copyDir copies the files of directory from into a new directory to.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A critest log's "start a container from scratch" report, as critest
+// v1.37.0 prints it, gives one sample per run; a log without it, none.
+func TestLoadCritestFromScratch(t *testing.T) {
+	const report = `  Report Entries >>
+  start-container-benchmark - sigs.k8s.io/cri-tools/pkg/benchmark/pod_container.go:54 @ 11/27/26 15:35:33.642
+    start-container-benchmark
+    Name                                       | N | Min   | Median | Mean  | StdDev | Max
+    ========================================================================================
+    create PodSandbox and container [duration] | 1 | 267ms | 267ms  | 267ms | 0s     | 267ms
+  << Report Entries
+`
+	dir := t.TempDir()
+	b1, b2, c1 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2"), filepath.Join(dir, "c1")
+	copyDir(t, "testdata/critest/berth", b1)
+	copyDir(t, "testdata/critest/berth", b2)
+	copyDir(t, "testdata/critest/containerd", c1)
+	for file, text := range map[string]string{b1 + ".log": report, b2 + ".log": strings.ReplaceAll(report, "267ms", "1.5s"), c1 + ".log": "critest version: 1.37.0\n"} {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rts, err := loadCritest("berth=" + b1 + "+" + b2 + ",containerd=" + c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rts[0].samples[fromScratchRow], []time.Duration{267 * time.Millisecond, 1500 * time.Millisecond}; !reflect.DeepEqual(got, want) {
+		t.Errorf("berth %s = %v, want %v", fromScratchRow, got, want)
+	}
+	if got := rts[1].samples[fromScratchRow]; len(got) != 0 {
+		t.Errorf("containerd %s = %v from a log without the report", fromScratchRow, got)
 	}
 }
