@@ -210,3 +210,33 @@ func TestLoadCritestFromScratch(t *testing.T) {
 		t.Errorf("containerd %s = %v from a log without the report", fromScratchRow, got)
 	}
 }
+
+// The quiet runs are those with at most quietSteal CPU steal; with fewer
+// than two left for a runtime, or none dropped, there is no second table.
+func TestQuietRuns(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name, steal string) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if steal != "" {
+			if err := os.WriteFile(filepath.Join(d, "cpu-steal"), []byte(steal+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	b1, b2, b3 := run("b1", "0.4"), run("b2", "9.6"), run("b3", "2.0")
+	c1, c2, c3 := run("c1", "1.1"), run("c2", "0.2"), run("c3", "")
+	got, ok := quietRuns("berth="+b1+"+"+b2+"+"+b3+",containerd="+c1+"+"+c2+"+"+c3, quietSteal)
+	if want := "berth=" + b1 + "+" + b3 + ",containerd=" + c1 + "+" + c2; !ok || got != want {
+		t.Errorf("quietRuns = %q, %v; want %q", got, ok, want)
+	}
+	if _, ok := quietRuns("berth="+b1+"+"+b2+",containerd="+c1+"+"+c2, quietSteal); ok {
+		t.Error("a runtime left with one quiet run still gets a table")
+	}
+	if _, ok := quietRuns("berth="+b1+"+"+b3+",containerd="+c1+"+"+c2, quietSteal); ok {
+		t.Error("a second table when every run was quiet")
+	}
+}

@@ -86,6 +86,14 @@ func main() {
 		}
 		report(os.Stdout, rts, *markdown)
 		reportSteal(os.Stdout, rts)
+		// A spell of stolen CPU time can fall on one runtime's runs only:
+		// the runs without one are compared apart.
+		if quiet, ok := quietRuns(*critest, quietSteal); ok {
+			if qrts, err := loadCritest(quiet); err == nil {
+				fmt.Printf("\nThe runs with at most %.0f%% CPU steal only (berth-bench --critest-results %s):\n", quietSteal, quiet)
+				report(os.Stdout, qrts, *markdown)
+			}
+		}
 		return
 	}
 	pids, err := parsePIDs(*pidSpec)

@@ -70,3 +70,37 @@ func reportSteal(w io.Writer, rts []*runtimeEndpoint) {
 		fmt.Fprintf(w, "  %s: %s\n", rt.name, strings.Join(rt.steal, ", "))
 	}
 }
+
+// quietSteal is the most CPU steal, in percent, a critest run may have had
+// to count among the quiet ones.
+const quietSteal = 2.0
+
+// quietRuns keeps, of each runtime's runs in spec ("name=dir+dir,..."),
+// those whose recorded CPU steal is at most max percent. ok is false when
+// it would leave a runtime fewer than two runs, or keep every run.
+func quietRuns(spec string, max float64) (quiet string, ok bool) {
+	var parts []string
+	dropped := false
+	for _, part := range strings.Split(spec, ",") {
+		name, list, _ := strings.Cut(part, "=")
+		var kept []string
+		for _, dir := range strings.Split(list, "+") {
+			data, err := os.ReadFile(strings.TrimSuffix(dir, "/") + "/cpu-steal")
+			if err != nil {
+				dropped = true
+				continue
+			}
+			steal, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+			if err != nil || steal > max {
+				dropped = true
+				continue
+			}
+			kept = append(kept, dir)
+		}
+		if len(kept) < 2 {
+			return "", false
+		}
+		parts = append(parts, name+"="+strings.Join(kept, "+"))
+	}
+	return strings.Join(parts, ","), dropped
+}
