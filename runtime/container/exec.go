@@ -119,8 +119,9 @@ type execBase struct {
 // from (its own process's user, env, working directory and limits) and c's
 // task. They are read from containerd at the first exec and kept until
 // UpdateContainerResources changes the spec: the task lives as long as the
-// container runs. Exec probes then skip three round trips each. The caller may set the
-// returned process's fields but not change what its slices hold.
+// container runs. Exec probes then skip three round trips each. The caller
+// may set the returned process's fields but not change what its slices
+// hold.
 func (m *Manager) ExecBase(ctx context.Context, c *Container) (specs.Process, containerd.Task, error) {
 	if b := c.exec.Load(); b != nil {
 		return b.process, b.task, nil
