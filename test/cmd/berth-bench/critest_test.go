@@ -36,7 +36,7 @@ func TestLoadCritest(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	report(&out, rts, false)
+	report(&out, rts, false, false)
 	if !strings.Contains(out.String(), "pod/CreatePod") || !strings.Contains(out.String(), "573.6") {
 		t.Errorf("report lacks berth's CreatePod median:\n%s", out.String())
 	}

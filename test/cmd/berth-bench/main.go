@@ -84,14 +84,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "berth-bench:", err)
 			os.Exit(1)
 		}
-		report(os.Stdout, rts, *markdown)
+		report(os.Stdout, rts, *markdown, false)
 		reportSteal(os.Stdout, rts)
 		// A spell of stolen CPU time can fall on one runtime's runs only:
 		// the runs without one are compared apart.
 		if quiet, ok := quietRuns(*critest, quietSteal); ok {
 			if qrts, err := loadCritest(quiet); err == nil {
 				fmt.Printf("\nThe runs with at most %.0f%% CPU steal only (berth-bench --critest-results %s):\n", quietSteal, quiet)
-				report(os.Stdout, qrts, *markdown)
+				report(os.Stdout, qrts, *markdown, false)
 			}
 		}
 		return
@@ -136,7 +136,8 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	report(os.Stdout, rts, *markdown)
+	// Every phase alternates the runtimes call by call, or round by round.
+	report(os.Stdout, rts, *markdown, true)
 	if ticks1, err := readCPUTicks(); stealErr == nil && err == nil {
 		// The memory phase, untimed, is in the span too.
 		fmt.Printf("CPU time stolen by the hypervisor over the run: %.1f%% (the runtimes alternate call by call: it falls on both alike)\n", stealPercent(ticks0, ticks1))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -53,14 +54,21 @@ func table(w io.Writer, markdown bool, head []string, rows [][]string) {
 
 // report prints, for every operation the first runtime recorded, each
 // runtime's median and p99 and the ratio of the first runtime's median to
-// each other's.
-func report(w io.Writer, rts []*runtimeEndpoint, markdown bool) {
+// each other's. With paired, the runtimes' samples of an operation were
+// taken in turns (the k-th of each side by side in time), and each ratio
+// is followed by the median of the k-th samples' ratios with its 95%
+// bootstrap interval: a spell of load falls on both sides of a pair, so
+// that ratio moves less with the machine than the ratio of medians.
+func report(w io.Writer, rts []*runtimeEndpoint, markdown, paired bool) {
 	head := []string{"operation", "n"}
 	for _, rt := range rts {
 		head = append(head, rt.name+" median (ms)", rt.name+" p99 (ms)")
 	}
 	for _, rt := range rts[1:] {
 		head = append(head, rts[0].name+" / "+rt.name)
+		if paired {
+			head = append(head, "paired [95% CI]")
+		}
 	}
 	var rows [][]string
 	for _, op := range rts[0].order {
@@ -74,9 +82,60 @@ func report(w io.Writer, rts []*runtimeEndpoint, markdown bool) {
 		}
 		for i := 1; i < len(rts); i++ {
 			row = append(row, ratio(float64(medians[0]), float64(medians[i])))
+			if paired {
+				row = append(row, pairedCell(rts[0].samples[op], rts[i].samples[op]))
+			}
 		}
 		rows = append(rows, row)
 	}
 	table(w, markdown, head, rows)
 	fmt.Fprintf(w, "\nn: samples per runtime; a ratio below 1 means %s is faster.\n", rts[0].name)
+}
+
+// minPairs is the fewest pairs a paired ratio is given for.
+const minPairs = 5
+
+// pairedCell formats pairedRatio, or "n/a".
+func pairedCell(a, b []time.Duration) string {
+	med, lo, hi, ok := pairedRatio(a, b)
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f [%.2f–%.2f]", med, lo, hi)
+}
+
+// pairedRatio is the median of a[k]/b[k] and its 95% percentile bootstrap
+// interval (2000 resamples, a fixed seed: the same samples print the same
+// interval). ok is false without minPairs pairs of equal counts.
+func pairedRatio(a, b []time.Duration) (med, lo, hi float64, ok bool) {
+	if len(a) != len(b) || len(a) < minPairs {
+		return 0, 0, 0, false
+	}
+	ratios := make([]float64, 0, len(a))
+	for k := range a {
+		if b[k] <= 0 {
+			return 0, 0, 0, false
+		}
+		ratios = append(ratios, float64(a[k])/float64(b[k]))
+	}
+	median := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		if len(s)%2 == 1 {
+			return s[len(s)/2]
+		}
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	const resamples = 2000
+	rng := rand.New(rand.NewPCG(1, 2))
+	meds := make([]float64, resamples)
+	pick := make([]float64, len(ratios))
+	for r := range meds {
+		for k := range pick {
+			pick[k] = ratios[rng.IntN(len(ratios))]
+		}
+		meds[r] = median(pick)
+	}
+	sort.Float64s(meds)
+	return median(ratios), meds[resamples*25/1000], meds[resamples*975/1000-1], true
 }

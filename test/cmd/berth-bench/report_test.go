@@ -31,7 +31,7 @@ func TestReport(t *testing.T) {
 	a.record("RunPodSandbox", 100*time.Millisecond)
 	b.record("RunPodSandbox", 50*time.Millisecond)
 	var out strings.Builder
-	report(&out, []*runtimeEndpoint{a, b}, true)
+	report(&out, []*runtimeEndpoint{a, b}, true, false)
 	want := "| operation | n | berth median (ms) | berth p99 (ms) | containerd median (ms) | containerd p99 (ms) | berth / containerd |\n" +
 		"|---|---|---|---|---|---|---|\n" +
 		"| ListContainers (500) | 3 | 20.0 | 30.0 | 80.0 | 120.0 | 0.25 |\n" +
@@ -63,5 +63,56 @@ func TestReportMemory(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}
+	}
+}
+
+// Samples taken in turns: the k-th of each runtime saw the same load. A
+// load that triples half-way through moves the medians' ratio, not the
+// ratio of the pairs.
+func TestPairedRatio(t *testing.T) {
+	var a, b []time.Duration
+	for k := range 20 {
+		load := time.Duration(1)
+		if k >= 10 {
+			load = 3
+		}
+		a = append(a, 8*load*time.Millisecond)
+		b = append(b, 10*load*time.Millisecond)
+	}
+	// Berth's one slow spell fell on a single sample of containerd's.
+	b[3] = 40 * time.Millisecond
+	med, lo, hi, ok := pairedRatio(a, b)
+	if !ok || med != 0.8 || lo > 0.8 || hi < 0.8 || hi-lo > 0.01 {
+		t.Errorf("paired ratio %.3f [%.3f, %.3f] ok %v, want 0.8 with a narrow interval", med, lo, hi, ok)
+	}
+	if _, _, _, ok := pairedRatio(a, b[:19]); ok {
+		t.Error("a paired ratio of unequal counts")
+	}
+	if _, _, _, ok := pairedRatio(a[:minPairs-1], b[:minPairs-1]); ok {
+		t.Errorf("a paired ratio of fewer than %d pairs", minPairs)
+	}
+
+	// Noisy pairs around 1.2: the interval holds the median and is wider.
+	a, b = nil, nil
+	for k := range 40 {
+		base := time.Duration(50+k%7*10) * time.Millisecond
+		a = append(a, base*6/5+time.Duration(k%5)*time.Millisecond)
+		b = append(b, base)
+	}
+	med, lo, hi, _ = pairedRatio(a, b)
+	if lo > med || hi < med || med < 1.2 || med > 1.3 || hi-lo <= 0 {
+		t.Errorf("noisy pairs: %.3f [%.3f, %.3f]", med, lo, hi)
+	}
+
+	x := &runtimeEndpoint{name: "berth", samples: map[string][]time.Duration{}}
+	y := &runtimeEndpoint{name: "containerd", samples: map[string][]time.Duration{}}
+	for k := range a {
+		x.record("ExecSync", a[k])
+		y.record("ExecSync", b[k])
+	}
+	var out strings.Builder
+	report(&out, []*runtimeEndpoint{x, y}, true, true)
+	if !strings.Contains(out.String(), "| paired [95% CI] |") || !strings.Contains(out.String(), pairedCell(a, b)+" |") {
+		t.Errorf("paired report:\n%s", out.String())
 	}
 }
