@@ -80,12 +80,12 @@ func loadCritest(spec string) ([]*runtimeEndpoint, error) {
 	recorded := false
 	for _, rt := range rts {
 		for _, dir := range dirs[rt] {
-			data, err := os.ReadFile(filepath.Join(dir, "cpu-steal"))
-			if err != nil {
+			steal, ok := runSteal(dir)
+			if !ok {
 				rt.steal = append(rt.steal, "?")
 				continue
 			}
-			rt.steal = append(rt.steal, strings.TrimSpace(string(data)))
+			rt.steal = append(rt.steal, steal)
 			recorded = true
 		}
 	}

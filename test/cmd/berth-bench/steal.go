@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -71,6 +72,16 @@ func reportSteal(w io.Writer, rts []*runtimeEndpoint) {
 	}
 }
 
+// runSteal is the CPU steal, in percent as bench.sh wrote it, of the
+// critest run whose results are in dir; ok is false when none was recorded.
+func runSteal(dir string) (steal string, ok bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "cpu-steal"))
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(data)), true
+}
+
 // quietSteal is the most CPU steal, in percent, a critest run may have had
 // to count among the quiet ones.
 const quietSteal = 2.0
@@ -85,12 +96,12 @@ func quietRuns(spec string, max float64) (quiet string, ok bool) {
 		name, list, _ := strings.Cut(part, "=")
 		var kept []string
 		for _, dir := range strings.Split(list, "+") {
-			data, err := os.ReadFile(strings.TrimSuffix(dir, "/") + "/cpu-steal")
-			if err != nil {
+			text, ok := runSteal(dir)
+			if !ok {
 				dropped = true
 				continue
 			}
-			steal, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+			steal, err := strconv.ParseFloat(text, 64)
 			if err != nil || steal > max {
 				dropped = true
 				continue
