@@ -141,80 +141,115 @@ var (
 	pod6Out          = flow{proto: udp, src: pod6, sport: 40007, dst: "fd00:234::9", dport: 53}
 )
 
-func TestPurge(t *testing.T) {
-	all := []flow{podToClient, clientToPod, hostPortToPod, hostPortTCPOther, otherHostPort, hostPortOnB, unrelated, pod6Out}
-	for _, tc := range []struct {
-		name    string
-		purge   func(*Cleaner) (uint, error)
-		deleted []flow
-	}{
-		{
-			name:    "pod IPv4: its own flows, flows to it, and DNATed flows",
-			purge:   func(c *Cleaner) (uint, error) { return c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4)}) },
-			deleted: []flow{podToClient, clientToPod, hostPortToPod},
+// purgeCases are TestPurge's purges, each with the flows (of allFlows) it
+// must delete and no other.
+var purgeCases = []struct {
+	name    string
+	purge   func(*Cleaner) error
+	deleted []flow
+}{
+	{
+		name:    "pod IPv4: its own flows, flows to it, and DNATed flows",
+		purge:   func(c *Cleaner) error { return c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4)}) },
+		deleted: []flow{podToClient, clientToPod, hostPortToPod},
+	},
+	{
+		name: "dual-stack pod",
+		purge: func(c *Cleaner) error {
+			return c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4), netip.MustParseAddr(pod6)})
 		},
-		{
-			name: "dual-stack pod",
-			purge: func(c *Cleaner) (uint, error) {
-				return c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4), netip.MustParseAddr(pod6)})
-			},
-			deleted: []flow{podToClient, clientToPod, hostPortToPod, pod6Out},
+		deleted: []flow{podToClient, clientToPod, hostPortToPod, pod6Out},
+	},
+	{
+		name:    "UDP hostPort on every address: not TCP, not other ports",
+		purge:   func(c *Cleaner) error { return c.PurgeUDPHostPorts([]HostPort{{Port: 30053}}) },
+		deleted: []flow{hostPortToPod, hostPortOnB},
+	},
+	{
+		name: "UDP hostPort on one host IP",
+		purge: func(c *Cleaner) error {
+			return c.PurgeUDPHostPorts([]HostPort{{Port: 30053, HostIP: netip.MustParseAddr(node4b)}})
 		},
-		{
-			name:    "UDP hostPort on every address: not TCP, not other ports",
-			purge:   func(c *Cleaner) (uint, error) { return c.PurgeUDPHostPorts([]HostPort{{Port: 30053}}) },
-			deleted: []flow{hostPortToPod, hostPortOnB},
+		deleted: []flow{hostPortOnB},
+	},
+	{
+		name: "a pod's IPs and its UDP hostPort at once",
+		purge: func(c *Cleaner) error {
+			return c.Purge([]netip.Addr{netip.MustParseAddr(pod6)}, []HostPort{{Port: 30053, HostIP: netip.MustParseAddr(node4b)}})
 		},
-		{
-			name: "UDP hostPort on one host IP",
-			purge: func(c *Cleaner) (uint, error) {
-				return c.PurgeUDPHostPorts([]HostPort{{Port: 30053, HostIP: netip.MustParseAddr(node4b)}})
-			},
-			deleted: []flow{hostPortOnB},
-		},
-		{
-			name: "a pod's IPs and its UDP hostPort in one walk",
-			purge: func(c *Cleaner) (uint, error) {
-				return c.Purge([]netip.Addr{netip.MustParseAddr(pod6)}, []HostPort{{Port: 30053, HostIP: netip.MustParseAddr(node4b)}})
-			},
-			deleted: []flow{hostPortOnB, pod6Out},
-		},
-		{
-			name:  "nothing to purge",
-			purge: func(c *Cleaner) (uint, error) { return c.PurgeIPs(nil) },
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := testNetNS(t)
-			nl := nlHandle(t, path)
-			for _, f := range all {
-				f.create(t, nl)
+		deleted: []flow{hostPortOnB, pod6Out},
+	},
+	{
+		name: "more pods than filtered flushes pay for: one dump",
+		purge: func(c *Cleaner) error {
+			ips := []netip.Addr{netip.MustParseAddr(pod4)}
+			for i := range maxFlushes / 4 {
+				ips = append(ips, netip.AddrFrom4([4]byte{10, 234, 9, byte(i)}))
 			}
-			var want []string
-			for _, f := range all {
-				if !slices.Contains(tc.deleted, f) {
-					want = append(want, f.String())
-				}
-			}
-			slices.Sort(want)
+			return c.PurgeIPs(ips)
+		},
+		deleted: []flow{podToClient, clientToPod, hostPortToPod},
+	},
+	{
+		name:  "nothing to purge",
+		purge: func(c *Cleaner) error { return c.PurgeIPs(nil) },
+	},
+}
 
-			c, err := NewAt(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			n, err := tc.purge(c)
-			if err != nil {
-				t.Fatalf("purge: %v", err)
-			}
-			if got := entries(t, nl); !slices.Equal(got, want) {
-				t.Errorf("entries left:\n%v\nwant:\n%v", got, want)
-			}
-			if int(n) != len(tc.deleted) {
-				t.Errorf("purge reported %d deletions, want %d", n, len(tc.deleted))
-			}
-		})
+var allFlows = []flow{podToClient, clientToPod, hostPortToPod, hostPortTCPOther, otherHostPort, hostPortOnB, unrelated, pod6Out}
+
+// TestPurge runs every purge both ways: by the kernel's filtered flushes
+// and by dumping the table, as on kernels before 6.12.
+func TestPurge(t *testing.T) {
+	for _, dumpOnly := range []bool{false, true} {
+		for _, tc := range purgeCases {
+			t.Run(fmt.Sprintf("%s/dumpOnly=%v", tc.name, dumpOnly), func(t *testing.T) {
+				path := testNetNS(t)
+				nl := nlHandle(t, path)
+				for _, f := range allFlows {
+					f.create(t, nl)
+				}
+				var want []string
+				for _, f := range allFlows {
+					if !slices.Contains(tc.deleted, f) {
+						want = append(want, f.String())
+					}
+				}
+				slices.Sort(want)
+
+				c, err := NewAt(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.dumpOnly.Store(dumpOnly)
+				if err := tc.purge(c); err != nil {
+					t.Fatalf("purge: %v", err)
+				}
+				if got := entries(t, nl); !slices.Equal(got, want) {
+					t.Errorf("entries left:\n%v\nwant:\n%v", got, want)
+				}
+				if !dumpOnly && kernelFlushesByFilter(t) && c.dumpOnly.Load() {
+					t.Error("the kernel refused a filtered flush; purges fell back to dumping the table")
+				}
+			})
+		}
 	}
+}
+
+// kernelFlushesByFilter says whether the running kernel (6.12 or later)
+// takes a filter on a conntrack flush.
+func kernelFlushesByFilter(t *testing.T) bool {
+	t.Helper()
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel release %q: %v", u.Release, err)
+	}
+	return major > 6 || major == 6 && minor >= 12
 }
 
 // Real datagrams, not hand-made entries: a UDP flow to a hostPort-like
@@ -293,10 +328,10 @@ func TestPurgeRealUDPFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.PurgeUDPHostPorts([]HostPort{{Port: 30053}}); err != nil {
+	if err := c.PurgeUDPHostPorts([]HostPort{{Port: 30053}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4)}); err != nil {
+	if err := c.PurgeIPs([]netip.Addr{netip.MustParseAddr(pod4)}); err != nil {
 		t.Fatal(err)
 	}
 	if count(toPort(30053)) != 0 || count(fromPod) != 0 {

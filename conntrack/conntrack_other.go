@@ -27,12 +27,12 @@ func NewAt(path string) (*Cleaner, error) { return nil, errNoConntrack }
 func (c *Cleaner) Close() {}
 
 // Purge is not available off Linux.
-func (c *Cleaner) Purge(ips []netip.Addr, udpHostPorts []HostPort) (uint, error) {
-	return 0, errNoConntrack
+func (c *Cleaner) Purge(ips []netip.Addr, udpHostPorts []HostPort) error {
+	return errNoConntrack
 }
 
 // PurgeIPs is not available off Linux.
-func (c *Cleaner) PurgeIPs(ips []netip.Addr) (uint, error) { return 0, errNoConntrack }
+func (c *Cleaner) PurgeIPs(ips []netip.Addr) error { return errNoConntrack }
 
 // PurgeUDPHostPorts is not available off Linux.
-func (c *Cleaner) PurgeUDPHostPorts(ports []HostPort) (uint, error) { return 0, errNoConntrack }
+func (c *Cleaner) PurgeUDPHostPorts(ports []HostPort) error { return errNoConntrack }

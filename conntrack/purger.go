@@ -9,15 +9,15 @@ import (
 
 // Table deletes the entries of IPs and UDP host ports (*Cleaner).
 type Table interface {
-	Purge(ips []netip.Addr, udpHostPorts []HostPort) (uint, error)
+	Purge(ips []netip.Addr, udpHostPorts []HostPort) error
 }
 
 // Purger purges in the background, so a pod's teardown does not wait for
-// it: the kernel walks every bucket of the table on each dump, about 12 ms
-// with 262144 buckets however few entries there are, which was a fifth of
-// StopPodSandbox. Requests that arrive while a purge runs are merged into
-// the next one, one walk per family for all of them, so sixteen pods torn
-// down at once cost about what one does.
+// it: every purge walks the kernel's table, which took a fifth of
+// StopPodSandbox when purges were dumps (12 ms with 262144 buckets,
+// however few entries). Requests that arrive while a purge runs are
+// merged into the next one, so sixteen pods torn down at once cost about
+// what one does.
 //
 // A purge starts as soon as it is asked for, right after the pod's CNI DEL.
 // Failures are logged: stale entries expire on their own.
@@ -118,11 +118,10 @@ func (p *Purger) purgeQueued() {
 	p.ips, p.ports = nil, nil
 	p.mu.Unlock()
 	if len(ips) > 0 || len(ports) > 0 {
-		n, err := p.table.Purge(ips, ports)
-		if err != nil {
+		if err := p.table.Purge(ips, ports); err != nil {
 			p.log.Warn("conntrack purge failed; the entries will expire on their own", "ips", ips, "udpHostPorts", len(ports), "error", err)
-		} else if n > 0 {
-			p.log.Debug("conntrack entries purged", "ips", ips, "udpHostPorts", len(ports), "entries", n)
+		} else {
+			p.log.Debug("conntrack entries purged", "ips", ips, "udpHostPorts", len(ports))
 		}
 	}
 	p.mu.Lock()

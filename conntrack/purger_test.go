@@ -22,7 +22,7 @@ type fakeTable struct {
 	err     error
 }
 
-func (f *fakeTable) Purge(ips []netip.Addr, ports []HostPort) (uint, error) {
+func (f *fakeTable) Purge(ips []netip.Addr, ports []HostPort) error {
 	f.mu.Lock()
 	first := len(f.calls) == 0
 	f.calls = append(f.calls, ips)
@@ -32,7 +32,7 @@ func (f *fakeTable) Purge(ips []netip.Addr, ports []HostPort) (uint, error) {
 		close(f.started)
 		<-f.release
 	}
-	return uint(len(ips)), f.err
+	return f.err
 }
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
