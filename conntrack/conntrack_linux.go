@@ -111,13 +111,16 @@ func (c *Cleaner) delete(ms []match) error {
 	return c.dumpAndDelete(ms)
 }
 
+// flushAll sends every flush, even after one failed: each deletes entries
+// of its own.
 func (c *Cleaner) flushAll(ms []match) error {
+	var errs []error
 	for _, m := range ms {
 		if err := c.flush(m); err != nil {
-			return fmt.Errorf("flush %s conntrack entries: %w", m.familyName(), err)
+			errs = append(errs, fmt.Errorf("flush %s conntrack entries: %w", familyName(m.family), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // dumpAndDelete runs one table dump per family, matching every filter of
@@ -214,8 +217,6 @@ func (m match) dumpFilter() (netlink.CustomConntrackFilter, error) {
 	}
 	return f, nil
 }
-
-func (m match) familyName() string { return familyName(m.family) }
 
 func family(ip netip.Addr) netlink.InetFamily {
 	if ip.Is4() {
