@@ -30,28 +30,11 @@ func Identify(pid int) (Process, error) {
 // value) and where the kernel has no pidfds (before 5.3): the caller uses
 // runc's kill instead.
 func (p Process) Signal(sig syscall.Signal) error {
-	if p.PID <= 0 {
-		return errors.ErrUnsupported
-	}
-	fd, err := unix.PidfdOpen(p.PID, 0)
-	switch {
-	case errors.Is(err, unix.ESRCH):
-		return ErrGone
-	case errors.Is(err, unix.ENOSYS):
-		return errors.ErrUnsupported
-	case err != nil:
-		return fmt.Errorf("pidfd_open %d: %w", p.PID, err)
-	}
-	defer unix.Close(fd)
-	// The pidfd now pins whichever process has the PID: if that is not p,
-	// p is gone and the PID was reused.
-	start, err := startTime(p.PID)
-	if errors.Is(err, ErrGone) || (err == nil && start != p.Start) {
-		return ErrGone
-	}
+	fd, err := p.Open()
 	if err != nil {
 		return err
 	}
+	defer unix.Close(fd)
 	err = unix.PidfdSendSignal(fd, sig, nil, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return ErrGone
@@ -60,6 +43,36 @@ func (p Process) Signal(sig syscall.Signal) error {
 		return fmt.Errorf("signal %d: %w", p.PID, err)
 	}
 	return nil
+}
+
+// Open returns a pidfd of p, which the caller closes: a handle on the
+// process that a reused PID cannot redirect (setns(2) takes it too). The
+// errors are Signal's.
+func (p Process) Open() (int, error) {
+	if p.PID <= 0 {
+		return -1, errors.ErrUnsupported
+	}
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return -1, ErrGone
+	case errors.Is(err, unix.ENOSYS):
+		return -1, errors.ErrUnsupported
+	case err != nil:
+		return -1, fmt.Errorf("pidfd_open %d: %w", p.PID, err)
+	}
+	// The pidfd now pins whichever process has the PID: if that is not p,
+	// p is gone and the PID was reused.
+	start, err := startTime(p.PID)
+	if errors.Is(err, ErrGone) || (err == nil && start != p.Start) {
+		unix.Close(fd)
+		return -1, ErrGone
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 func startTime(pid int) (uint64, error) {

@@ -12,3 +12,6 @@ func Identify(int) (Process, error) { return Process{}, errors.ErrUnsupported }
 
 // Signal needs pidfds: Linux only. Callers fall back to runc's kill.
 func (Process) Signal(syscall.Signal) error { return errors.ErrUnsupported }
+
+// Open needs pidfds: Linux only.
+func (Process) Open() (int, error) { return -1, errors.ErrUnsupported }
