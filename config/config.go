@@ -30,6 +30,9 @@ type Config struct {
 	// get a warning, not a failure.
 	OOMScoreAdj  int    `toml:"oom_score_adj" comment:"OOM score of berthd and its containerd; clamped with a warning where the kernel refuses a negative value."`
 	CgroupDriver string `toml:"cgroup_driver" comment:"cgroupfs, systemd, or auto (systemd when the host runs systemd as PID 1)."`
+	// SandboxPool is how many pod sandboxes are kept started ahead of the
+	// pods that take them: each is a pause process and its shim, idle.
+	SandboxPool int `toml:"sandbox_pool" comment:"Pod sandboxes (pause and shim, with a network namespace) kept started ahead of the pods that take them, which then start without waiting for their pause; 0 disables. cgroupfs driver on cgroup v1 only."`
 
 	Containerd Containerd `toml:"containerd"`
 	CNI        CNI        `toml:"cni"`
@@ -123,6 +126,7 @@ func Default() Config {
 		LogLevel:     "info",
 		OOMScoreAdj:  -999,
 		CgroupDriver: "auto",
+		SandboxPool:  1,
 		Containerd: Containerd{
 			Binary:       "containerd",
 			Namespace:    "berth",
@@ -196,6 +200,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("cgroup_driver must be auto, cgroupfs or systemd, got %q: %w", c.CgroupDriver, errdefs.ErrInvalidArgument)
 	}
+	if c.SandboxPool < 0 || c.SandboxPool > maxSandboxPool {
+		return fmt.Errorf("sandbox_pool must be between 0 and %d, got %d: %w", maxSandboxPool, c.SandboxPool, errdefs.ErrInvalidArgument)
+	}
 	if c.Containerd.Namespace == "" {
 		return fmt.Errorf("containerd.namespace must not be empty: %w", errdefs.ErrInvalidArgument)
 	}
@@ -227,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// maxSandboxPool bounds the idle pauses and shims a node keeps.
+const maxSandboxPool = 16
 
 // maxShimSocketDir is containerd v2's limit on shim socket_dir (Linux).
 const maxShimSocketDir = 38

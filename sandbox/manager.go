@@ -95,6 +95,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Events receives the sandboxes' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
+	// PoolSize is how many sandboxes are kept started ahead of the pods
+	// that take them (pool.go); 0 keeps none.
+	PoolSize int
 }
 
 // Manager runs, stops and removes pod sandboxes.
@@ -107,6 +110,8 @@ type Manager struct {
 
 	pauseMu sync.Mutex
 	pause   *pauseImage
+
+	pool pool
 
 	// cleanups counts the work left running after a call returned: pause
 	// tasks deleted after their exit, mounts of stopped sandboxes.
@@ -163,11 +168,32 @@ func (f *inflight) wait(ctx context.Context) error {
 
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
-	return &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
+	m := &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
+	if cfg.PoolSize > 0 {
+		m.pool.size = cfg.PoolSize
+		hier, err := cgroupV1Hierarchies()
+		switch {
+		case err != nil:
+			cfg.Logger.Warn("no sandbox pool: the cgroup hierarchies could not be read", "error", err)
+		case hier == nil:
+			cfg.Logger.Info("no sandbox pool: it needs cgroup v1, where a pooled pause can be moved into its pod's cgroup with runc's settings")
+		}
+		m.pool.hier = hier
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "berth", Subsystem: "sandbox", Name: "pool_ready",
+			Help: "Pod sandboxes started ahead and waiting for a pod to take them.",
+		}, func() float64 { return float64(m.pool.readyCount()) }))
+	}
+	return m
 }
 
 // publish announces a change of sb's own (not one of its containers').
 func (m *Manager) publish(kind lifecycle.Kind, sb *Sandbox) {
+	if sb.pooled.Load() {
+		return // no pod's yet
+	}
 	m.cfg.Events.Publish(lifecycle.Event{Kind: kind, ID: sb.ID, Sandbox: sb})
 }
 

@@ -16,6 +16,7 @@ const (
 	stagePauseContainer = "pause-container" // containerd container and its rootfs
 	stagePauseTask      = "pause-task"      // shim start and runc create
 	stagePauseRun       = "pause-run"       // runc start
+	stageAdopt          = "adopt"           // a pooled pause given the pod's hostname and cgroup
 	stageStop           = "stop"            // the whole StopPodSandbox work
 	stageCNIDel         = "cni-del"
 	stagePauseStop      = "pause-stop"

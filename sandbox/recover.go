@@ -27,6 +27,11 @@ import (
 // an empty store would let kubelet create every pod twice. Problems with
 // one sandbox or one leftover are logged, and the rest recovered.
 func (m *Manager) Recover(ctx context.Context) (int, error) {
+	// Pooled sandboxes no pod took go first: their records and namespaces
+	// would otherwise be taken for leftovers below, their pauses left.
+	for _, err := range m.removePooledLeftovers(ctx) {
+		m.cfg.Logger.Warn("sandbox recovery", "error", err)
+	}
 	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return 0, fmt.Errorf("list sandboxes in containerd: %w", err)

@@ -96,5 +96,10 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	if err := os.RemoveAll(sb.Dir); err != nil {
 		return fmt.Errorf("remove sandbox files: %w", err)
 	}
+	// The pause is gone (awaitPauseDeleted): the cgroup a pooled one was
+	// moved into is empty.
+	if sb.MovedCgroup != "" {
+		return removeCgroup(m.pool.hier, sb.MovedCgroup)
+	}
 	return nil
 }

@@ -74,13 +74,30 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if res == nil {
 		return existing, nil
 	}
+	key, poolable := poolKey(cfg, handler)
+	var taken *pooled
+	if poolable {
+		if taken = m.pool.take(ctx, key); taken != nil {
+			id = taken.sb.ID
+			m.names.rekey(res, id)
+		}
+	}
 	done := make(chan error, 1)
 	go func() {
 		workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 		defer cancel()
-		err := m.run(workCtx, id, name, cfg, handler, runtimeOpt)
+		var err error
+		if taken != nil {
+			err = m.runPooled(workCtx, taken, name, cfg, handler)
+		} else {
+			_, err = m.run(workCtx, id, name, cfg, handler, runtimeOpt, false)
+		}
 		m.names.finish(name, res, err)
 		done <- err
+		if poolable {
+			// After this pod's start, not beside it.
+			m.refill(workCtx, key, cfg, handler)
+		}
 	}()
 	select {
 	case err := <-done:
@@ -93,11 +110,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	}
 }
 
-func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodSandboxConfig, handler string, runtimeOpt containerd.NewContainerOpts) (retErr error) {
+// run creates and starts a sandbox: for a pod, or, pooled, for the pool,
+// with no network yet, listed nowhere and announced to no one.
+func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodSandboxConfig, handler string, runtimeOpt containerd.NewContainerOpts, pooled bool) (_ *Sandbox, retErr error) {
 	start := time.Now()
 	pause, err := m.resolvePause(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	md := Metadata{ID: id, Name: name, Config: cfg, RuntimeHandler: handler, CreatedAt: time.Now(), Dir: m.sandboxDir(id)}
 	hostNetwork := md.HostNetwork()
@@ -110,7 +129,8 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	if md.IDMappings().Enabled() {
 		md.UserNSPath = m.usernsPin(id)
 	}
-	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY})
+	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: pooled})
+	sb.pooled.Store(pooled)
 
 	// Every resource below is released by the same idempotent teardown as
 	// Stop and Remove use, so it is registered before the first one is
@@ -124,6 +144,10 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
+		if cleanupErr != nil && pooled {
+			m.cfg.Logger.Error("cleanup after a failed start of a pooled sandbox failed; berthd's next start removes it", "sandbox", id, "error", cleanupErr)
+			return
+		}
 		if cleanupErr != nil {
 			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", id, "error", cleanupErr)
 			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })
@@ -142,83 +166,80 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	// the namespaces: they are made meanwhile. The cleanup waits for them
 	// too.
 	madeC := make(chan madePause, 1)
-	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, leaseErr) }()
+	kind := KindSandbox
+	if pooled {
+		kind = KindPooled
+	}
+	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, kind, leaseErr) }()
 	made := sync.OnceValue(func() madePause { return <-madeC })
 	defer func() { _ = made() }()
 
 	if err := writeFiles(&md, m.cfg.ResolvConf); err != nil {
-		return fmt.Errorf("write pod files: %w", err)
+		return nil, fmt.Errorf("write pod files: %w", err)
 	}
 	if md.ShmPath != "" {
 		if err := mountShm(md.ShmPath); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !hostNetwork {
 		if err := m.createNetNS(&md); err != nil {
-			return err
+			return nil, err
 		}
 		if err := netns.BringUpLoopback(md.NetNSPath); err != nil {
-			return fmt.Errorf("bring up lo: %w", err)
+			return nil, fmt.Errorf("bring up lo: %w", err)
 		}
 	}
-
-	m.metrics.since(stagePrepare, start)
+	if !pooled {
+		m.metrics.since(stagePrepare, start)
+	}
 
 	// The network and the pause task need only the namespace: set them up
 	// side by side. The pod's IPs are recorded on the pause container as
 	// soon as both exist, so that the commit is not on the path of the
 	// two's slower (most often the pause's).
-	netDone := make(chan error, 1)
+	var netDone <-chan error
 	var ips []netip.Addr
-	if hostNetwork {
-		netDone <- nil
+	if hostNetwork || pooled {
+		netDone = closedErr
 	} else {
-		mappings := portMappings(cfg)
-		bw, _ := bandwidthCapability(cfg.GetAnnotations()) // validated before the name was reserved
-		if err := m.cfg.HostPorts.Reserve(id, hostPorts(mappings)); err != nil {
-			return err
+		var err error
+		if netDone, err = m.startNetwork(ctx, sb, &ips, func() error { return made().err }); err != nil {
+			return nil, err
 		}
-		go func() {
-			cniStart := time.Now()
-			res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
-				ID: id, NetNSPath: md.NetNSPath,
-				PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
-				PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
-			})
-			m.metrics.since(stageCNIAdd, cniStart)
-			if err == nil && len(res.IPs) > 0 {
-				ips = res.IPs
-				// When the pause container could not be made, Run fails
-				// with that error and there is nothing to record on.
-				if made().err == nil {
-					err = m.recordNetwork(ctx, id, ips)
-				}
-			}
-			netDone <- err
-		}()
 	}
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.createRecord(ctx, id) }()
 	pauseStart := time.Now()
 	pid, taskErr := m.startPause(ctx, sb, made())
-	m.metrics.since(stagePause, pauseStart)
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
-		return err
+		return nil, err
 	}
-	if err := sb.Update(func(s Status) (Status, error) {
+	if pooled {
+		sb.Update(func(s Status) (Status, error) {
+			s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, pid
+			return s, nil
+		})
+		return sb, nil
+	}
+	m.metrics.since(stagePause, pauseStart)
+	sb.Update(func(s Status) (Status, error) {
 		s.State, s.Pid, s.IPs = runtimeapi.PodSandboxState_SANDBOX_READY, pid, ips
 		return s, nil
-	}); err != nil {
-		return err
-	}
+	})
+	return sb, m.announce(ctx, sb, start)
+}
+
+// announce makes a sandbox that is ready the pod's: NRI plugins agree to
+// it, then it is listed and its start published.
+func (m *Manager) announce(ctx context.Context, sb *Sandbox, start time.Time) error {
 	if m.cfg.NRI != nil {
 		// Plugins see the sandbox ready, before anyone else can: it is
 		// not listed, and takes no containers, until they agreed.
 		unblock := m.cfg.NRI.BlockSync()
 		defer unblock()
 		if err := m.cfg.NRI.RunPodSandbox(ctx, sb); err != nil {
-			return fmt.Errorf("NRI plugin refused sandbox %s: %w", id, err)
+			return fmt.Errorf("NRI plugin refused sandbox %s: %w", sb.ID, err)
 		}
 	}
 	m.store.add(sb)
@@ -226,7 +247,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 	m.publish(lifecycle.Created, sb)
 	m.publish(lifecycle.Started, sb)
 	m.metrics.since(stageRun, start)
-	m.cfg.Logger.Info("sandbox ready", "sandbox", id, "pod", cfg.Metadata.Namespace+"/"+cfg.Metadata.Name, "ips", ips, "took", time.Since(start))
+	m.cfg.Logger.Info("sandbox ready", "sandbox", sb.ID, "pod", sb.Config.Metadata.Namespace+"/"+sb.Config.Metadata.Name, "ips", sb.Status().IPs, "took", time.Since(start))
 	return nil
 }
 
@@ -240,7 +261,7 @@ type madePause struct {
 
 // makePause creates the pause container and its rootfs once the pod's
 // lease exists.
-func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, leaseErr func() error) madePause {
+func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, kind string, leaseErr func() error) madePause {
 	if err := leaseErr(); err != nil {
 		return madePause{err: err}
 	}
@@ -268,7 +289,7 @@ func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, run
 		containerd.WithImageName(p.ref),
 		runtimeOpt,
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
-		containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
+		containerd.WithContainerLabels(map[string]string{LabelKind: kind, labelSandboxName: sb.Name}),
 		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
 	)
 	r := <-rootfs
@@ -381,6 +402,18 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 			exitC = retryLater(err)
 		}
 	}
+	// A pooled pause that exits takes its sandbox out of the pool, which
+	// removes it once the task is deleted (below).
+	if m.pool.exited(sb) {
+		m.pool.discarding.Add(1)
+		defer func() {
+			go func() {
+				defer m.pool.discarding.Done()
+				<-w.deleted
+				m.destroyPooled(ctx, sb)
+			}()
+		}()
+	}
 	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
 		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
@@ -470,4 +503,129 @@ func dnsCapability(dns *runtimeapi.DNSConfig) *cni.DNS {
 		return nil
 	}
 	return &cni.DNS{Servers: dns.Servers, Searches: dns.Searches, Options: dns.Options}
+}
+
+// closedErr is a network set-up that has nothing to do: closed, it gives
+// nil to every receive.
+var closedErr = func() <-chan error {
+	c := make(chan error)
+	close(c)
+	return c
+}()
+
+// startNetwork reserves the pod's hostPorts and runs CNI ADD in the
+// background; the channel gives its outcome once the pod's IPs are in
+// *ips and recorded on the pause container (when made says it exists).
+func (m *Manager) startNetwork(ctx context.Context, sb *Sandbox, ips *[]netip.Addr, made func() error) (<-chan error, error) {
+	cfg := sb.Config
+	mappings := portMappings(cfg)
+	bw, _ := bandwidthCapability(cfg.GetAnnotations()) // validated before the name was reserved
+	if err := m.cfg.HostPorts.Reserve(sb.ID, hostPorts(mappings)); err != nil {
+		return nil, err
+	}
+	netDone := make(chan error, 1)
+	go func() {
+		cniStart := time.Now()
+		res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
+			ID: sb.ID, NetNSPath: sb.NetNSPath,
+			PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
+			PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
+		})
+		m.metrics.since(stageCNIAdd, cniStart)
+		if err == nil && len(res.IPs) > 0 {
+			*ips = res.IPs
+			// When the pause container could not be made, Run fails
+			// with that error and there is nothing to record on.
+			if made() == nil {
+				err = m.recordNetwork(ctx, sb.ID, res.IPs)
+			}
+		}
+		netDone <- err
+	}()
+	return netDone, nil
+}
+
+// runPooled makes a pooled sandbox the pod's: the pod's files, its network,
+// and its hostname and cgroup given to the pause (adopt), and the pause
+// container's record rewritten as if it had been made for the pod.
+func (m *Manager) runPooled(ctx context.Context, e *pooled, name string, cfg *runtimeapi.PodSandboxConfig, handler string) (retErr error) {
+	start := time.Now()
+	md := e.sb.Metadata
+	md.Name, md.Config, md.CreatedAt = name, cfg, time.Now()
+	md.MovedCgroup = CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)
+	sb, err := m.pool.claim(e, md)
+	if err != nil {
+		m.discard(ctx, e.sb)
+		return fmt.Errorf("%w; retry to get a sandbox of its own", err)
+	}
+	sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = false; return s, nil })
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		if cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); cleanupErr != nil {
+			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", sb.ID, "error", cleanupErr)
+			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })
+			m.store.add(sb)
+		}
+	}()
+	pause, err := m.resolvePause(ctx)
+	if err != nil {
+		return err
+	}
+	if err := writeFiles(&sb.Metadata, m.cfg.ResolvConf); err != nil {
+		return fmt.Errorf("write pod files: %w", err)
+	}
+	var ips []netip.Addr
+	netDone, err := m.startNetwork(ctx, sb, &ips, func() error { return nil })
+	if err != nil {
+		return err
+	}
+	recordDone := make(chan error, 1)
+	go func() { recordDone <- m.relabelPooled(ctx, sb, pause) }()
+	adoptErr := m.adopt(ctx, sb)
+	if err := errors.Join(adoptErr, <-netDone, <-recordDone); err != nil {
+		return err
+	}
+	if w := sb.watch.Load(); w != nil {
+		select {
+		case <-w.exited:
+			return fmt.Errorf("the pause process of sandbox %s exited", sb.ID)
+		default:
+		}
+	}
+	sb.Update(func(s Status) (Status, error) {
+		s.IPs = ips
+		return s, nil
+	})
+	return m.announce(ctx, sb, start)
+}
+
+// relabelPooled rewrites a taken pooled pause container's record as Run
+// would have written it for the pod: its labels, metadata and spec.
+func (m *Manager) relabelPooled(ctx context.Context, sb *Sandbox, p *pauseImage) error {
+	spec, err := oci.GenerateSpec(ctx, m.cfg.Client, &containers.Container{ID: sb.ID}, m.pauseSpecOpts(&sb.Metadata, p)...)
+	if err != nil {
+		return fmt.Errorf("the pod's pause spec: %w", err)
+	}
+	specAny, err := typeurl.MarshalAny(spec)
+	if err != nil {
+		return err
+	}
+	mdAny, err := typeurl.MarshalAny(&sb.Metadata)
+	if err != nil {
+		return err
+	}
+	_, err = m.cfg.Client.ContainerService().Update(ctx, containers.Container{
+		ID:         sb.ID,
+		Labels:     map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name},
+		Spec:       specAny,
+		Extensions: map[string]typeurl.Any{extensionMetadata: mdAny},
+	}, "labels", "spec", "extensions."+extensionMetadata)
+	if err != nil {
+		return fmt.Errorf("record the pooled pause as the pod's: %w", err)
+	}
+	return nil
 }

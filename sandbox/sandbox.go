@@ -31,6 +31,9 @@ type Metadata struct {
 	// namespace, for the pause container to join; empty when the pod uses
 	// the node's user namespace.
 	UserNSPath string `json:"userNSPath,omitempty"`
+	// MovedCgroup is the cgroup Berth moved a pooled pause into when the
+	// pod took it, and removes after the pause; runc removes the others.
+	MovedCgroup string `json:"movedCgroup,omitempty"`
 }
 
 // HostNetwork reports whether the pod uses the node's network namespace.
@@ -83,6 +86,9 @@ type Sandbox struct {
 	lifecycle sync.Mutex
 	// watch is set while a watcher waits on the pause task's exit.
 	watch atomic.Pointer[pauseWatch]
+	// pooled is set while the sandbox is in the pool (pool.go): no pod's,
+	// not listed, announced to no one.
+	pooled atomic.Bool
 	// unmounting is the last release of the sandbox's mounts, started by
 	// Stop or Remove and awaited by Remove; set and read under lifecycle.
 	unmounting *unmountJob

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -186,11 +187,26 @@ func readLine(addr string) (string, error) {
 func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []string {
 	t.Helper()
 	var found []string
-	if m := harness.MountsUnder(filepath.Join(d.State, "netns")); len(m) > 0 {
-		found = append(found, fmt.Sprintf("netns mounts %v", m))
+	// The sandbox pool's (no pod's) are berthd's to keep; ids are never
+	// pooled ones: a pod took them. One being made has its mounts a moment
+	// before its pause container is labelled pooled.
+	var pool, netnsMounts, shmMounts []string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		pool = pooledSandboxes(t, d)
+		netnsMounts = notPooled(harness.MountsUnder(filepath.Join(d.State, "netns")), pool)
+		shmMounts = notPooled(harness.MountsUnder(filepath.Join(d.State, "sandboxes")), pool)
+		if len(netnsMounts)+len(shmMounts) == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
-	if m := harness.MountsUnder(filepath.Join(d.State, "sandboxes")); len(m) > 0 {
-		found = append(found, fmt.Sprintf("shm mounts %v", m))
+	if len(netnsMounts) > 0 {
+		found = append(found, fmt.Sprintf("netns mounts %v", netnsMounts))
+	}
+	if len(shmMounts) > 0 {
+		found = append(found, fmt.Sprintf("shm mounts %v", shmMounts))
+	}
+	if len(pool) > 1 {
+		found = append(found, fmt.Sprintf("%d pooled sandboxes, more than the pool's one", len(pool)))
 	}
 	if br, err := netlink.LinkByName(d.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -231,6 +247,34 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 		}
 	}
 	return found
+}
+
+// pooledSandboxes are the IDs of the sandboxes berthd keeps started ahead
+// of pods (its sandbox pool).
+func pooledSandboxes(t *testing.T, d *harness.Daemon) []string {
+	t.Helper()
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	cs, err := containerdOf(t, d).Containers(ctx, `labels."io.berth.kind"==sandbox-pool`)
+	if err != nil {
+		t.Fatalf("list pooled sandboxes: %v", err)
+	}
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID())
+	}
+	return ids
+}
+
+// notPooled drops the paths of pooled sandboxes.
+func notPooled(paths, pooled []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !slices.ContainsFunc(pooled, func(id string) bool { return strings.Contains(p, id) }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // containerdLeftovers lists what berthd's containerd still holds of the

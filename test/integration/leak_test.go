@@ -145,8 +145,10 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 	if m := len(harness.MountsUnder(d.Dir)); m != mountsBefore {
 		t.Errorf("mounts under berthd's dirs: %d before, %d after: %v", mountsBefore, m, harness.MountsUnder(d.Dir))
 	}
-	if s := shimsOf(d); s != 0 {
-		t.Errorf("%d containerd shims still run with no pod left", s)
+	// The sandbox pool keeps one pod's pause and shim started ahead
+	// (berth_sandbox_pool_ready), and no more.
+	if s, pooled := shimsOf(d), metric(t, metrics, "berth_sandbox_pool_ready"); s != pooled || pooled > 1 {
+		t.Errorf("%d containerd shims still run with no pod left; the pool holds %d", s, pooled)
 	}
 	// A few fds and goroutines come and go (gRPC connections, timers); a
 	// leak grows with the cycles.
@@ -159,16 +161,22 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("berthd fds %d -> %d, goroutines %d -> %d", fdsBefore, fdsAfter, goBefore, goAfter)
-	// Every pod start is timed, by stage and at the edge.
+	// Every pod start is timed, by stage and at the edge. A pod either
+	// started its pause or took a pooled one, which was adopted; all but
+	// the first took one here.
 	for _, series := range []string{
 		`berth_sandbox_stage_duration_seconds_count{stage="run"}`,
 		`berth_sandbox_stage_duration_seconds_count{stage="cni-add"}`,
-		`berth_sandbox_stage_duration_seconds_count{stage="pause-start"}`,
 		`berth_cri_request_duration_seconds_count{code="OK",method="RunPodSandbox"}`,
 	} {
 		if got := metric(t, metrics, series); got != n+1 {
 			t.Errorf("%s = %d, want %d", series, got, n+1)
 		}
+	}
+	started := metric(t, metrics, `berth_sandbox_stage_duration_seconds_count{stage="pause-start"}`)
+	adopted := metric(t, metrics, `berth_sandbox_stage_duration_seconds_count{stage="adopt"}`)
+	if started+adopted != n+1 || adopted != n {
+		t.Errorf("%d pods started their pause and %d took a pooled one; want 1 and %d", started, adopted, n)
 	}
 	if fdsAfter > fdsBefore+5 {
 		t.Errorf("berthd fds grew from %d to %d over %d cycles", fdsBefore, fdsAfter, n)

@@ -173,12 +173,14 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
 		Events:         events,
+		PoolSize:       sandboxPool(cfg),
 	})
 
 	defer func() {
 		// After the CRI server stopped, before containerd does.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		sandboxes.ClosePool(ctx)
 		if err := sandboxes.WaitCleanups(ctx); err != nil {
 			log.Warn("pause tasks still being deleted at shutdown; RemovePodSandbox finishes them after the restart", "error", err)
 		}
@@ -382,6 +384,15 @@ func childEnv(dirs ...string) []string {
 		env = append(env, kv)
 	}
 	return append(env, "PATH="+path)
+}
+
+// sandboxPool is the sandbox pool's size: none under systemd, which owns
+// the cgroups a pooled pause would be moved between.
+func sandboxPool(cfg config.Config) int {
+	if cgroupDriver(cfg.CgroupDriver) == runtimeapi.CgroupDriver_SYSTEMD {
+		return 0
+	}
+	return cfg.SandboxPool
 }
 
 func cgroupDriver(setting string) runtimeapi.CgroupDriver {

@@ -1,0 +1,255 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-cri/berth/internal/procsig"
+)
+
+// A pooled pause (pool.go) was started before its pod was known, with a
+// placeholder hostname and in a cgroup of the pool's. When a pod takes it,
+// it is given what runc would have given it at its start: the pod's
+// hostname in its UTS namespace, and a cgroup under the pod's cgroup
+// parent set up as runc set up the pool's.
+
+// setHostname sets the hostname of the UTS namespace p owns.
+func setHostname(p procsig.Process, name string) error {
+	fd, err := p.Open()
+	if err != nil {
+		return fmt.Errorf("open the pause process: %w", err)
+	}
+	defer unix.Close(fd)
+	errc := make(chan error, 1)
+	go func() {
+		// The thread enters the pause's UTS namespace and is never given
+		// back: a goroutine that ends locked takes its thread with it.
+		runtime.LockOSThread()
+		if err := unix.Setns(fd, unix.CLONE_NEWUTS); err != nil {
+			errc <- fmt.Errorf("enter the pod's UTS namespace: %w", err)
+			return
+		}
+		errc <- unix.Sethostname([]byte(name))
+	}()
+	return <-errc
+}
+
+// cgroupHierarchy is one mounted cgroup hierarchy.
+type cgroupHierarchy struct {
+	mountpoint string
+	cpuset     bool
+}
+
+// cgroupV1Hierarchies lists the cgroup v1 hierarchies (and, on a hybrid
+// host, the unified one), or none on a cgroup v2 host: there, runc's
+// device rules are eBPF programs attached to the container's cgroup,
+// which a move to another cgroup would leave behind.
+func cgroupV1Hierarchies() ([]cgroupHierarchy, error) {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []cgroupHierarchy
+	v1 := false
+	for _, mnt := range mounts {
+		if mnt.Root != "/" {
+			continue // a bind of a sub-cgroup, as inside a container
+		}
+		v1 = v1 || mnt.FSType == "cgroup"
+		out = append(out, cgroupHierarchy{mountpoint: mnt.Mountpoint, cpuset: strings.Contains(","+mnt.VFSOptions+",", ",cpuset,")})
+	}
+	if !v1 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// copiedCgroupFiles are the settings runc may write for a pause, copied
+// from its first cgroup to the one it moves to. The device rules are
+// copied apart.
+var copiedCgroupFiles = []string{"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "pids.max", "memory.limit_in_bytes"}
+
+// moveCgroup moves p from the cgroup from to the cgroup to, in every
+// hierarchy runc put it in, with from's settings.
+func moveCgroup(hier []cgroupHierarchy, p procsig.Process, from, to string) error {
+	for _, h := range hier {
+		src, dst := filepath.Join(h.mountpoint, from), filepath.Join(h.mountpoint, to)
+		if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+			continue // runc did not join this one
+		}
+		if err := mkCgroup(h, dst); err != nil {
+			return err
+		}
+		if err := copyCgroupSettings(src, dst); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, "cgroup.procs"), []byte(strconv.Itoa(p.PID)), 0); err != nil {
+			return fmt.Errorf("move the pause into %s: %w", dst, err)
+		}
+	}
+	// The PID written was p's only if p still runs.
+	fd, err := p.Open()
+	if err != nil {
+		return fmt.Errorf("the pause process after its move: %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// mkCgroup creates dir and its missing parents. A new cpuset cgroup has
+// no CPUs or memory nodes until given its parent's, as runc gives them.
+func mkCgroup(h cgroupHierarchy, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != h.mountpoint {
+		if err := mkCgroup(h, parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	if !h.cpuset {
+		return nil
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(cur)) > 0 {
+			continue
+		}
+		val, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), val, 0); err != nil {
+			return fmt.Errorf("set %s of %s: %w", f, dir, err)
+		}
+	}
+	return nil
+}
+
+// copyCgroupSettings gives dst the settings of src that differ, and src's
+// device rules: all devices denied, then src's allowed ones.
+func copyCgroupSettings(src, dst string) error {
+	for _, f := range copiedCgroupFiles {
+		want, err := os.ReadFile(filepath.Join(src, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		have, err := os.ReadFile(filepath.Join(dst, f))
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(have, want) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), want, 0); err != nil {
+			return fmt.Errorf("set %s of %s: %w", f, dst, err)
+		}
+	}
+	rules, err := os.ReadFile(filepath.Join(src, "devices.list"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have, err := os.ReadFile(filepath.Join(dst, "devices.list"))
+	if err != nil || bytes.Equal(have, rules) {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dst, "devices.deny"), []byte("a"), 0); err != nil {
+		return fmt.Errorf("deny devices in %s: %w", dst, err)
+	}
+	for _, rule := range strings.Split(strings.TrimSpace(string(rules)), "\n") {
+		if rule == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dst, "devices.allow"), []byte(rule), 0); err != nil {
+			return fmt.Errorf("allow device %q in %s: %w", rule, dst, err)
+		}
+	}
+	return nil
+}
+
+// removeCgroup removes the cgroup path from every hierarchy once its last
+// process has gone. A cgroup whose last process just exited may be busy
+// for a moment: retried, as runc does.
+func removeCgroup(hier []cgroupHierarchy, path string) error {
+	var errs []error
+	for _, h := range hier {
+		dir := filepath.Join(h.mountpoint, path)
+		var err error
+		for wait := time.Millisecond; ; wait *= 2 {
+			err = unix.Rmdir(dir)
+			if !errors.Is(err, unix.EBUSY) || wait > 200*time.Millisecond {
+				break
+			}
+			time.Sleep(wait)
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retargetRuncState points runc's record of a moved pause at its new
+// cgroup, so that what runc does with it later (ps, delete, the cgroup's
+// removal) acts on the cgroup the pause is in. runc writes the record at
+// create and start, and for a pause never again. Nothing but the cgroup
+// paths changes; the file is replaced in one rename.
+func retargetRuncState(stateFile, from, to string) error {
+	data, err := os.ReadFile(stateFile)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // keep runc's integers as written
+	var state map[string]any
+	if err := dec.Decode(&state); err != nil {
+		return fmt.Errorf("runc state %s: %w", stateFile, err)
+	}
+	paths, _ := state["cgroup_paths"].(map[string]any)
+	for k, v := range paths {
+		if p, ok := v.(string); ok && strings.HasSuffix(p, from) {
+			paths[k] = strings.TrimSuffix(p, from) + to
+		}
+	}
+	cfg, _ := state["config"].(map[string]any)
+	cg, _ := cfg["cgroups"].(map[string]any)
+	if cg == nil || cg["path"] != from {
+		return fmt.Errorf("runc state %s: cgroup path is %v, not %s", stateFile, cg["path"], from)
+	}
+	cg["path"] = to
+	out, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	tmp := stateFile + ".berth"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, stateFile)
+}

@@ -1,0 +1,25 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"errors"
+
+	"github.com/berth-cri/berth/internal/procsig"
+)
+
+// The sandbox pool needs Linux's cgroups and namespaces.
+
+type cgroupHierarchy struct{}
+
+func cgroupV1Hierarchies() ([]cgroupHierarchy, error) { return nil, nil }
+
+func setHostname(procsig.Process, string) error { return errors.ErrUnsupported }
+
+func moveCgroup([]cgroupHierarchy, procsig.Process, string, string) error {
+	return errors.ErrUnsupported
+}
+
+func removeCgroup([]cgroupHierarchy, string) error { return nil }
+
+func retargetRuncState(string, string, string) error { return errors.ErrUnsupported }

@@ -1,0 +1,367 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/typeurl/v2"
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// A sandbox pool keeps pod sandboxes started ahead of the pods that will
+// take them: a pinned network namespace with its loopback up, the pod's
+// /dev/shm, a containerd sandbox record and lease, and a running pause
+// task (its shim, runc create and start: most of a RunPodSandbox). A pod
+// whose pause would be the same takes one, and its RunPodSandbox is left
+// with CNI ADD and what the pause could not have been given before the pod
+// was known (adopt_linux.go): its hostname and its cgroup. The pool is
+// filled again after each RunPodSandbox that could have used it, in the
+// background, for the shape of pod last asked for.
+//
+// Which pods are alike (poolKey): the pause's spec depends, beyond the
+// sandbox's ID, name, hostname and cgroup parent, only on the runtime
+// handler and the pod's Linux security context. Pods on the host's network
+// or in a user namespace of their own, or with sysctls (set by runc in
+// the pause's namespaces), always start their own pause.
+
+// KindPooled labels a pause container started for the pool, taken by no
+// pod yet; a pod that takes it relabels it KindSandbox.
+const KindPooled = "sandbox-pool"
+
+// poolCgroupParent holds the pooled pauses' cgroups until pods take them.
+const poolCgroupParent = "/berth-pool"
+
+// pool is the set of pooled sandboxes.
+type pool struct {
+	size int
+	// hier is where pooled pauses are moved from; nil disables the pool.
+	hier []cgroupHierarchy
+
+	mu    sync.Mutex
+	ready []*pooled
+	// taken are out of ready, held by a Run until it claims them.
+	taken map[*Sandbox]*pooled
+	// filling are the fills under way, each closing its channel when done.
+	filling map[chan struct{}]string
+	// want is the shape the pool is filled for: the last poolable pod's.
+	want       string
+	template   *runtimeapi.PodSandboxConfig
+	handler    string
+	closed     bool
+	fills      sync.WaitGroup
+	discarding sync.WaitGroup
+}
+
+// pooled is one sandbox of the pool.
+type pooled struct {
+	sb  *Sandbox
+	key string
+	// died is set, under pool.mu, when its pause exited after a Run took
+	// it and before the Run claimed it.
+	died bool
+}
+
+// poolKey says which pods can share a pooled pause, and whether cfg's can.
+func poolKey(cfg *runtimeapi.PodSandboxConfig, handler string) (string, bool) {
+	lnx := cfg.GetLinux()
+	sc := lnx.GetSecurityContext()
+	ns := sc.GetNamespaceOptions()
+	if ns.GetNetwork() == runtimeapi.NamespaceMode_NODE || len(lnx.GetSysctls()) > 0 {
+		return "", false
+	}
+	if ids, err := UserNamespace(ns.GetUsernsOptions()); err != nil || ids.Enabled() {
+		return "", false
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(sc)
+	if err != nil {
+		return "", false
+	}
+	return handler + "\x00" + string(b), true
+}
+
+// poolTemplate is the config a pooled sandbox is made from: cfg's security
+// context, nothing of the pod's own.
+func poolTemplate(cfg *runtimeapi.PodSandboxConfig, id string) *runtimeapi.PodSandboxConfig {
+	return &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "pooled", Namespace: "berth-pool", Uid: id},
+		Hostname: "pooled",
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			CgroupParent:    poolCgroupParent,
+			SecurityContext: proto.Clone(cfg.GetLinux().GetSecurityContext()).(*runtimeapi.LinuxSandboxSecurityContext),
+		},
+	}
+}
+
+// readyCount is how many sandboxes wait in the pool.
+func (p *pool) readyCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready)
+}
+
+// enabled says whether a pool is kept.
+func (p *pool) enabled() bool { return p.size > 0 && p.hier != nil }
+
+// take returns a ready sandbox of shape key, now out of the pool, or nil.
+// When none is ready but one is being made, it waits for that one: started
+// earlier, it is ready sooner than a pause started now would be.
+func (p *pool) take(ctx context.Context, key string) *pooled {
+	if !p.enabled() {
+		return nil
+	}
+	for {
+		p.mu.Lock()
+		for i, e := range p.ready {
+			if e.key == key {
+				p.ready = append(p.ready[:i], p.ready[i+1:]...)
+				if p.taken == nil {
+					p.taken = map[*Sandbox]*pooled{}
+				}
+				p.taken[e.sb] = e
+				p.mu.Unlock()
+				return e
+			}
+		}
+		var wait chan struct{}
+		for done, k := range p.filling {
+			if k == key {
+				wait = done
+				break
+			}
+		}
+		p.mu.Unlock()
+		if wait == nil {
+			return nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// claim makes e's sandbox the pod's: from here its pause's exit is the
+// pod's, reported as any pod's. It fails if the pause exited while pooled.
+func (p *pool) claim(e *pooled, md Metadata) (*Sandbox, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.taken, e.sb)
+	if e.died {
+		return nil, fmt.Errorf("the pooled pause of sandbox %s exited", e.sb.ID)
+	}
+	sb := e.sb
+	sb.Name, sb.Config, sb.CreatedAt, sb.MovedCgroup = md.Name, md.Config, md.CreatedAt, md.MovedCgroup
+	sb.pooled.Store(false)
+	return sb, nil
+}
+
+// exited is called by the watcher of sb's pause when it exits, and says
+// whether sb is pooled, in which case it leaves the pool.
+func (p *pool) exited(sb *Sandbox) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !sb.pooled.Load() {
+		return false
+	}
+	for i, e := range p.ready {
+		if e.sb == sb {
+			p.ready = append(p.ready[:i], p.ready[i+1:]...)
+			return true
+		}
+	}
+	// Taken, not yet claimed: the claim fails and its Run cleans up.
+	if e, ok := p.taken[sb]; ok {
+		e.died = true
+	}
+	return false
+}
+
+// refill asks for the pool to hold sandboxes of key's shape, made from
+// cfg, and starts making the missing ones. Sandboxes of another shape are
+// discarded.
+func (m *Manager) refill(ctx context.Context, key string, cfg *runtimeapi.PodSandboxConfig, handler string) {
+	p := &m.pool
+	if !p.enabled() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.want != key {
+		p.want, p.template, p.handler = key, cfg, handler
+		kept := p.ready[:0]
+		for _, e := range p.ready {
+			if e.key == key {
+				kept = append(kept, e)
+				continue
+			}
+			m.discard(ctx, e.sb)
+		}
+		p.ready = kept
+	}
+	if p.filling == nil {
+		p.filling = map[chan struct{}]string{}
+	}
+	for n := len(p.ready) + len(p.filling); n < p.size; n++ {
+		done := make(chan struct{})
+		p.filling[done] = key
+		p.fills.Add(1)
+		go m.fill(context.WithoutCancel(ctx), key, p.template, handler, done)
+	}
+}
+
+// fill makes one pooled sandbox of shape key.
+func (m *Manager) fill(ctx context.Context, key string, cfg *runtimeapi.PodSandboxConfig, handler string, done chan struct{}) {
+	p := &m.pool
+	defer p.fills.Done()
+	id := newID()
+	sb, err := m.makePooled(ctx, id, poolTemplate(cfg, id), handler)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.filling, done)
+	defer close(done)
+	if err != nil {
+		m.cfg.Logger.Warn("starting a pooled sandbox failed; pods start their own until the next one", "error", err)
+		return
+	}
+	if p.closed || p.want != key || len(p.ready) >= p.size {
+		m.discard(ctx, sb)
+		return
+	}
+	p.ready = append(p.ready, &pooled{sb: sb, key: key})
+}
+
+// makePooled runs a sandbox for the pool.
+func (m *Manager) makePooled(ctx context.Context, id string, cfg *runtimeapi.PodSandboxConfig, handler string) (*Sandbox, error) {
+	runtimeOpt, err := m.runtimeFor(handler)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	defer cancel()
+	return m.run(ctx, id, "pool_"+id, cfg, handler, runtimeOpt, true)
+}
+
+// discard tears a pooled sandbox down in the background. Called with
+// pool.mu held.
+func (m *Manager) discard(ctx context.Context, sb *Sandbox) {
+	m.pool.discarding.Add(1)
+	go func() {
+		defer m.pool.discarding.Done()
+		m.destroyPooled(ctx, sb)
+	}()
+}
+
+// destroyPooled releases everything a pooled sandbox holds.
+func (m *Manager) destroyPooled(ctx context.Context, sb *Sandbox) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); err != nil {
+		m.cfg.Logger.Warn("removing a pooled sandbox failed; berthd's next start removes it", "sandbox", sb.ID, "error", err)
+	}
+}
+
+// ClosePool stops filling the pool and removes the sandboxes it holds: at
+// shutdown, before containerd stops. A restart fills it anew.
+func (m *Manager) ClosePool(ctx context.Context) {
+	p := &m.pool
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.mu.Lock()
+	for _, e := range p.ready {
+		m.discard(ctx, e.sb)
+	}
+	p.ready = nil
+	p.mu.Unlock()
+	// Each fill under way sees closed and discards what it made.
+	done := make(chan struct{})
+	go func() { p.fills.Wait(); p.discarding.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		m.cfg.Logger.Warn("pooled sandboxes still being removed at shutdown; berthd's next start removes them", "error", ctx.Err())
+	}
+}
+
+// removePooledLeftovers removes, at start, the pooled sandboxes a berthd
+// that did not stop cleanly left: no pod took them.
+func (m *Manager) removePooledLeftovers(ctx context.Context) []error {
+	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindPooled))
+	if err != nil {
+		return []error{fmt.Errorf("list pooled sandboxes: %w", err)}
+	}
+	var errs []error
+	for _, c := range containers {
+		sb, err := pooledFromContainer(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pooled sandbox %s: %w", c.ID(), err))
+			continue
+		}
+		cctx, cancel := cleanupContext(ctx)
+		err = errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove pooled sandbox %s: %w", c.ID(), err))
+		}
+	}
+	return errs
+}
+
+func pooledFromContainer(ctx context.Context, c containerd.Container) (*Sandbox, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	anyMD, ok := info.Extensions[extensionMetadata]
+	if !ok {
+		return nil, fmt.Errorf("no %s extension", extensionMetadata)
+	}
+	v, err := typeurl.UnmarshalAny(anyMD)
+	if err != nil {
+		return nil, err
+	}
+	md, ok := v.(*Metadata)
+	if !ok {
+		return nil, fmt.Errorf("extension %s holds %T", extensionMetadata, v)
+	}
+	sb := newSandbox(*md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: true})
+	sb.pooled.Store(true)
+	return sb, nil
+}
+
+// adopt gives a pooled pause, now the pod's, the pod's hostname and cgroup.
+func (m *Manager) adopt(ctx context.Context, sb *Sandbox) error {
+	w := sb.watch.Load()
+	if w == nil {
+		return fmt.Errorf("the pooled pause of sandbox %s is not watched", sb.ID)
+	}
+	start := time.Now()
+	defer m.metrics.since(stageAdopt, start)
+	if err := setHostname(w.proc, sb.Hostname()); err != nil {
+		return fmt.Errorf("set the pod's hostname: %w", err)
+	}
+	from := CgroupsPath(poolCgroupParent, sb.ID)
+	if err := moveCgroup(m.pool.hier, w.proc, from, sb.MovedCgroup); err != nil {
+		return fmt.Errorf("move the pause into the pod's cgroup: %w", err)
+	}
+	ns, err := namespaces.NamespaceRequired(ctx)
+	if err != nil {
+		return err
+	}
+	if err := retargetRuncState(filepath.Join(m.cfg.RuncRoot, ns, sb.ID, "state.json"), from, sb.MovedCgroup); err != nil {
+		return fmt.Errorf("record the pause's new cgroup in runc's state: %w", err)
+	}
+	// Empty now, and no longer runc's to remove.
+	return removeCgroup(m.pool.hier, from)
+}

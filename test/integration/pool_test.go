@@ -1,0 +1,135 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// v1Hierarchies are the mounted cgroup v1 hierarchies.
+func v1Hierarchies(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 8 && f[3] == "/" && slices.Contains(f, "cgroup") && f[len(f)-3] == "cgroup" {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// A pod that takes a pause started ahead for the pool ends as if its pause
+// had been started for it: the pod's hostname, the pause in a cgroup under
+// the pod's cgroup parent (where runc, asked by containerd, finds it), and
+// nothing of either left once the pod is removed.
+func TestAPooledSandboxBecomesThePodsOwn(t *testing.T) {
+	hier := v1Hierarchies(t)
+	if len(hier) == 0 {
+		t.Skip("the sandbox pool needs cgroup v1")
+	}
+	d, image := startWithBusybox(t)
+	// The first pod starts its own pause; the pool fills after it.
+	first, _ := runPod(t, d)
+	removePod(t, d, first)
+
+	parent := fmt.Sprintf("/berth-pool-test-%d/pod-b", os.Getpid())
+	t.Cleanup(func() {
+		for _, h := range hier {
+			os.Remove(filepath.Join(h, parent))
+			os.Remove(filepath.Join(h, filepath.Dir(parent)))
+		}
+	})
+	pooled := pooledSandboxes(t, d)
+	cfg := podConfig(func(c *runtimeapi.PodSandboxConfig) {
+		c.Hostname = "pod-b"
+		c.Linux.CgroupParent = parent
+	})
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.PodSandboxId
+	if len(pooled) == 1 && id != pooled[0] {
+		t.Fatalf("the pool held %s, but the pod got a sandbox of its own", pooled[0][:12])
+	}
+	var info struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(podStatus(t, d, id).Info["info"]), &info); err != nil || info.Pid == 0 {
+		t.Fatalf("no pause pid: %v", err)
+	}
+
+	// The pause is in the pod's cgroup in every hierarchy, and the pool's
+	// is gone.
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parent + "/" + id
+	for _, line := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[0] != "0" && f[2] != want {
+			t.Errorf("pause in cgroup %s (%s), want %s", f[2], line, want)
+		}
+	}
+	for _, h := range hier {
+		if _, err := os.Stat(filepath.Join(h, "berth-pool", id)); err == nil {
+			t.Errorf("the pool's cgroup %s is still there", filepath.Join(h, "berth-pool", id))
+		}
+	}
+	// containerd asks runc for the task's processes: runc looks in the
+	// cgroup its state names.
+	task, err := containerdOf(t, d).TaskService().ListPids(ctx, &tasks.ListPidsRequest{ContainerID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids := task.GetProcesses(); len(pids) != 1 || int(pids[0].Pid) != info.Pid {
+		t.Errorf("runc sees the pause's processes as %v, want [%d]", pids, info.Pid)
+	}
+
+	// The pod's hostname, in its UTS namespace and its files.
+	ctr := runContainer(t, d, id, cfg, ctrConfig(image, withCommand("sleep", "3600")))
+	if got := mustExec(t, d, ctr, "hostname"); strings.TrimSpace(got) != "pod-b" {
+		t.Errorf("hostname in the pod = %q, want pod-b", got)
+	}
+	if got := mustExec(t, d, ctr, "cat", "/etc/hostname"); strings.TrimSpace(got) != "pod-b" {
+		t.Errorf("/etc/hostname in the pod = %q, want pod-b", got)
+	}
+	// And the pod's record, as crictl and recovery read it.
+	c, err := containerdOf(t, d).LoadContainer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := c.Labels(ctx)
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels["io.berth.kind"] != "sandbox" || spec.Hostname != "pod-b" || spec.Linux.CgroupsPath != want {
+		t.Errorf("pause container recorded as kind %q, hostname %q, cgroup %q; want sandbox, pod-b, %s",
+			labels["io.berth.kind"], spec.Hostname, spec.Linux.CgroupsPath, want)
+	}
+
+	removePod(t, d, id)
+	for _, h := range hier {
+		if _, err := os.Stat(filepath.Join(h, want)); err == nil {
+			t.Errorf("the pod's pause cgroup %s outlived the pod", filepath.Join(h, want))
+		}
+	}
+	if left := leftovers(t, d, []string{id}, nil); len(left) > 0 {
+		t.Errorf("leaked: %v", left)
+	}
+}
