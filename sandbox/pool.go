@@ -148,6 +148,10 @@ func (p *pool) take(ctx context.Context, key string) *pooled {
 	}
 }
 
+// errPooledGone says that a taken pooled sandbox's pause exited before the
+// pod could claim it.
+var errPooledGone = errors.New("the pooled pause exited before its pod took it")
+
 // claim makes e's sandbox the pod's: from here its pause's exit is the
 // pod's, reported as any pod's. It fails if the pause exited while pooled.
 func (p *pool) claim(e *pooled, md Metadata) (*Sandbox, error) {
@@ -155,7 +159,7 @@ func (p *pool) claim(e *pooled, md Metadata) (*Sandbox, error) {
 	defer p.mu.Unlock()
 	delete(p.taken, e.sb)
 	if e.died {
-		return nil, fmt.Errorf("the pooled pause of sandbox %s exited", e.sb.ID)
+		return nil, fmt.Errorf("sandbox %s: %w", e.sb.ID, errPooledGone)
 	}
 	sb := e.sb
 	sb.Name, sb.Config, sb.CreatedAt, sb.MovedCgroup = md.Name, md.Config, md.CreatedAt, md.MovedCgroup

@@ -82,31 +82,42 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 			m.names.rekey(res, id)
 		}
 	}
-	done := make(chan error, 1)
-	go func() {
+	type outcome struct {
+		id  string
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func(id string) {
 		workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 		defer cancel()
 		var err error
 		if taken != nil {
 			err = m.runPooled(workCtx, taken, name, cfg, handler)
-		} else {
+			if errors.Is(err, errPooledGone) {
+				// Its pause died in the pool: the pod starts its own.
+				id = newID()
+				m.names.rekey(res, id)
+				taken = nil
+			}
+		}
+		if taken == nil {
 			_, err = m.run(workCtx, id, name, cfg, handler, runtimeOpt, false)
 		}
 		m.names.finish(name, res, err)
-		done <- err
+		done <- outcome{id, err}
 		if poolable {
 			// After this pod's start, not beside it.
 			m.refill(workCtx, key, cfg, handler)
 		}
-	}()
+	}(id)
 	select {
-	case err := <-done:
-		if err != nil {
-			return "", err
+	case o := <-done:
+		if o.err != nil {
+			return "", o.err
 		}
-		return id, nil
+		return o.id, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("sandbox %s is still being created; retry to get it: %w", id, ctx.Err())
+		return "", fmt.Errorf("sandbox %q is still being created; retry to get it: %w", name, ctx.Err())
 	}
 }
 
@@ -556,7 +567,7 @@ func (m *Manager) runPooled(ctx context.Context, e *pooled, name string, cfg *ru
 	sb, err := m.pool.claim(e, md)
 	if err != nil {
 		m.discard(ctx, e.sb)
-		return fmt.Errorf("%w; retry to get a sandbox of its own", err)
+		return err
 	}
 	sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = false; return s, nil })
 	defer func() {

@@ -7,11 +7,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/test/harness"
 )
 
 // v1Hierarchies are the mounted cgroup v1 hierarchies.
@@ -131,5 +134,44 @@ func TestAPooledSandboxBecomesThePodsOwn(t *testing.T) {
 	}
 	if left := leftovers(t, d, []string{id}, nil); len(left) > 0 {
 		t.Errorf("leaked: %v", left)
+	}
+}
+
+// A pooled pause that dies leaves the pool with everything it held, and the
+// next pod starts as if the pool had been empty.
+func TestAPooledPauseThatDiesIsRemovedAndTheNextPodStarts(t *testing.T) {
+	if len(v1Hierarchies(t)) == 0 {
+		t.Skip("the sandbox pool needs cgroup v1")
+	}
+	d := harness.Start(t)
+	first, _ := runPod(t, d)
+	removePod(t, d, first)
+	var pooled []string
+	d.WaitFor("the pool to fill", 30*time.Second, func() bool { pooled = pooledSandboxes(t, d); return len(pooled) == 1 })
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	c, err := containerdOf(t, d).LoadContainer(ctx, pooled[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(int(task.Pid()), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitFor("the dead pooled sandbox to be removed", 30*time.Second, func() bool {
+		return !slices.Contains(pooledSandboxes(t, d), pooled[0])
+	})
+	if left := leftovers(t, d, []string{pooled[0]}, nil); len(left) > 0 {
+		t.Errorf("the dead pooled sandbox left: %v", left)
+	}
+	id, _ := runPod(t, d)
+	if id == pooled[0] {
+		t.Fatal("a pod got the sandbox whose pause died")
+	}
+	if st := podStatus(t, d, id).Status.State; st != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Errorf("the next pod is %v, want READY", st)
 	}
 }
