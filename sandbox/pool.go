@@ -49,7 +49,7 @@ type pool struct {
 	// taken are out of ready, held by a Run until it claims them.
 	taken map[*Sandbox]*pooled
 	// filling are the fills under way, each closing its channel when done.
-	filling map[chan struct{}]string
+	filling map[chan struct{}]*fillState
 	// want is the shape the pool is filled for: the last poolable pod's.
 	want       string
 	template   *runtimeapi.PodSandboxConfig
@@ -57,6 +57,13 @@ type pool struct {
 	closed     bool
 	fills      sync.WaitGroup
 	discarding sync.WaitGroup
+}
+
+// fillState is a pooled sandbox being made: for which shape, and whether
+// a Run already waits for it (one does; the others start their own).
+type fillState struct {
+	key      string
+	promised bool
 }
 
 // pooled is one sandbox of the pool.
@@ -110,8 +117,9 @@ func (p *pool) readyCount() int {
 func (p *pool) enabled() bool { return p.size > 0 && p.hier != nil }
 
 // take returns a ready sandbox of shape key, now out of the pool, or nil.
-// When none is ready but one is being made, it waits for that one: started
-// earlier, it is ready sooner than a pause started now would be.
+// When none is ready but one is being made that no other Run waits for, it
+// waits for that one: started earlier, it is ready sooner than a pause
+// started now would be.
 func (p *pool) take(ctx context.Context, key string) *pooled {
 	if !p.enabled() {
 		return nil
@@ -130,8 +138,9 @@ func (p *pool) take(ctx context.Context, key string) *pooled {
 			}
 		}
 		var wait chan struct{}
-		for done, k := range p.filling {
-			if k == key {
+		for done, f := range p.filling {
+			if f.key == key && !f.promised {
+				f.promised = true
 				wait = done
 				break
 			}
@@ -214,11 +223,11 @@ func (m *Manager) refill(ctx context.Context, key string, cfg *runtimeapi.PodSan
 		p.ready = kept
 	}
 	if p.filling == nil {
-		p.filling = map[chan struct{}]string{}
+		p.filling = map[chan struct{}]*fillState{}
 	}
 	for n := len(p.ready) + len(p.filling); n < p.size; n++ {
 		done := make(chan struct{})
-		p.filling[done] = key
+		p.filling[done] = &fillState{key: key}
 		p.fills.Add(1)
 		go m.fill(context.WithoutCancel(ctx), key, p.template, handler, done)
 	}
