@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/typeurl/v2"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
 // A sandbox pool keeps pod sandboxes started ahead of the pods that will
@@ -23,7 +25,8 @@ import (
 // with CNI ADD and what the pause could not have been given before the pod
 // was known (adopt_linux.go): its hostname and its cgroup. The pool is
 // filled again after each RunPodSandbox that could have used it, in the
-// background, for the shape of pod last asked for.
+// background, once that pod has started its first container, for the shape
+// of pod last asked for.
 //
 // Which pods are alike (poolKey): the pause's spec depends, beyond the
 // sandbox's ID, name, hostname and cgroup parent, only on the runtime
@@ -231,6 +234,42 @@ func (m *Manager) refill(ctx context.Context, key string, cfg *runtimeapi.PodSan
 		p.fills.Add(1)
 		go m.fill(context.WithoutCancel(ctx), key, p.template, handler, done)
 	}
+}
+
+// refillDelay bounds how long a refill waits for the pod that came before
+// it to start a container.
+const refillDelay = 2 * time.Second
+
+// refillAfterStart refills the pool once the pod id has started its first
+// container, or stopped, or refillDelay passed: a pod's
+// CreateContainer and StartContainer follow its RunPodSandbox at once, and
+// a pause being made beside them would slow the pod the pool just served.
+// started is a subscription to lifecycle events, nil when there are none.
+func (m *Manager) refillAfterStart(ctx context.Context, id string, started *lifecycle.Subscription, key string, cfg *runtimeapi.PodSandboxConfig, handler string) {
+	if started != nil {
+		timeout := time.NewTimer(refillDelay)
+	wait:
+		for {
+			select {
+			case e, ok := <-started.C():
+				if !ok {
+					break wait
+				}
+				sb, _ := e.Sandbox.(*Sandbox)
+				if sb == nil || sb.ID != id {
+					continue
+				}
+				if (e.Container != nil && e.Kind == lifecycle.Started) || (e.Container == nil && e.Kind != lifecycle.Created && e.Kind != lifecycle.Started) {
+					break wait
+				}
+			case <-timeout.C:
+				break wait
+			}
+		}
+		timeout.Stop()
+		started.Close()
+	}
+	m.refill(ctx, key, cfg, handler)
 }
 
 // fill makes one pooled sandbox of shape key.

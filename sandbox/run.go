@@ -104,10 +104,14 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 			_, err = m.run(workCtx, id, name, cfg, handler, runtimeOpt, false)
 		}
 		m.names.finish(name, res, err)
+		var started *lifecycle.Subscription
+		if poolable && err == nil && m.cfg.Events != nil {
+			// Subscribed before the caller can start a container.
+			started = m.cfg.Events.Subscribe(16)
+		}
 		done <- outcome{id, err}
 		if poolable {
-			// After this pod's start, not beside it.
-			m.refill(workCtx, key, cfg, handler)
+			m.refillAfterStart(context.WithoutCancel(workCtx), id, started, key, cfg, handler)
 		}
 	}(id)
 	select {

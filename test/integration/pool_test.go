@@ -146,19 +146,27 @@ func TestAPooledPauseThatDiesIsRemovedAndTheNextPodStarts(t *testing.T) {
 	d := harness.Start(t)
 	first, _ := runPod(t, d)
 	removePod(t, d, first)
-	var pooled []string
-	d.WaitFor("the pool to fill", 30*time.Second, func() bool { pooled = pooledSandboxes(t, d); return len(pooled) == 1 })
 	ctx, cancel := ctxTimeout(60 * time.Second)
 	defer cancel()
-	c, err := containerdOf(t, d).LoadContainer(ctx, pooled[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := c.Task(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(int(task.Pid()), syscall.SIGKILL); err != nil {
+	var pooled []string
+	var pid uint32
+	d.WaitFor("the pool to fill", 30*time.Second, func() bool {
+		if pooled = pooledSandboxes(t, d); len(pooled) != 1 {
+			return false
+		}
+		c, err := containerdOf(t, d).LoadContainer(ctx, pooled[0])
+		if err != nil {
+			return false
+		}
+		task, err := c.Task(ctx, nil)
+		if err != nil {
+			return false
+		}
+		st, err := task.Status(ctx)
+		pid = task.Pid()
+		return err == nil && st.Status == "running"
+	})
+	if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	d.WaitFor("the dead pooled sandbox to be removed", 30*time.Second, func() bool {
