@@ -10,7 +10,6 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/typeurl/v2"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -371,21 +370,9 @@ func (m *Manager) removePooledLeftovers(ctx context.Context) []error {
 }
 
 func pooledFromContainer(ctx context.Context, c containerd.Container) (*Sandbox, error) {
-	info, err := c.Info(ctx)
+	_, md, err := recordedMetadata(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	anyMD, ok := info.Extensions[extensionMetadata]
-	if !ok {
-		return nil, fmt.Errorf("no %s extension", extensionMetadata)
-	}
-	v, err := typeurl.UnmarshalAny(anyMD)
-	if err != nil {
-		return nil, err
-	}
-	md, ok := v.(*Metadata)
-	if !ok {
-		return nil, fmt.Errorf("extension %s holds %T", extensionMetadata, v)
 	}
 	sb := newSandbox(*md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: true})
 	sb.pooled.Store(true)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -69,21 +70,9 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 }
 
 func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sandbox, error) {
-	info, err := c.Info(ctx)
+	info, md, err := recordedMetadata(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	anyMD, ok := info.Extensions[extensionMetadata]
-	if !ok {
-		return nil, fmt.Errorf("no %s extension: %w", extensionMetadata, errdefs.ErrNotFound)
-	}
-	v, err := typeurl.UnmarshalAny(anyMD)
-	if err != nil {
-		return nil, err
-	}
-	md, ok := v.(*Metadata)
-	if !ok {
-		return nil, fmt.Errorf("extension %s holds %T", extensionMetadata, v)
 	}
 	st := Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: md.HostNetwork()}
 	if anyNet, ok := info.Extensions[extensionNetwork]; ok {
@@ -125,6 +114,28 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sand
 	})
 	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC, procsig.Process{})
 	return sb, nil
+}
+
+// recordedMetadata reads a pause container and the sandbox Metadata
+// recorded on it.
+func recordedMetadata(ctx context.Context, c containerd.Container) (containers.Container, *Metadata, error) {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return info, nil, err
+	}
+	anyMD, ok := info.Extensions[extensionMetadata]
+	if !ok {
+		return info, nil, fmt.Errorf("no %s extension: %w", extensionMetadata, errdefs.ErrNotFound)
+	}
+	v, err := typeurl.UnmarshalAny(anyMD)
+	if err != nil {
+		return info, nil, err
+	}
+	md, ok := v.(*Metadata)
+	if !ok {
+		return info, nil, fmt.Errorf("extension %s holds %T", extensionMetadata, v)
+	}
+	return info, md, nil
 }
 
 // removeOrphans removes pinned namespaces, shm mounts and files of
