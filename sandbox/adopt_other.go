@@ -23,3 +23,5 @@ func moveCgroup([]cgroupHierarchy, procsig.Process, string, string) error {
 func removeCgroup([]cgroupHierarchy, string) error { return nil }
 
 func retargetRuncState(string, string, string) error { return errors.ErrUnsupported }
+
+func killLeftShim(string) bool { return false }

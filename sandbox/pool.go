@@ -322,6 +322,28 @@ func (m *Manager) destroyPooled(ctx context.Context, sb *Sandbox) {
 	}
 }
 
+// retryPooledCleanup removes what a failed pooled start left, trying again
+// for a minute: no pod will ask for it, and a later start of berthd is the
+// only other chance.
+func (m *Manager) retryPooledCleanup(ctx context.Context, sb *Sandbox) {
+	for wait := 500 * time.Millisecond; ; wait *= 2 {
+		time.Sleep(wait)
+		cctx, cancel := cleanupContext(ctx)
+		err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
+		cancel()
+		if err == nil {
+			if killLeftShim(sb.ID) {
+				m.cfg.Logger.Warn("ended the shim a failed sandbox start left without a task", "sandbox", sb.ID)
+			}
+			return
+		}
+		if wait > 30*time.Second {
+			m.cfg.Logger.Error("removing a pooled sandbox whose start failed failed; berthd's next start removes it", "sandbox", sb.ID, "error", err)
+			return
+		}
+	}
+}
+
 // ClosePool stops filling the pool and removes the sandboxes it holds: at
 // shutdown, before containerd stops. A restart fills it anew.
 func (m *Manager) ClosePool(ctx context.Context) {
@@ -364,7 +386,9 @@ func (m *Manager) removePooledLeftovers(ctx context.Context) []error {
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remove pooled sandbox %s: %w", c.ID(), err))
+			continue
 		}
+		killLeftShim(c.ID()) // a shim whose task was never made
 	}
 	return errs
 }

@@ -159,8 +159,18 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
+		if cleanupErr == nil && killLeftShim(id) {
+			m.cfg.Logger.Warn("ended the shim a failed sandbox start left without a task", "sandbox", id)
+		}
 		if cleanupErr != nil && pooled {
-			m.cfg.Logger.Error("cleanup after a failed start of a pooled sandbox failed; berthd's next start removes it", "sandbox", id, "error", cleanupErr)
+			// Most often containerd died under the start: the supervisor
+			// brings it back within a second.
+			m.cfg.Logger.Warn("cleanup after a failed start of a pooled sandbox failed; retrying", "sandbox", id, "error", cleanupErr)
+			m.pool.discarding.Add(1)
+			go func() {
+				defer m.pool.discarding.Done()
+				m.retryPooledCleanup(ctx, sb)
+			}()
 			return
 		}
 		if cleanupErr != nil {

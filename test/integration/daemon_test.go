@@ -133,7 +133,20 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 	if got := mustExec(t, d, ctr, "echo", "after"); got != "after" {
 		t.Errorf("exec after containerd's restart = %q", got)
 	}
-	runPod(t, d) // and a new pod starts
+	next, _ := runPod(t, d) // and a new pod starts
+	// No shim outlives the pods but the sandbox pool's: not even the one of
+	// a pooled sandbox whose start containerd's death cut short.
+	removePod(t, d, next)
+	removePod(t, d, pod)
+	var shims, pooled int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if shims, pooled = shimsOf(d), len(pooledSandboxes(t, d)); shims == pooled {
+			break
+		}
+	}
+	if shims != pooled {
+		t.Errorf("%d shims run with no pod left and %d pooled sandboxes", shims, pooled)
+	}
 }
 
 func TestShutdownStopsContainerdAndRemovesTheSocket(t *testing.T) {
