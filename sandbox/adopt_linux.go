@@ -253,3 +253,11 @@ func retargetRuncState(stateFile, from, to string) error {
 	}
 	return os.Rename(tmp, stateFile)
 }
+
+// removeEmptyCgroup removes path from every hierarchy where it is empty,
+// once, without waiting.
+func removeEmptyCgroup(hier []cgroupHierarchy, path string) {
+	for _, h := range hier {
+		_ = unix.Rmdir(filepath.Join(h.mountpoint, path))
+	}
+}

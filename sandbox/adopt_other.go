@@ -25,3 +25,5 @@ func removeCgroup([]cgroupHierarchy, string) error { return nil }
 func retargetRuncState(string, string, string) error { return errors.ErrUnsupported }
 
 func killLeftShim(string) bool { return false }
+
+func removeEmptyCgroup([]cgroupHierarchy, string) {}

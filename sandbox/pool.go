@@ -362,6 +362,9 @@ func (m *Manager) ClosePool(ctx context.Context) {
 	go func() { p.fills.Wait(); p.discarding.Wait(); close(done) }()
 	select {
 	case <-done:
+		// The pool's parent cgroup goes with it, unless another berthd's
+		// pool is in it.
+		removeEmptyCgroup(p.hier, poolCgroupParent)
 	case <-ctx.Done():
 		m.cfg.Logger.Warn("pooled sandboxes still being removed at shutdown; berthd's next start removes them", "error", ctx.Err())
 	}

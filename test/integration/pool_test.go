@@ -17,7 +17,8 @@ import (
 	"github.com/berth-cri/berth/test/harness"
 )
 
-// v1Hierarchies are the mounted cgroup v1 hierarchies.
+// v1Hierarchies are the mounted cgroup hierarchies, when there are v1
+// ones: with the unified one of a hybrid host, where runc puts a pause too.
 func v1Hierarchies(t *testing.T) []string {
 	t.Helper()
 	data, err := os.ReadFile("/proc/self/mountinfo")
@@ -25,10 +26,22 @@ func v1Hierarchies(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	var out []string
+	v1 := false
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 8 && f[3] == "/" && slices.Contains(f, "cgroup") && f[len(f)-3] == "cgroup" {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[3] != "/" {
+			continue
+		}
+		switch f[len(f)-3] {
+		case "cgroup":
+			v1 = true
+			out = append(out, f[4])
+		case "cgroup2":
 			out = append(out, f[4])
 		}
+	}
+	if !v1 {
+		return nil
 	}
 	return out
 }
