@@ -254,10 +254,19 @@ func retargetRuncState(stateFile, from, to string) error {
 	return os.Rename(tmp, stateFile)
 }
 
-// removeEmptyCgroup removes path from every hierarchy where it is empty,
-// once, without waiting.
+// removeEmptyCgroup removes path, and the cgroups right under it, from
+// every hierarchy where they are empty, once, without waiting: a child a
+// removal found busy for a moment (cpuset is the slowest to let go) goes
+// here.
 func removeEmptyCgroup(hier []cgroupHierarchy, path string) {
 	for _, h := range hier {
-		_ = unix.Rmdir(filepath.Join(h.mountpoint, path))
+		dir := filepath.Join(h.mountpoint, path)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.IsDir() {
+				_ = unix.Rmdir(filepath.Join(dir, e.Name()))
+			}
+		}
+		_ = unix.Rmdir(dir)
 	}
 }

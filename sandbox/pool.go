@@ -373,6 +373,7 @@ func (m *Manager) ClosePool(ctx context.Context) {
 // removePooledLeftovers removes, at start, the pooled sandboxes a berthd
 // that did not stop cleanly left: no pod took them.
 func (m *Manager) removePooledLeftovers(ctx context.Context) []error {
+	defer removeEmptyCgroup(m.pool.hier, poolCgroupParent)
 	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindPooled))
 	if err != nil {
 		return []error{fmt.Errorf("list pooled sandboxes: %w", err)}
