@@ -49,6 +49,7 @@ func setHostname(p procsig.Process, name string) error {
 type cgroupHierarchy struct {
 	mountpoint string
 	cpuset     bool
+	cpu        bool
 }
 
 // cgroupV1Hierarchies lists the cgroup v1 hierarchies (and, on a hybrid
@@ -69,7 +70,12 @@ func cgroupV1Hierarchies() ([]cgroupHierarchy, error) {
 			continue // a bind of a sub-cgroup, as inside a container
 		}
 		v1 = v1 || mnt.FSType == "cgroup"
-		out = append(out, cgroupHierarchy{mountpoint: mnt.Mountpoint, cpuset: strings.Contains(","+mnt.VFSOptions+",", ",cpuset,")})
+		opts := "," + mnt.VFSOptions + ","
+		out = append(out, cgroupHierarchy{
+			mountpoint: mnt.Mountpoint,
+			cpuset:     strings.Contains(opts, ",cpuset,"),
+			cpu:        mnt.FSType == "cgroup" && strings.Contains(opts, ",cpu,"),
+		})
 	}
 	if !v1 {
 		return nil, nil
@@ -269,4 +275,114 @@ func removeEmptyCgroup(hier []cgroupHierarchy, path string) {
 		}
 		_ = unix.Rmdir(dir)
 	}
+}
+
+// A pooled sandbox is made in the background, and its CPU time is the
+// pods' that run meanwhile: on a node with few cores, a pause started
+// beside a pod's calls slows them. So the pool's cgroup parent is idle in
+// the cpu hierarchy (it runs on time nothing else wants), and with it the
+// pooled pauses' cgroups, which runc's init joins early, and the cgroup
+// the pooled shims are started in, which the runc commands they run
+// inherit. A pod that takes one moves its pause into the pod's cgroup and
+// its shim back to containerd's cgroup; a Run waiting for a sandbox still
+// being made lifts the parent to normal priority while it waits.
+
+// cpuHierarchy is the hierarchy of the cpu controller, or nil.
+func cpuHierarchy(hier []cgroupHierarchy) *cgroupHierarchy {
+	for i := range hier {
+		if hier[i].cpu {
+			return &hier[i]
+		}
+	}
+	return nil
+}
+
+// preparePoolCgroups makes the pool's cgroup parent and its shims' cgroup
+// in the cpu hierarchy h, the parent idle or not.
+func preparePoolCgroups(h cgroupHierarchy, idle bool) error {
+	if err := mkCgroup(h, filepath.Join(h.mountpoint, poolShimCgroup)); err != nil {
+		return err
+	}
+	return setCPUIdle(filepath.Join(h.mountpoint, poolCgroupParent), idle)
+}
+
+// setCPUIdle makes the cpu cgroup dir idle, or not. Before Linux 5.15
+// there is no cpu.idle, and its CPU weight is set to the least instead.
+func setCPUIdle(dir string, idle bool) error {
+	file, val := "cpu.idle", "0"
+	if idle {
+		val = "1"
+	}
+	if _, err := os.Stat(filepath.Join(dir, file)); errors.Is(err, os.ErrNotExist) {
+		file, val = "cpu.shares", "1024"
+		if idle {
+			val = "2"
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(val), 0); err != nil {
+		return fmt.Errorf("set %s of %s: %w", file, dir, err)
+	}
+	return nil
+}
+
+// processCgroup is pid's cgroup in the v1 hierarchy of controller.
+func processCgroup(pid int, controller string) (string, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// hierarchy-ID:controller,controller:path
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c == controller {
+				return parts[2], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("process %d is in no %s cgroup", pid, controller)
+}
+
+// containerdCPUCgroup is the cpu cgroup of the containerd with PID pid
+// in the PID namespace pidns: where the shims it starts run.
+func containerdCPUCgroup(pid, pidns uint64) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return "", err
+	}
+	if pidns != 0 && st.Ino != pidns {
+		return "", errors.New("containerd runs in another PID namespace")
+	}
+	return processCgroup(int(pid), "cpu")
+}
+
+// moveShimHome moves the shim of the pooled pause p from the cpu cgroup
+// from, where it was started, into home in the cpu hierarchy h.
+func moveShimHome(h cgroupHierarchy, p procsig.Process, from, home string) error {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID), "stat"))
+	if err != nil {
+		return fmt.Errorf("the pause process: %w", err)
+	}
+	// pid (comm) state ppid ...
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 2 {
+		return fmt.Errorf("the pause process: short stat %q", stat)
+	}
+	shim, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return fmt.Errorf("the pause process's parent: %w", err)
+	}
+	// The shim is the pause's parent (a subreaper, it takes runc's init
+	// when runc exits); a parent in any other cgroup is not the shim.
+	if cg, err := processCgroup(shim, "cpu"); err != nil || cg != from {
+		return fmt.Errorf("the pause's parent %d is not a pooled shim (cpu cgroup %q, %v)", shim, cg, err)
+	}
+	dst := filepath.Join(h.mountpoint, home, "cgroup.procs")
+	if err := os.WriteFile(dst, []byte(strconv.Itoa(shim)), 0); err != nil {
+		return fmt.Errorf("move the shim into %s: %w", dst, err)
+	}
+	return nil
 }

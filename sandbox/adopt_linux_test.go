@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,5 +200,99 @@ func TestRetargetRuncStateMovesOnlyTheCgroupPaths(t *testing.T) {
 	}
 	if read(t, file) != got {
 		t.Error("a refused retarget changed the file")
+	}
+}
+
+// A pooled shim leaves the pool's idle cgroup for containerd's when a pod
+// takes its pause, so that what it runs for the pod's containers runs at
+// normal priority; a process that is not the pause's parent in the pool's
+// shim cgroup is never moved.
+func TestMoveShimHomeMovesThePausesShimOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	hier, err := cgroupV1Hierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cpuHierarchy(hier)
+	if h == nil {
+		t.Skip("no cgroup v1 cpu hierarchy here")
+	}
+	base := fmt.Sprintf("/berth-shim-test-%d", os.Getpid())
+	from, home := base+"/shims", base+"/home"
+	t.Cleanup(func() {
+		for _, dir := range []string{from, home, base} {
+			_ = removeCgroup([]cgroupHierarchy{*h}, dir)
+		}
+	})
+	for _, dir := range []string{from, home} {
+		if err := mkCgroup(*h, filepath.Join(h.mountpoint, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pool's parent is idle, and not once a Run waits for it.
+	if err := setCPUIdle(filepath.Join(h.mountpoint, base), true); err != nil {
+		t.Fatal(err)
+	}
+	idle, normal := "1", "0"
+	file := filepath.Join(h.mountpoint, base, "cpu.idle")
+	if !exists(file) {
+		idle, normal, file = "2", "1024", filepath.Join(h.mountpoint, base, "cpu.shares")
+	}
+	if got := read(t, file); got != idle {
+		t.Errorf("%s of an idle pool = %s, want %s", file, got, idle)
+	}
+	if err := setCPUIdle(filepath.Join(h.mountpoint, base), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, file); got != normal {
+		t.Errorf("%s of a pool a Run waits for = %s, want %s", file, got, normal)
+	}
+
+	// A shim in the pool's cgroup, and its child, the pause.
+	shim := exec.Command("sh", "-c", "sleep 600 & echo $!; wait")
+	out, err := shim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	_, scanErr := fmt.Fscan(out, &child)
+	t.Cleanup(func() {
+		_ = syscall.Kill(child, syscall.SIGKILL)
+		_ = shim.Process.Kill()
+		_ = shim.Wait()
+	})
+	if scanErr != nil {
+		t.Fatal(scanErr)
+	}
+	pause, err := procsig.Identify(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(h.mountpoint, from, "cgroup.procs"), strconv.Itoa(shim.Process.Pid))
+	pauseWas, err := processCgroup(child, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := moveShimHome(*h, pause, from, home); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := processCgroup(shim.Process.Pid, "cpu"); got != home {
+		t.Errorf("the shim is in cpu cgroup %q after the move, want %q", got, home)
+	}
+	if got, _ := processCgroup(child, "cpu"); got != pauseWas {
+		t.Errorf("the pause moved with its shim, to %q; want it left in %q", got, pauseWas)
+	}
+	// Its parent no longer in the pool's cgroup, nothing moves.
+	if err := moveShimHome(*h, pause, from, from); err == nil {
+		t.Error("a pause whose parent is not in the pool's shim cgroup had its parent moved")
+	}
+	if got, _ := processCgroup(shim.Process.Pid, "cpu"); got != home {
+		t.Errorf("a refused move left the shim in %q, want %q", got, home)
 	}
 }

@@ -27,3 +27,13 @@ func retargetRuncState(string, string, string) error { return errors.ErrUnsuppor
 func killLeftShim(string) bool { return false }
 
 func removeEmptyCgroup([]cgroupHierarchy, string) {}
+
+func cpuHierarchy([]cgroupHierarchy) *cgroupHierarchy { return nil }
+
+func preparePoolCgroups(cgroupHierarchy, bool) error { return errors.ErrUnsupported }
+
+func setCPUIdle(string, bool) error { return errors.ErrUnsupported }
+
+func containerdCPUCgroup(uint64, uint64) (string, error) { return "", errors.ErrUnsupported }
+
+func moveShimHome(cgroupHierarchy, procsig.Process, string, string) error { return errors.ErrUnsupported }

@@ -178,7 +178,7 @@ func NewManager(cfg Config) *Manager {
 		case hier == nil:
 			cfg.Logger.Info("no sandbox pool: it needs cgroup v1, where a pooled pause can be moved into its pod's cgroup with runc's settings")
 		}
-		m.pool.hier = hier
+		m.pool.hier, m.pool.cpu = hier, cpuHierarchy(hier)
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -207,12 +207,18 @@ func (m *Manager) Store() *Store { return m.store }
 // runtimeFor maps a CRI runtime handler (RuntimeClass) to a containerd
 // runtime and its options.
 func (m *Manager) runtimeFor(handler string) (containerd.NewContainerOpts, error) {
+	opts, err := m.runtimeOptions(handler)
+	if err != nil {
+		return nil, err
+	}
+	return containerd.WithRuntime(runcRuntime, opts), nil
+}
+
+// runtimeOptions are the runc shim's options for a runtime handler.
+func (m *Manager) runtimeOptions(handler string) (*options.Options, error) {
 	switch handler {
 	case "", "runc":
-		return containerd.WithRuntime(runcRuntime, &options.Options{
-			BinaryName: m.cfg.RuncBinary,
-			Root:       m.cfg.RuncRoot,
-		}), nil
+		return &options.Options{BinaryName: m.cfg.RuncBinary, Root: m.cfg.RuncRoot}, nil
 	}
 	return nil, fmt.Errorf("runtime handler %q is not configured (known: runc): %w", handler, errdefs.ErrInvalidArgument)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	introspectionapi "github.com/containerd/containerd/api/services/introspection/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"google.golang.org/protobuf/proto"
@@ -37,14 +38,24 @@ import (
 // pod yet; a pod that takes it relabels it KindSandbox.
 const KindPooled = "sandbox-pool"
 
-// poolCgroupParent holds the pooled pauses' cgroups until pods take them.
+// poolCgroupParent holds the pooled pauses' cgroups until pods take them;
+// in the cpu hierarchy it is idle (adopt_linux.go).
 const poolCgroupParent = "/berth-pool"
+
+// poolShimCgroup holds, in the cpu hierarchy only, the shims of pooled
+// pauses until pods take them.
+const poolShimCgroup = poolCgroupParent + "/shims"
 
 // pool is the set of pooled sandboxes.
 type pool struct {
 	size int
 	// hier is where pooled pauses are moved from; nil disables the pool.
 	hier []cgroupHierarchy
+	// cpu is hier's cpu hierarchy, where the pool runs idle; nil when
+	// there is none.
+	cpu *cgroupHierarchy
+	// noIdle says once that pooled sandboxes are made at normal priority.
+	noIdle sync.Once
 
 	mu    sync.Mutex
 	ready []*pooled
@@ -53,10 +64,13 @@ type pool struct {
 	// filling are the fills under way, each closing its channel when done.
 	filling map[chan struct{}]*fillState
 	// want is the shape the pool is filled for: the last poolable pod's.
-	want       string
-	template   *runtimeapi.PodSandboxConfig
-	handler    string
-	closed     bool
+	want     string
+	template *runtimeapi.PodSandboxConfig
+	handler  string
+	closed   bool
+	// waiting counts the Runs waiting for a fill: while one does, the pool
+	// is not idle.
+	waiting    int
 	fills      sync.WaitGroup
 	discarding sync.WaitGroup
 }
@@ -72,6 +86,9 @@ type fillState struct {
 type pooled struct {
 	sb  *Sandbox
 	key string
+	// shimHome is the cpu cgroup its shim goes to when a pod takes it, ""
+	// when the shim was not started in the pool's.
+	shimHome string
 	// died is set, under pool.mu, when its pause exited after a Run took
 	// it and before the Run claimed it.
 	died bool
@@ -147,17 +164,39 @@ func (p *pool) take(ctx context.Context, key string) *pooled {
 				break
 			}
 		}
-		p.mu.Unlock()
 		if wait == nil {
+			p.mu.Unlock()
 			return nil
 		}
+		p.setWaiting(+1)
+		p.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		p.setWaiting(-1)
+		p.mu.Unlock()
+		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
+
+// setWaiting counts a Run that starts (+1) or ends (-1) waiting for a
+// fill, and sets the pool's CPU priority: idle unless a Run waits for it or
+// it is closing. Called with mu held.
+func (p *pool) setWaiting(d int) {
+	p.waiting += d
+	if p.cpu == nil || (d > 0 && p.waiting > 1) || (d < 0 && p.waiting > 0) {
+		return
+	}
+	// Missing until the first fill, and after a sweep: then no fill runs.
+	_ = setCPUIdle(filepath.Join(p.cpu.mountpoint, poolCgroupParent), p.idle())
+}
+
+// idle says whether the pool's sandboxes are made on idle CPU time.
+func (p *pool) idle() bool { return p.waiting == 0 && !p.closed }
 
 // errPooledGone says that a taken pooled sandbox's pause exited before the
 // pod could claim it.
@@ -276,7 +315,8 @@ func (m *Manager) fill(ctx context.Context, key string, cfg *runtimeapi.PodSandb
 	p := &m.pool
 	defer p.fills.Done()
 	id := newID()
-	sb, err := m.makePooled(ctx, id, poolTemplate(cfg, id), handler)
+	home := m.shimHome(ctx)
+	sb, err := m.makePooled(ctx, id, poolTemplate(cfg, id), handler, home != "")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.filling, done)
@@ -289,22 +329,52 @@ func (m *Manager) fill(ctx context.Context, key string, cfg *runtimeapi.PodSandb
 		m.discard(ctx, sb)
 		return
 	}
-	p.ready = append(p.ready, &pooled{sb: sb, key: key})
+	p.ready = append(p.ready, &pooled{sb: sb, key: key, shimHome: home})
 }
 
-// makePooled runs a sandbox for the pool.
-func (m *Manager) makePooled(ctx context.Context, id string, cfg *runtimeapi.PodSandboxConfig, handler string) (*Sandbox, error) {
-	runtimeOpt, err := m.runtimeFor(handler)
+// shimHome readies the pool's cgroups for a fill, and returns the cpu
+// cgroup of containerd, where a pod's shim belongs: "" when the fill's
+// shim cannot be started in the pool's cgroup, and is left in containerd's.
+func (m *Manager) shimHome(ctx context.Context) string {
+	p := &m.pool
+	if p.cpu == nil {
+		return ""
+	}
+	p.mu.Lock()
+	err := preparePoolCgroups(*p.cpu, p.idle())
+	p.mu.Unlock()
+	var home string
+	if err == nil {
+		var srv *introspectionapi.ServerResponse
+		if srv, err = m.cfg.Client.IntrospectionService().Server(ctx); err == nil {
+			home, err = containerdCPUCgroup(srv.GetPid(), srv.GetPidns())
+		}
+	}
+	if err != nil {
+		p.noIdle.Do(func() {
+			m.cfg.Logger.Warn("pooled sandboxes are made at normal CPU priority", "error", err)
+		})
+		return ""
+	}
+	return home
+}
+
+// makePooled runs a sandbox for the pool, its shim in the pool's cgroup
+// when idleShim says so.
+func (m *Manager) makePooled(ctx context.Context, id string, cfg *runtimeapi.PodSandboxConfig, handler string, idleShim bool) (*Sandbox, error) {
+	opts, err := m.runtimeOptions(handler)
 	if err != nil {
 		return nil, err
 	}
+	if idleShim {
+		opts.ShimCgroup = poolShimCgroup
+	}
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
-	return m.run(ctx, id, "pool_"+id, cfg, handler, runtimeOpt, true)
+	return m.run(ctx, id, "pool_"+id, cfg, handler, containerd.WithRuntime(runcRuntime, opts), true)
 }
 
-// discard tears a pooled sandbox down in the background. Called with
-// pool.mu held.
+// discard tears a pooled sandbox down in the background.
 func (m *Manager) discard(ctx context.Context, sb *Sandbox) {
 	m.pool.discarding.Add(1)
 	go func() {
@@ -350,6 +420,9 @@ func (m *Manager) ClosePool(ctx context.Context) {
 	p := &m.pool
 	p.mu.Lock()
 	p.closed = true
+	// What is left to make or remove is done at normal priority: shutdown
+	// waits for it.
+	p.setWaiting(0)
 	p.mu.Unlock()
 	p.mu.Lock()
 	for _, e := range p.ready {
@@ -407,8 +480,9 @@ func pooledFromContainer(ctx context.Context, c containerd.Container) (*Sandbox,
 	return sb, nil
 }
 
-// adopt gives a pooled pause, now the pod's, the pod's hostname and cgroup.
-func (m *Manager) adopt(ctx context.Context, sb *Sandbox) error {
+// adopt gives a pooled pause, now the pod's, the pod's hostname and cgroup,
+// and moves its shim from the pool's cgroup to shimHome, unless "".
+func (m *Manager) adopt(ctx context.Context, sb *Sandbox, shimHome string) error {
 	w := sb.watch.Load()
 	if w == nil {
 		return fmt.Errorf("the pooled pause of sandbox %s is not watched", sb.ID)
@@ -417,6 +491,11 @@ func (m *Manager) adopt(ctx context.Context, sb *Sandbox) error {
 	defer m.metrics.since(stageAdopt, start)
 	if err := setHostname(w.proc, sb.Hostname()); err != nil {
 		return fmt.Errorf("set the pod's hostname: %w", err)
+	}
+	if shimHome != "" {
+		if err := moveShimHome(*m.pool.cpu, w.proc, poolShimCgroup, shimHome); err != nil {
+			return fmt.Errorf("move the pause's shim out of the pool's cgroup: %w", err)
+		}
 	}
 	from := CgroupsPath(poolCgroupParent, sb.ID)
 	if err := moveCgroup(m.pool.hier, w.proc, from, sb.MovedCgroup); err != nil {

@@ -610,7 +610,7 @@ func (m *Manager) runPooled(ctx context.Context, e *pooled, name string, cfg *ru
 	}
 	recordDone := make(chan error, 1)
 	go func() { recordDone <- m.relabelPooled(ctx, sb, pause) }()
-	adoptErr := m.adopt(ctx, sb)
+	adoptErr := m.adopt(ctx, sb, e.shimHome)
 	if err := errors.Join(adoptErr, <-netDone, <-recordDone); err != nil {
 		return err
 	}
