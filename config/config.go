@@ -126,7 +126,7 @@ func Default() Config {
 		LogLevel:     "info",
 		OOMScoreAdj:  -999,
 		CgroupDriver: "auto",
-		SandboxPool:  1,
+		SandboxPool:  2,
 		Containerd: Containerd{
 			Binary:       "containerd",
 			Namespace:    "berth",

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/config"
 	"github.com/berth-cri/berth/test/harness"
 )
 
@@ -205,8 +206,8 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 	if len(shmMounts) > 0 {
 		found = append(found, fmt.Sprintf("shm mounts %v", shmMounts))
 	}
-	if len(pool) > 1 {
-		found = append(found, fmt.Sprintf("%d pooled sandboxes, more than the pool's one", len(pool)))
+	if len(pool) > poolSize {
+		found = append(found, fmt.Sprintf("%d pooled sandboxes, more than the pool's %d", len(pool), poolSize))
 	}
 	if br, err := netlink.LinkByName(d.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -248,6 +249,9 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 	}
 	return found
 }
+
+// poolSize is how many sandboxes berthd's pool keeps by default.
+var poolSize = config.Default().SandboxPool
 
 // pooledSandboxes are the IDs of the sandboxes berthd keeps started ahead
 // of pods (its sandbox pool).

@@ -145,9 +145,9 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 	if m := len(harness.MountsUnder(d.Dir)); m != mountsBefore {
 		t.Errorf("mounts under berthd's dirs: %d before, %d after: %v", mountsBefore, m, harness.MountsUnder(d.Dir))
 	}
-	// The sandbox pool keeps one pod's pause and shim started ahead
+	// The sandbox pool keeps its pods' pauses and shims started ahead
 	// (berth_sandbox_pool_ready), and no more.
-	if s, pooled := shimsOf(d), metric(t, metrics, "berth_sandbox_pool_ready"); s != pooled || pooled > 1 {
+	if s, pooled := shimsOf(d), metric(t, metrics, "berth_sandbox_pool_ready"); s != pooled || pooled > poolSize {
 		t.Errorf("%d containerd shims still run with no pod left; the pool holds %d", s, pooled)
 	}
 	// A few fds and goroutines come and go (gRPC connections, timers); a

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,7 +56,26 @@ func TestAPooledSandboxBecomesThePodsOwn(t *testing.T) {
 	if len(hier) == 0 {
 		t.Skip("the sandbox pool needs cgroup v1")
 	}
+	otherPool := false // another berthd's, kept at the end
+	for _, h := range hier {
+		if _, err := os.Stat(filepath.Join(h, "berth-pool")); err == nil {
+			otherPool = true
+		}
+	}
 	d, image := startWithBusybox(t)
+	// Run after the test's other cleanups (its pods'), before the harness's.
+	t.Cleanup(func() {
+		// Shutdown removes the pool, and its cgroups with it.
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping berthd: %v", err)
+			return
+		}
+		for _, h := range hier {
+			if _, err := os.Stat(filepath.Join(h, "berth-pool")); err == nil && !otherPool {
+				t.Errorf("the pool's cgroup %s outlived berthd", filepath.Join(h, "berth-pool"))
+			}
+		}
+	})
 	// The first pod starts its own pause; the pool fills after it.
 	first, _ := runPod(t, d)
 	removePod(t, d, first)
@@ -67,20 +87,40 @@ func TestAPooledSandboxBecomesThePodsOwn(t *testing.T) {
 			os.Remove(filepath.Join(h, filepath.Dir(parent)))
 		}
 	})
-	pooled := pooledSandboxes(t, d)
+	var pooled []string
+	d.WaitFor("the pool to fill", 30*time.Second, func() bool {
+		pooled = pooledSandboxes(t, d)
+		return len(pooled) == poolSize && !slices.ContainsFunc(pooled, func(id string) bool { return taskPid(t, d, id) == 0 })
+	})
+	ctx, cancel := ctxTimeout(60 * time.Second)
+	defer cancel()
+	// Made in the background, pooled sandboxes run on CPU time nothing
+	// else wants: their shims (the pauses' parents) in the pool's idle
+	// cgroup.
+	cpuMount := cpuHierarchy(hier)
+	shims := map[string]int{}
+	for _, p := range pooled {
+		shims[p] = parentPid(t, taskPid(t, d, p))
+		if got := cpuCgroup(t, shims[p]); cpuMount != "" && got != "/berth-pool/shims" {
+			t.Errorf("the pooled shim is in cpu cgroup %s, want /berth-pool/shims", got)
+		}
+	}
+	if idle, err := os.ReadFile(filepath.Join(cpuMount, "berth-pool", "cpu.idle")); cpuMount != "" && err == nil && strings.TrimSpace(string(idle)) != "1" {
+		t.Errorf("the pool's cgroup has cpu.idle %s, want 1", idle)
+	}
+
 	cfg := podConfig(func(c *runtimeapi.PodSandboxConfig) {
 		c.Hostname = "pod-b"
 		c.Linux.CgroupParent = parent
 	})
-	ctx, cancel := ctxTimeout(60 * time.Second)
-	defer cancel()
 	resp, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := resp.PodSandboxId
-	if len(pooled) == 1 && id != pooled[0] {
-		t.Fatalf("the pool held %s, but the pod got a sandbox of its own", pooled[0][:12])
+	shim, ok := shims[id]
+	if !ok {
+		t.Fatalf("the pool held %v, but the pod got a sandbox of its own", pooled)
 	}
 	var info struct {
 		Pid int `json:"pid"`
@@ -116,8 +156,19 @@ func TestAPooledSandboxBecomesThePodsOwn(t *testing.T) {
 		t.Errorf("runc sees the pause's processes as %v, want [%d]", pids, info.Pid)
 	}
 
-	// The pod's hostname, in its UTS namespace and its files.
+	// The pod's shim is back in containerd's cgroup, and runs the pod's
+	// containers: at normal priority.
 	ctr := runContainer(t, d, id, cfg, ctrConfig(image, withCommand("sleep", "3600")))
+	if cpuMount != "" {
+		if got, want := cpuCgroup(t, shim), cpuCgroup(t, d.ContainerdPID()); got != want {
+			t.Errorf("the pod's shim is in cpu cgroup %s, want containerd's %s", got, want)
+		}
+	}
+	if got := parentPid(t, taskPid(t, d, ctr)); got != shim {
+		t.Errorf("the pod's container was started by process %d, want the pooled shim %d", got, shim)
+	}
+
+	// The pod's hostname, in its UTS namespace and its files.
 	if got := mustExec(t, d, ctr, "hostname"); strings.TrimSpace(got) != "pod-b" {
 		t.Errorf("hostname in the pod = %q, want pod-b", got)
 	}
@@ -156,7 +207,7 @@ func TestAPooledPauseThatDiesIsRemovedAndTheNextPodStarts(t *testing.T) {
 	if len(v1Hierarchies(t)) == 0 {
 		t.Skip("the sandbox pool needs cgroup v1")
 	}
-	d := harness.Start(t)
+	d := harness.Start(t, harness.WithConfig("sandbox_pool = 1\n"))
 	first, _ := runPod(t, d)
 	removePod(t, d, first)
 	ctx, cancel := ctxTimeout(60 * time.Second)
@@ -195,4 +246,62 @@ func TestAPooledPauseThatDiesIsRemovedAndTheNextPodStarts(t *testing.T) {
 	if st := podStatus(t, d, id).Status.State; st != runtimeapi.PodSandboxState_SANDBOX_READY {
 		t.Errorf("the next pod is %v, want READY", st)
 	}
+}
+
+// cpuHierarchy is the mountpoint of hier's cgroup v1 cpu hierarchy, or "".
+func cpuHierarchy(hier []string) string {
+	for _, h := range hier {
+		if slices.Contains(strings.Split(filepath.Base(h), ","), "cpu") {
+			return h
+		}
+	}
+	return ""
+}
+
+// cpuCgroup is pid's cgroup in the cpu hierarchy.
+func cpuCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "cpu") {
+			return f[2]
+		}
+	}
+	t.Fatalf("process %d is in no cpu cgroup", pid)
+	return ""
+}
+
+// parentPid is pid's parent's PID.
+func parentPid(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}
+
+// taskPid is the PID of container id's task in berthd's containerd, 0 when
+// it has none.
+func taskPid(t *testing.T, d *harness.Daemon, id string) int {
+	t.Helper()
+	ctx, cancel := ctxTimeout(10 * time.Second)
+	defer cancel()
+	c, err := containerdOf(t, d).LoadContainer(ctx, id)
+	if err != nil {
+		return 0
+	}
+	task, err := c.Task(ctx, nil)
+	if err != nil {
+		return 0
+	}
+	return int(task.Pid())
 }
