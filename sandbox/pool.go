@@ -447,6 +447,11 @@ func (m *Manager) ClosePool(ctx context.Context) {
 // that did not stop cleanly left: no pod took them.
 func (m *Manager) removePooledLeftovers(ctx context.Context) []error {
 	defer removeEmptyCgroup(m.pool.hier, poolCgroupParent)
+	if cpu := m.pool.cpu; cpu != nil {
+		// Left idle, if it is there at all: berthd's start waits for the
+		// shims in it to remove their tasks.
+		_ = setCPUIdle(filepath.Join(cpu.mountpoint, poolCgroupParent), false)
+	}
 	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindPooled))
 	if err != nil {
 		return []error{fmt.Errorf("list pooled sandboxes: %w", err)}
