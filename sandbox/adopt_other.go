@@ -36,4 +36,6 @@ func setCPUIdle(string, bool) error { return errors.ErrUnsupported }
 
 func containerdCPUCgroup(uint64, uint64) (string, error) { return "", errors.ErrUnsupported }
 
-func moveShimHome(cgroupHierarchy, procsig.Process, string, string) error { return errors.ErrUnsupported }
+func moveShimHome(cgroupHierarchy, procsig.Process, string, string) error {
+	return errors.ErrUnsupported
+}
