@@ -10,7 +10,7 @@ import (
 
 // The sandbox pool needs Linux's cgroups and namespaces.
 
-type cgroupHierarchy struct{}
+type cgroupHierarchy struct{ mountpoint string }
 
 func cgroupV1Hierarchies() ([]cgroupHierarchy, error) { return nil, nil }
 
