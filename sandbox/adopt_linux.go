@@ -362,16 +362,7 @@ func containerdCPUCgroup(pid, pidns uint64) (string, error) {
 // moveShimHome moves the shim of the pooled pause p from the cpu cgroup
 // from, where it was started, into home in the cpu hierarchy h.
 func moveShimHome(h cgroupHierarchy, p procsig.Process, from, home string) error {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID), "stat"))
-	if err != nil {
-		return fmt.Errorf("the pause process: %w", err)
-	}
-	// pid (comm) state ppid ...
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) < 2 {
-		return fmt.Errorf("the pause process: short stat %q", stat)
-	}
-	shim, err := strconv.Atoi(fields[1])
+	shim, err := p.Parent()
 	if err != nil {
 		return fmt.Errorf("the pause process's parent: %w", err)
 	}

@@ -75,30 +75,63 @@ func (p Process) Open() (int, error) {
 	return fd, nil
 }
 
-func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-		return 0, ErrGone
+// Parent is the PID of p's parent, read while p runs. ErrGone if p has
+// exited; errors.ErrUnsupported for a Process never identified.
+func (p Process) Parent() (int, error) {
+	if p.PID <= 0 {
+		return 0, errors.ErrUnsupported
 	}
+	b, err := readStat(p.PID)
+	if err != nil {
+		return 0, err
+	}
+	ppid, err := statField(b, 4)
+	if err != nil {
+		return 0, err
+	}
+	if start, err := parseStartTime(b); err != nil || start != p.Start {
+		return 0, ErrGone // another process now has the PID
+	}
+	return strconv.Atoi(string(ppid))
+}
+
+func startTime(pid int) (uint64, error) {
+	b, err := readStat(pid)
 	if err != nil {
 		return 0, err
 	}
 	return parseStartTime(b)
 }
 
-// parseStartTime returns field 22 of a /proc/<pid>/stat line. The command
-// name (field 2) is in parentheses and may hold spaces and parentheses of
-// its own, so fields are counted from the last ')'.
+func readStat(pid int) ([]byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return nil, ErrGone
+	}
+	return b, err
+}
+
+// parseStartTime returns field 22 of a /proc/<pid>/stat line.
 func parseStartTime(stat []byte) (uint64, error) {
+	f, err := statField(stat, 22)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(string(f), 10, 64)
+}
+
+// statField returns field n (from 1) of a /proc/<pid>/stat line, n > 2.
+// The command name (field 2) is in parentheses and may hold spaces and
+// parentheses of its own, so fields are counted from the last ')'.
+func statField(stat []byte, n int) ([]byte, error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc stat line %q", stat)
+		return nil, fmt.Errorf("malformed /proc stat line %q", stat)
 	}
 	// After ')': field 3 (state) is the first.
 	fields := bytes.Fields(stat[i+1:])
-	const startField = 22 - 3
-	if len(fields) <= startField {
-		return 0, fmt.Errorf("malformed /proc stat line %q", stat)
+	if len(fields) <= n-3 {
+		return nil, fmt.Errorf("malformed /proc stat line %q", stat)
 	}
-	return strconv.ParseUint(string(fields[startField]), 10, 64)
+	return fields[n-3], nil
 }

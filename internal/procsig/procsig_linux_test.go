@@ -2,6 +2,7 @@ package procsig
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -104,5 +105,27 @@ func TestIdentifyAnExitedProcess(t *testing.T) {
 func TestSignalWithoutIdentityIsUnsupported(t *testing.T) {
 	if err := (Process{}).Signal(syscall.SIGKILL); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("got %v, want errors.ErrUnsupported", err)
+	}
+}
+
+func TestParentIsReadOnlyWhileTheProcessRuns(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Identify(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Parent(); err != nil || got != os.Getpid() {
+		t.Errorf("Parent() = %d, %v; want this test's PID %d", got, err, os.Getpid())
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if got, err := p.Parent(); !errors.Is(err, ErrGone) {
+		t.Errorf("Parent() of an exited process = %d, %v; want ErrGone", got, err)
+	}
+	if _, err := (Process{}).Parent(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Parent() without identity: got %v, want errors.ErrUnsupported", err)
 	}
 }

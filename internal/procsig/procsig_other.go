@@ -15,3 +15,6 @@ func (Process) Signal(syscall.Signal) error { return errors.ErrUnsupported }
 
 // Open needs pidfds: Linux only.
 func (Process) Open() (int, error) { return -1, errors.ErrUnsupported }
+
+// Parent needs /proc: Linux only.
+func (Process) Parent() (int, error) { return 0, errors.ErrUnsupported }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/test/harness"
 )
 
@@ -277,12 +277,11 @@ func cpuCgroup(t *testing.T, pid int) string {
 // parentPid is pid's parent's PID.
 func parentPid(t *testing.T, pid int) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procsig.Identify(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	ppid, err := strconv.Atoi(f[1])
+	ppid, err := p.Parent()
 	if err != nil {
 		t.Fatal(err)
 	}
