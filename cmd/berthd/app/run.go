@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/apparmor"
 	"github.com/berth-cri/berth/cni"
@@ -31,6 +30,7 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/nri"
 	"github.com/berth-cri/berth/portmap"
@@ -66,6 +66,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Decided once: runc, the cgroups' names, the stats and kubelet
+	// (RuntimeConfig) must all agree on it.
+	driver := cgroup.Resolve(cfg.CgroupDriver, host.SystemdIsInit())
+	log.Info("cgroup driver", "driver", driver, "setting", cfg.CgroupDriver)
 	oomScore := tuneProcess(log, cfg.OOMScoreAdj)
 	for _, dir := range []string{cfg.Root, cfg.State} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -164,6 +168,7 @@ func (o *Options) Run(ctx context.Context) error {
 		PauseImage:     imgs.PauseRef(),
 		RuncBinary:     bins.runc,
 		RuncRoot:       filepath.Join(cfg.State, "runc"),
+		CgroupDriver:   driver,
 		ResolvConf:     host.ResolvConf(),
 		MinOOMScoreAdj: oomScore,
 		Network:        network,
@@ -173,7 +178,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
 		Events:         events,
-		PoolSize:       sandboxPool(cfg),
+		PoolSize:       cfg.SandboxPool,
 	})
 
 	defer func() {
@@ -192,6 +197,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
 		MinOOMScoreAdj: oomScore,
+		CgroupDriver:   driver,
 		Security: container.Security{
 			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
 			AppArmor:         apparmor.Detect(cfg.State),
@@ -224,18 +230,19 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:    sandboxes,
 		Containers:   containers,
 		Images:       imgs,
-		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
+		CgroupDriver: driver.CRI(),
 		StatusInfo:   statusInfo(cfg),
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
 		Events:       events,
 		Stats: stats.NewCollector(stats.Config{
-			Client:      client,
-			Namespace:   cfg.Containerd.Namespace,
-			Snapshotter: imgs.Snapshotter(),
-			Containers:  containers.Store(),
-			Sandboxes:   sandboxes.Store(),
+			Client:       client,
+			Namespace:    cfg.Containerd.Namespace,
+			Snapshotter:  imgs.Snapshotter(),
+			Containers:   containers.Store(),
+			Sandboxes:    sandboxes.Store(),
+			CgroupDriver: driver,
 			Mountpoint: func(ctx context.Context) (string, error) {
 				u, err := imgs.FsUsage(ctx)
 				return u.Mountpoint, err
@@ -384,22 +391,6 @@ func childEnv(dirs ...string) []string {
 		env = append(env, kv)
 	}
 	return append(env, "PATH="+path)
-}
-
-// sandboxPool is the sandbox pool's size: none under systemd, which owns
-// the cgroups a pooled pause would be moved between.
-func sandboxPool(cfg config.Config) int {
-	if cgroupDriver(cfg.CgroupDriver) == runtimeapi.CgroupDriver_SYSTEMD {
-		return 0
-	}
-	return cfg.SandboxPool
-}
-
-func cgroupDriver(setting string) runtimeapi.CgroupDriver {
-	if setting == "systemd" || (setting == "auto" && host.SystemdIsInit()) {
-		return runtimeapi.CgroupDriver_SYSTEMD
-	}
-	return runtimeapi.CgroupDriver_CGROUPFS
 }
 
 // statusInfo is what `crictl info` shows beside the conditions.
