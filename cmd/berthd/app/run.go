@@ -191,6 +191,10 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 	}()
 
+	appArmor := apparmor.Detect(cfg.State)
+	if appArmor.Degraded != "" {
+		log.Warn("AppArmor: " + appArmor.Degraded)
+	}
 	containers := container.NewManager(container.Config{
 		Client:         client,
 		Sandboxes:      sandboxes,
@@ -200,7 +204,7 @@ func (o *Options) Run(ctx context.Context) error {
 		CgroupDriver:   driver,
 		Security: container.Security{
 			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
-			AppArmor:         apparmor.Detect(cfg.State),
+			AppArmor:         appArmor,
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
 		NRI:    nriAPI.ContainerHooks(),
@@ -231,7 +235,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Containers:   containers,
 		Images:       imgs,
 		CgroupDriver: driver.CRI(),
-		StatusInfo:   statusInfo(cfg),
+		StatusInfo:   statusInfo(cfg, driver, appArmor),
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
@@ -393,12 +397,20 @@ func childEnv(dirs ...string) []string {
 	return append(env, "PATH="+path)
 }
 
-// statusInfo is what `crictl info` shows beside the conditions.
-func statusInfo(cfg config.Config) map[string]string {
+// statusInfo is what `crictl info` shows beside the conditions: the
+// configuration, the facts berthd decided at start from it and the node,
+// and the versions.
+func statusInfo(cfg config.Config, driver cgroup.Driver, appArmor *apparmor.Host) map[string]string {
 	data, _ := json.Marshal(cfg)
+	aa, _ := json.Marshal(struct {
+		Enabled  bool   `json:"enabled"`
+		Degraded string `json:"degraded,omitempty"`
+	}{appArmor.Enabled, appArmor.Degraded})
 	return map[string]string{
-		"config":  string(data),
-		"version": fmt.Sprintf(`{"berth":%q,"commit":%q,"containerd":%q,"runc":%q,"cniPlugins":%q}`, version.Version, version.Commit, version.Containerd, version.Runc, version.CNIPlugins),
+		"config":       string(data),
+		"cgroupDriver": driver.String(),
+		"apparmor":     string(aa),
+		"version":      fmt.Sprintf(`{"berth":%q,"commit":%q,"containerd":%q,"runc":%q,"cniPlugins":%q}`, version.Version, version.Commit, version.Containerd, version.Runc, version.CNIPlugins),
 	}
 }
 
