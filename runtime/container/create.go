@@ -166,6 +166,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		ImageVolumes: volumes,
 	}
 	md.LogPath = logFile
+	if logFile != "" {
+		md.LogDir = sb.Config.GetLogDirectory()
+	}
 	labels := map[string]string{sandbox.LabelKind: KindContainer, labelSandboxID: sb.ID, labelContainerName: name}
 	for k, v := range cfg.GetLabels() {
 		if _, ours := labels[k]; !ours {

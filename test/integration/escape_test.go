@@ -65,3 +65,65 @@ func TestStateFilesAreNotWorldReadable(t *testing.T) {
 		})
 	}
 }
+
+// A pod with a writable hostPath on /var/log (a log shipper) swaps a
+// container's log file for a symlink to a host file, before the container
+// starts or between kubelet's rotation and ReopenContainerLog. berthd writes
+// logs as root: it must not append container output to the target.
+func TestLogSymlinkCannotRedirectContainerOutput(t *testing.T) {
+	d, image := startWithBusybox(t)
+	logDir := filepath.Join(d.Dir, "pods", "ns_pod_uid")
+	pod, podCfg := runPod(t, d, withLogDir(logDir))
+	target := filepath.Join(d.Dir, "host-file")
+	const original = "root:x:0:0:root:/root:/bin/sh\n"
+	if err := os.WriteFile(target, []byte(original), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plant := func(path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	untouched := func(when string) {
+		t.Helper()
+		if b, _ := os.ReadFile(target); string(b) != original {
+			t.Fatalf("%s: container output reached the host file: %q", when, b)
+		}
+	}
+	tick := withShell("while true; do echo tick; sleep 0.1; done")
+
+	cfg := ctrConfig(image, tick)
+	plant(filepath.Join(logDir, cfg.LogPath))
+	id := createContainer(t, d, pod, podCfg, cfg)
+	if _, err := d.Runtime.StartContainer(ctxBG(t), &runtimeapi.StartContainerRequest{ContainerId: id}); err == nil {
+		t.Error("StartContainer with a symlink for its log file succeeded")
+	}
+	time.Sleep(500 * time.Millisecond)
+	untouched("before start")
+
+	cfg = ctrConfig(image, tick)
+	path := filepath.Join(logDir, cfg.LogPath)
+	id = runContainer(t, d, pod, podCfg, cfg)
+	d.WaitFor("a log line", 10*time.Second, func() bool { return len(readLines(path)) > 0 })
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	plant(path)
+	if _, err := d.Runtime.ReopenContainerLog(ctxBG(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err == nil {
+		t.Error("ReopenContainerLog through a symlink succeeded")
+	}
+	time.Sleep(500 * time.Millisecond)
+	untouched("before reopen")
+
+	// Once the symlink is gone, the next reopen logs again.
+	os.Remove(path)
+	if _, err := d.Runtime.ReopenContainerLog(ctxBG(t), &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err != nil {
+		t.Fatalf("ReopenContainerLog: %v", err)
+	}
+	d.WaitFor("lines in the reopened log", 10*time.Second, func() bool { return len(readLines(path)) > 0 })
+	untouched("after reopen")
+}
