@@ -127,3 +127,19 @@ func TestLogSymlinkCannotRedirectContainerOutput(t *testing.T) {
 	d.WaitFor("lines in the reopened log", 10*time.Second, func() bool { return len(readLines(path)) > 0 })
 	untouched("after reopen")
 }
+
+// CheckpointPod names each container's files after its metadata name: a
+// CRI client naming a container "../../etc/cron.d/x" would have it write
+// outside the output directory. Such a name is refused at create.
+func TestCheckpointNameCannotLeaveTheOutputDirectory(t *testing.T) {
+	d, image := startWithBusybox(t)
+	pod, podCfg := runPod(t, d)
+	for _, name := range []string{"../../etc/cron.d/x", "a/b", ".."} {
+		cfg := ctrConfig(image)
+		cfg.Metadata.Name = name
+		_, err := d.Runtime.CreateContainer(ctxBG(t), &runtimeapi.CreateContainerRequest{PodSandboxId: pod, Config: cfg, SandboxConfig: podCfg})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("CreateContainer named %q: want InvalidArgument, got %v", name, err)
+		}
+	}
+}
