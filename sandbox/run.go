@@ -61,6 +61,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if err := validateConfig(cfg); err != nil {
 		return "", err
 	}
+	if err := validateCgroupParent(cfg.GetLinux().GetCgroupParent(), m.systemdCgroups()); err != nil {
+		return "", err
+	}
 	runtimeOpt, err := m.runtimeFor(handler)
 	if err != nil {
 		return "", err
@@ -482,6 +485,15 @@ func validateConfig(cfg *runtimeapi.PodSandboxConfig) error {
 		}
 	}
 	if _, err := bandwidthCapability(cfg.GetAnnotations()); err != nil {
+		return err
+	}
+	if err := validateDNS(cfg.GetDnsConfig()); err != nil {
+		return err
+	}
+	if err := plainWord("hostname", cfg.GetHostname()); err != nil {
+		return err
+	}
+	if err := validateSysctls(cfg); err != nil {
 		return err
 	}
 	return validateUserNamespace(cfg)

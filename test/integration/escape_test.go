@@ -143,3 +143,41 @@ func TestCheckpointNameCannotLeaveTheOutputDirectory(t *testing.T) {
 		}
 	}
 }
+
+// Pod authors' text reaches the pod's resolv.conf, hosts and hostname
+// files and, through runc, the kernel's sysctls; cgroup_parent places its
+// cgroups. What would add lines to a file, change the node, or climb out of
+// kubelet's cgroups is refused with InvalidArgument before anything is made.
+func TestPodTextIsRefusedBeforeAnythingIsMade(t *testing.T) {
+	d := harness.Start(t)
+	for name, mutate := range map[string]PodOption{
+		"dns option adding a nameserver": func(c *runtimeapi.PodSandboxConfig) {
+			c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"10.96.0.10"}, Options: []string{"ndots:5\nnameserver 192.0.2.1"}}
+		},
+		"nameserver not an address": func(c *runtimeapi.PodSandboxConfig) {
+			c.DnsConfig = &runtimeapi.DNSConfig{Servers: []string{"evil.example"}}
+		},
+		"hostname adding a hosts entry": func(c *runtimeapi.PodSandboxConfig) { c.Hostname = "web\n192.0.2.1 kubernetes.default" },
+		"node-wide sysctl": func(c *runtimeapi.PodSandboxConfig) {
+			c.Linux.Sysctls = map[string]string{"kernel.core_pattern": "|/tmp/x"}
+		},
+		"net sysctl in a host-network pod": func(c *runtimeapi.PodSandboxConfig) {
+			withHostNetwork()(c)
+			c.Linux.Sysctls = map[string]string{"net.ipv4.ip_forward": "0"}
+		},
+		"cgroup parent climbing": func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = "/kubepods/../../system.slice" },
+		"relative cgroup parent": func(c *runtimeapi.PodSandboxConfig) { c.Linux.CgroupParent = "kubepods/pod1" },
+	} {
+		_, err := d.Runtime.RunPodSandbox(ctxBG(t), &runtimeapi.RunPodSandboxRequest{Config: podConfig(mutate)})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: RunPodSandbox = %v, want InvalidArgument", name, err)
+		}
+	}
+	resp, err := d.Runtime.ListPodSandbox(ctxBG(t), &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(resp.Items) != 0 {
+		t.Errorf("refused pods left sandboxes: %v %v", resp.GetItems(), err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(d.State, "netns")); len(entries) != 0 {
+		t.Errorf("refused pods left network namespaces: %v", entries)
+	}
+}
