@@ -177,7 +177,16 @@ func TestPodTextIsRefusedBeforeAnythingIsMade(t *testing.T) {
 	if err != nil || len(resp.Items) != 0 {
 		t.Errorf("refused pods left sandboxes: %v %v", resp.GetItems(), err)
 	}
-	if entries, _ := os.ReadDir(filepath.Join(d.State, "netns")); len(entries) != 0 {
-		t.Errorf("refused pods left network namespaces: %v", entries)
+	if left := notPooled(netnsLeft(d), pooledSandboxes(t, d)); len(left) != 0 {
+		t.Errorf("refused pods left network namespaces: %v", left)
 	}
+}
+
+func netnsLeft(d *harness.Daemon) []string {
+	entries, _ := os.ReadDir(filepath.Join(d.State, "netns"))
+	var paths []string
+	for _, e := range entries {
+		paths = append(paths, filepath.Join(d.State, "netns", e.Name()))
+	}
+	return paths
 }
