@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -38,6 +40,7 @@ type Config struct {
 	CNI        CNI        `toml:"cni"`
 	Image      Image      `toml:"image"`
 	Metrics    Metrics    `toml:"metrics"`
+	Debug      Debug      `toml:"debug"`
 	Streaming  Streaming  `toml:"streaming"`
 	Security   Security   `toml:"security"`
 	NRI        NRI        `toml:"nri"`
@@ -71,9 +74,17 @@ type Image struct {
 	PullProgressTimeout Duration `toml:"pull_progress_timeout" comment:"Cancel a pull that has received no data for this long (0 disables)."`
 }
 
-// Metrics configures the opt-in Prometheus and pprof endpoint.
+// Metrics configures the opt-in Prometheus endpoint, which scrapers reach
+// from off the node.
 type Metrics struct {
-	Address string `toml:"address" comment:"host:port serving /metrics and /debug/pprof; empty (the default) serves nothing."`
+	Address string `toml:"address" comment:"host:port serving Prometheus /metrics; empty (the default) serves nothing."`
+}
+
+// Debug configures the opt-in pprof endpoint. pprof shows berthd's memory
+// and command line to whoever connects, so it is served only on loopback or
+// a unix socket.
+type Debug struct {
+	Address string `toml:"address" comment:"Loopback host:port, or unix socket path, serving /debug/pprof; empty (the default) serves nothing."`
 }
 
 // Streaming configures the server that carries exec, attach and
@@ -232,7 +243,24 @@ func (c Config) Validate() error {
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)
 	}
+	if a := c.Debug.Address; a != "" && !filepath.IsAbs(a) && !IsLoopback(a) {
+		return fmt.Errorf("debug.address must be a loopback host:port or a unix socket path, got %q: %w", a, errdefs.ErrInvalidArgument)
+	}
 	return nil
+}
+
+// IsLoopback says whether the host:port address listens on loopback only:
+// a loopback IP or localhost (an empty host is every address).
+func IsLoopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // maxSandboxPool bounds the idle pauses and shims a node keeps.

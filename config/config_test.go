@@ -91,6 +91,14 @@ func TestValidate(t *testing.T) {
 		{"state too long for shim sockets", func(c *Config) { c.State = "/run/" + strings.Repeat("x", 40) }, "too long"},
 		{"relative NRI socket", func(c *Config) { c.NRI.SocketPath = "nri.sock" }, "nri.socket_path"},
 		{"zero NRI request timeout", func(c *Config) { c.NRI.RequestTimeout = 0 }, "plugin_request_timeout"},
+		// pprof shows berthd's memory to whoever connects.
+		{"debug on every address", func(c *Config) { c.Debug.Address = ":6060" }, "debug.address"},
+		{"debug on a node address", func(c *Config) { c.Debug.Address = "10.0.0.5:6060" }, "debug.address"},
+		{"debug on a relative socket", func(c *Config) { c.Debug.Address = "debug.sock" }, "debug.address"},
+		{"debug on loopback", func(c *Config) { c.Debug.Address = "127.0.0.1:6060" }, ""},
+		{"debug on IPv6 loopback", func(c *Config) { c.Debug.Address = "[::1]:6060" }, ""},
+		{"debug on localhost", func(c *Config) { c.Debug.Address = "localhost:6060" }, ""},
+		{"debug on a unix socket", func(c *Config) { c.Debug.Address = "/run/berth/debug.sock" }, ""},
 		{"long state is fine with external containerd", func(c *Config) {
 			c.State = "/run/" + strings.Repeat("x", 40)
 			c.Containerd.Address = "/run/containerd/containerd.sock"

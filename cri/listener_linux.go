@@ -7,10 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-cri/berth/internal/unixsock"
 )
 
 // Listen opens the CRI unix socket at path: its directory is created 0700,
@@ -24,19 +25,9 @@ func Listen(path string) (net.Listener, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
-	// umask keeps the socket from ever being wider than 0660, even for the
-	// instant between bind and chmod.
-	old := syscall.Umask(0o117)
-	l, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("chmod %s: %w", path, err)
-	}
-	return l, nil
+	// Never wider than 0660, not even between bind and chmod, and with no
+	// change to the umask every goroutine shares.
+	return unixsock.Listen(path, 0o660)
 }
 
 func removeStaleSocket(path string) error {

@@ -62,6 +62,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if err := validateConfig(cfg); err != nil {
 		return "", err
 	}
+	if err := validateCgroupParent(cfg.GetLinux().GetCgroupParent(), m.cfg.CgroupDriver == cgroup.Systemd); err != nil {
+		return "", err
+	}
 	if _, err := m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), "id"); err != nil {
 		return "", err
 	}
@@ -489,6 +492,15 @@ func validateConfig(cfg *runtimeapi.PodSandboxConfig) error {
 		}
 	}
 	if _, err := bandwidthCapability(cfg.GetAnnotations()); err != nil {
+		return err
+	}
+	if err := validateDNS(cfg.GetDnsConfig()); err != nil {
+		return err
+	}
+	if err := plainWord("hostname", cfg.GetHostname()); err != nil {
+		return err
+	}
+	if err := validateSysctls(cfg); err != nil {
 		return err
 	}
 	return validateUserNamespace(cfg)

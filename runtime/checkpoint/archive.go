@@ -212,6 +212,31 @@ func WriteArchive(dir, location string) (retErr error) {
 	return nil
 }
 
+// WriteArchiveIn writes dir as an archive at name below root, a new file
+// (see WriteArchive); name cannot leave root, whatever it holds.
+func WriteArchiveIn(root *os.Root, name, dir string) (retErr error) {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("checkpoint archive: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+			root.Remove(name)
+		}
+	}()
+	if err := writeTar(f, dir); err != nil {
+		return fmt.Errorf("checkpoint archive: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("checkpoint archive: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("checkpoint archive: %w", err)
+	}
+	return nil
+}
+
 // writeTar writes dir's directories and regular files, in lexical order;
 // anything else (a symlink, a socket) has no place in a checkpoint.
 func writeTar(w io.Writer, dir string) error {

@@ -308,3 +308,31 @@ func TestInspect(t *testing.T) {
 		t.Errorf("Inspect of a non-tar = %v, want InvalidArgument", err)
 	}
 }
+
+// CheckpointPod names archives after containers; one named to climb out
+// of the output directory writes nothing outside it.
+func TestWriteArchiveInStaysInItsRoot(t *testing.T) {
+	src, base := t.TempDir(), t.TempDir()
+	out := filepath.Join(base, "out")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o600)
+	root, err := os.OpenRoot(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := WriteArchiveIn(root, "containers.tar", src); err != nil {
+		t.Fatalf("WriteArchiveIn: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "containers.tar")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteArchiveIn(root, "../escaped.tar", src); err == nil {
+		t.Fatal("WriteArchiveIn wrote above its root")
+	}
+	if _, err := os.Stat(filepath.Join(base, "escaped.tar")); !os.IsNotExist(err) {
+		t.Fatalf("a file was written outside the output directory: %v", err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/beneath"
 	"github.com/berth-cri/berth/runtime/checkpoint"
 )
 
@@ -189,7 +190,7 @@ func (m *Manager) dump(ctx context.Context, c *Container, dir string, status fun
 	if err := checkpoint.WriteMetadata(dir, md); err != nil {
 		return err
 	}
-	if err := copyLog(c.LogPath, filepath.Join(dir, checkpoint.ContainerLogFile)); err != nil {
+	if err := copyLog(&c.Metadata, filepath.Join(dir, checkpoint.ContainerLogFile)); err != nil {
 		return err
 	}
 	// dump.log stays for whoever reads the archive; the rest of the work
@@ -267,12 +268,14 @@ func (m *Manager) writeRootfsDiff(ctx context.Context, info containers.Container
 }
 
 // copyLog copies the container's CRI log, when it has one, into the
-// checkpoint, as CRI-O and containerd keep it.
-func copyLog(src, dst string) error {
-	if src == "" {
+// checkpoint, as CRI-O and containerd keep it. It is opened with no symlink
+// below the log directory: a planted one must not put a host file into the
+// archive.
+func copyLog(md *Metadata, dst string) error {
+	if md.LogPath == "" {
 		return nil
 	}
-	f, err := os.Open(src)
+	f, err := beneath.Open(md.logDir(), md.logRel())
 	if os.IsNotExist(err) {
 		return nil
 	}

@@ -47,6 +47,13 @@ func (m *Manager) CheckpointPod(ctx context.Context, opts PodCheckpointOptions) 
 	if err != nil {
 		return err
 	}
+	// Every file is made through an os.Root on the output directory: the
+	// paths below it are built from container names a CRI client chose.
+	out, err := os.OpenRoot(opts.OutputPath)
+	if err != nil {
+		return fmt.Errorf("output path %q: %w", opts.OutputPath, err)
+	}
+	defer out.Close()
 	defer func() {
 		if retErr != nil {
 			clearDir(opts.OutputPath)
@@ -57,16 +64,16 @@ func (m *Manager) CheckpointPod(ctx context.Context, opts PodCheckpointOptions) 
 		return err
 	}
 	defer os.RemoveAll(work)
+	workRel := filepath.Base(work)
 
 	pod := metadata.CheckpointedPodOptions{Version: podCheckpointVersion, Containers: map[string]string{}}
 	err = m.dumpPaused(ctx, cs, func(ctx context.Context) error {
 		for _, c := range cs {
 			name := c.Config.GetMetadata().GetName()
-			dir := filepath.Join(work, name)
-			if err := os.Mkdir(dir, 0o700); err != nil {
+			if err := out.Mkdir(filepath.Join(workRel, name), 0o700); err != nil {
 				return err
 			}
-			if err := m.dump(ctx, c, dir, opts.Status); err != nil {
+			if err := m.dump(ctx, c, filepath.Join(work, name), opts.Status); err != nil {
 				return fmt.Errorf("container %s (%s): %w", c.ID, name, err)
 			}
 			pod.Containers[name] = filepath.Join(podContainersDir, name+".tar")
@@ -76,11 +83,11 @@ func (m *Manager) CheckpointPod(ctx context.Context, opts PodCheckpointOptions) 
 	if err != nil {
 		return fmt.Errorf("checkpoint pod %s: %w", opts.SandboxID, err)
 	}
-	if err := os.Mkdir(filepath.Join(opts.OutputPath, podContainersDir), 0o700); err != nil {
+	if err := out.Mkdir(podContainersDir, 0o700); err != nil {
 		return err
 	}
 	for name, archive := range pod.Containers {
-		if err := checkpoint.WriteArchive(filepath.Join(work, name), filepath.Join(opts.OutputPath, archive)); err != nil {
+		if err := checkpoint.WriteArchiveIn(out, archive, filepath.Join(work, name)); err != nil {
 			return fmt.Errorf("checkpoint pod %s: %w", opts.SandboxID, err)
 		}
 	}
@@ -88,14 +95,23 @@ func (m *Manager) CheckpointPod(ctx context.Context, opts PodCheckpointOptions) 
 	if err != nil {
 		return err
 	}
-	if _, err := metadata.WriteJSONFile(sb.Config, opts.OutputPath, metadata.PodDumpFile); err != nil {
+	if err := writeJSONIn(out, metadata.PodDumpFile, sb.Config); err != nil {
 		return err
 	}
-	if _, err := metadata.WriteJSONFile(pod, opts.OutputPath, metadata.PodOptionsFile); err != nil {
+	if err := writeJSONIn(out, metadata.PodOptionsFile, pod); err != nil {
 		return err
 	}
 	m.log.Info("checkpointed pod", "sandbox", opts.SandboxID, "containers", len(cs), "output", opts.OutputPath)
 	return nil
+}
+
+// writeJSONIn writes v as checkpointctl's WriteJSONFile does, below root.
+func writeJSONIn(root *os.Root, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return root.WriteFile(name, b, 0o600)
 }
 
 // podCheckpointable validates a CheckpointPod request as the proto
@@ -133,6 +149,10 @@ func (m *Manager) podCheckpointable(ctx context.Context, opts PodCheckpointOptio
 		seen[c.ID] = true
 		if c.SandboxID != sb.ID {
 			return nil, fmt.Errorf("container %s belongs to sandbox %s, not %s: %w", c.ID, c.SandboxID, sb.ID, errdefs.ErrInvalidArgument)
+		}
+		// Names are checked at create; this one may be from before that.
+		if err := validName(c.Config.GetMetadata().GetName()); err != nil {
+			return nil, err
 		}
 		if st := c.Status(); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 			return nil, fmt.Errorf("container %s is %s, only running containers can be checkpointed: %w", c.ID, stateName(st), errdefs.ErrFailedPrecondition)

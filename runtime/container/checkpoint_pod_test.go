@@ -58,6 +58,9 @@ func TestCheckpointPodValidation(t *testing.T) {
 		{"not running", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-running", "pod-exited"}}
 		}, errdefs.IsFailedPrecondition, false, "only running containers"},
+		{"name from before names were checked", withDeadline, func(out string) PodCheckpointOptions {
+			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-climbing"}}
+		}, errdefs.IsInvalidArgument, false, "container name"},
 		{"no CRIU", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-running"}}
 		}, errdefs.IsFailedPrecondition, true, "vDSO layout"},
@@ -66,6 +69,8 @@ func TestCheckpointPodValidation(t *testing.T) {
 			criu := &fakeCRIU{err: errNoCRIU}
 			m := checkpointManager(t, criu)
 			m.store.add(newContainer(Metadata{ID: "pod-running", SandboxID: "ready-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
+			m.store.add(newContainer(Metadata{ID: "pod-climbing", SandboxID: "ready-sandbox",
+				Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "../../etc/cron.d/x"}}}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
 			m.store.add(newContainer(Metadata{ID: "pod-exited", SandboxID: "ready-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_EXITED}))
 			out := t.TempDir()
 			err := m.CheckpointPod(tc.ctx(t), tc.opts(out))

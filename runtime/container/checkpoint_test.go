@@ -189,7 +189,7 @@ func TestCopyLog(t *testing.T) {
 	src := filepath.Join(dir, "0.log")
 	os.WriteFile(src, []byte("2026-01-01T00:00:00Z stdout F hello\n"), 0o600)
 	dst := filepath.Join(dir, "container.log")
-	if err := copyLog(src, dst); err != nil {
+	if err := copyLog(&Metadata{LogPath: src, LogDir: dir}, dst); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(dst); !strings.Contains(string(b), "hello") {
@@ -198,11 +198,26 @@ func TestCopyLog(t *testing.T) {
 	// No log path, or a log not written yet, is no log in the archive.
 	for _, src := range []string{"", filepath.Join(dir, "missing.log")} {
 		dst := filepath.Join(t.TempDir(), "container.log")
-		if err := copyLog(src, dst); err != nil {
+		if err := copyLog(&Metadata{LogPath: src, LogDir: dir}, dst); err != nil {
 			t.Errorf("copyLog(%q) = %v", src, err)
 		}
 		if _, err := os.Stat(dst); err == nil {
 			t.Errorf("copyLog(%q) wrote a log", src)
 		}
+	}
+	// A log swapped for a symlink to a host file does not copy that file
+	// into the archive.
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("root:$6$secret\n"), 0o600)
+	link := filepath.Join(dir, "1.log")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	dst = filepath.Join(t.TempDir(), "container.log")
+	if err := copyLog(&Metadata{LogPath: link, LogDir: dir}, dst); err == nil {
+		t.Error("copyLog followed a symlink")
+	}
+	if b, _ := os.ReadFile(dst); strings.Contains(string(b), "secret") {
+		t.Errorf("a host file was copied into the checkpoint: %q", b)
 	}
 }

@@ -29,7 +29,11 @@ type Metadata struct {
 	ImageName string `json:"imageName"`
 	// LogPath is the absolute path of the CRI log file; empty when the
 	// sandbox or the container gave none (output is discarded).
-	LogPath   string    `json:"logPath,omitempty"`
+	LogPath string `json:"logPath,omitempty"`
+	// LogDir is the sandbox's log_directory, below which LogPath is
+	// opened (see beneath); empty in records from before it was kept, where
+	// LogPath's own directory stands in.
+	LogDir    string    `json:"logDir,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	// User is the user the process runs as, resolved against the image's
 	// /etc/passwd and /etc/group at create time.

@@ -103,6 +103,12 @@ func TestValidateConfig(t *testing.T) {
 	for name, mutate := range map[string]func(*runtimeapi.ContainerConfig){
 		"no name":  func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "" },
 		"no image": func(c *runtimeapi.ContainerConfig) { c.Image = nil },
+		// CheckpointPod names files after the container.
+		"name climbing": func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "../../etc/cron.d/x" },
+		"name with /":   func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "a/b" },
+		"name ..":       func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = ".." },
+		"name .":        func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "." },
+		"name with NUL": func(c *runtimeapi.ContainerConfig) { c.Metadata.Name = "a\x00" },
 		"group without user": func(c *runtimeapi.ContainerConfig) {
 			c.Linux.SecurityContext.RunAsGroup = &runtimeapi.Int64Value{Value: 1}
 		},

@@ -170,6 +170,9 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		ImageVolumes: volumes,
 	}
 	md.LogPath = logFile
+	if logFile != "" {
+		md.LogDir = sb.Config.GetLogDirectory()
+	}
 	labels := map[string]string{sandbox.LabelKind: KindContainer, labelSandboxID: sb.ID, labelContainerName: name}
 	for k, v := range cfg.GetLabels() {
 		if _, ours := labels[k]; !ours {
@@ -290,9 +293,21 @@ func validateConfig(cfg *runtimeapi.ContainerConfig) error {
 	case cfg.GetImage().GetImage() == "":
 		return fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
 	}
+	if err := validName(cfg.GetMetadata().GetName()); err != nil {
+		return err
+	}
 	if sc := cfg.GetLinux().GetSecurityContext(); sc.GetRunAsGroup() != nil && sc.GetRunAsUser() == nil && sc.GetRunAsUsername() == "" {
 		// The group alone would silently pair with the image's user.
 		return fmt.Errorf("run_as_group is set without run_as_user or run_as_username: %w", errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validName refuses a container name that is not one plain path element:
+// CheckpointPod names files after it (kubelet's names are DNS labels).
+func validName(name string) error {
+	if strings.ContainsAny(name, "/\x00") || strings.Contains(name, "..") || name == "." {
+		return fmt.Errorf("container name %q has a '/', NUL or '..', or is '.': %w", name, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

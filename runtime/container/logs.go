@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-cri/berth/internal/beneath"
 )
 
 // CRI log format (kubelet's pkg/kubelet/kuberuntime/logs): every line is
@@ -34,9 +36,12 @@ const maxPending = 8 << 20
 // container's output is read into a queue without ever waiting on the
 // disk; one goroutine drains the queue into the file.
 type logFile struct {
-	path string
-	log  *slog.Logger
-	now  func() time.Time
+	// dir is the pod's log directory; rel, the file below it (log_path),
+	// which is opened with no symlink on the way (see beneath).
+	dir, rel string
+	path     string
+	log      *slog.Logger
+	now      func() time.Time
 
 	// fileMu guards f, which ReopenContainerLog replaces.
 	fileMu sync.Mutex
@@ -51,23 +56,30 @@ type logFile struct {
 	done    chan struct{}
 }
 
-// openLogFile creates (or appends to) the log file at path and starts the
-// goroutine that writes to it.
-func openLogFile(path string, log *slog.Logger) (*logFile, error) {
-	f, err := createLogFile(path)
+// openLogFile creates (or appends to) the log file rel below dir and
+// starts the goroutine that writes to it.
+func openLogFile(dir, rel string, log *slog.Logger) (*logFile, error) {
+	f, err := createLogFile(dir, rel)
 	if err != nil {
 		return nil, err
 	}
-	l := &logFile{path: path, log: log, now: time.Now, f: f, queue: make(chan []byte, 4096), done: make(chan struct{})}
+	l := &logFile{dir: dir, rel: rel, path: f.Name(), log: log, now: time.Now, f: f, queue: make(chan []byte, 4096), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
 
-func createLogFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// createLogFile opens the log file as root, below a directory that pods
+// with a hostPath on /var/log can write (log shippers): a symlink planted
+// there, before start or between kubelet's rotation and the reopen, must
+// not make berthd append to, or create, a file elsewhere on the node.
+func createLogFile(dir, rel string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil { // kubelet's, normally made already
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err := beneath.MkdirAll(dir, filepath.Dir(rel), 0o755); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	f, err := beneath.OpenFile(dir, rel, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open log file: %w", err)
 	}
@@ -125,7 +137,7 @@ func (l *logFile) Dropped() uint64 { return l.dropped.Load() }
 // Reopen closes the file and opens path anew: kubelet renamed the old file
 // to rotate it.
 func (l *logFile) Reopen() error {
-	f, err := createLogFile(l.path)
+	f, err := createLogFile(l.dir, l.rel)
 	l.fileMu.Lock()
 	defer l.fileMu.Unlock()
 	if l.f != nil {
@@ -218,4 +230,22 @@ func (w *lineWriter) line(tag string, content []byte) {
 	out = append(out, content...)
 	out = append(out, '\n')
 	w.emit(out)
+}
+
+// logDir and logRel place the CRI log file: the sandbox's log directory
+// and log_path below it.
+func (md *Metadata) logDir() string {
+	if md.LogDir == "" {
+		return filepath.Dir(md.LogPath)
+	}
+	return md.LogDir
+}
+
+func (md *Metadata) logRel() string {
+	rel, err := beneath.Split(md.logDir(), md.LogPath)
+	if err != nil {
+		// Never for a path Create made; beneath refuses it.
+		return md.LogPath
+	}
+	return rel
 }

@@ -69,8 +69,9 @@ func readAll(t *testing.T, path string) []string {
 }
 
 func TestLogFileWritesAndReopens(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pod", "ctr", "0.log")
-	l, err := openLogFile(path, nil)
+	dir := filepath.Join(t.TempDir(), "pod")
+	path := filepath.Join(dir, "ctr", "0.log")
+	l, err := openLogFile(dir, "ctr/0.log", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +99,50 @@ func TestLogFileWritesAndReopens(t *testing.T) {
 	out.Write([]byte("after close\n")) // must neither block nor panic
 }
 
+// A pod with a hostPath on /var/log swaps the log file for a symlink, before
+// the container starts or between kubelet's rotation and the reopen: berthd
+// must neither append to the target nor create it.
+func TestLogFileRefusesAPlantedSymlink(t *testing.T) {
+	base := t.TempDir()
+	dir, target := filepath.Join(base, "pod"), filepath.Join(base, "host-file")
+	if err := os.MkdirAll(filepath.Join(dir, "ctr"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctr", "0.log")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := openLogFile(dir, "ctr/0.log", nil); err == nil {
+		l.Close()
+		t.Fatal("start: the log file was opened through a symlink")
+	}
+
+	os.Remove(path)
+	l, err := openLogFile(dir, "ctr/0.log", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	os.Rename(path, path+".1") // kubelet rotates
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err == nil {
+		t.Fatal("reopen: the log file was opened through a symlink")
+	}
+	l.stream(streamStdout).Write([]byte("container output\n"))
+	l.Close()
+	if b, _ := os.ReadFile(target); string(b) != "root:x:0:0\n" {
+		t.Fatalf("the host file was written: %q", b)
+	}
+}
+
 // A writer that cannot keep up loses lines; the container never waits.
 func TestLogFileDropsRatherThanBlocks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "0.log")
-	l, err := openLogFile(path, nil)
+	l, err := openLogFile(t.TempDir(), "0.log", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

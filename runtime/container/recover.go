@@ -125,7 +125,7 @@ func (m *Manager) reattach(ctx context.Context, c *Container, cont containerd.Co
 	var stdout, stderr *lineWriter
 	if c.LogPath != "" {
 		var err error
-		if logs, err = openLogFile(c.LogPath, m.log.With("container", c.ID)); err != nil {
+		if logs, err = openLogFile(c.logDir(), c.logRel(), m.log.With("container", c.ID)); err != nil {
 			return err
 		}
 		defer func() {

@@ -82,7 +82,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 
 	var stdout, stderr *lineWriter
 	if c.LogPath != "" {
-		if logs, err = openLogFile(c.LogPath, m.log.With("container", c.ID)); err != nil {
+		if logs, err = openLogFile(c.logDir(), c.logRel(), m.log.With("container", c.ID)); err != nil {
 			return err
 		}
 		stdout = logs.stream(streamStdout)

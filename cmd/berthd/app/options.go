@@ -30,6 +30,7 @@ var flagOverrides = map[string]func(dst *config.Config, src config.Config){
 	"pause-image":          func(d *config.Config, s config.Config) { d.Image.PauseImage = s.Image.PauseImage },
 	"registry-config-dir":  func(d *config.Config, s config.Config) { d.Image.RegistryConfigDir = s.Image.RegistryConfigDir },
 	"metrics-address":      func(d *config.Config, s config.Config) { d.Metrics.Address = s.Metrics.Address },
+	"debug-address":        func(d *config.Config, s config.Config) { d.Debug.Address = s.Debug.Address },
 	"cgroup-driver":        func(d *config.Config, s config.Config) { d.CgroupDriver = s.CgroupDriver },
 	"seccomp-profile-root": func(d *config.Config, s config.Config) { d.Security.SeccompProfileRoot = s.Security.SeccompProfileRoot },
 	"enable-nri":           func(d *config.Config, s config.Config) { d.NRI.Enable = s.NRI.Enable },
@@ -53,7 +54,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.CNI.BinDirs, "cni-bin-dir", d.CNI.BinDirs, "CNI plugin directories (repeat or comma-separate)")
 	fs.StringVar(&f.Image.PauseImage, "pause-image", d.Image.PauseImage, "pod sandbox (pause) image")
 	fs.StringVar(&f.Image.RegistryConfigDir, "registry-config-dir", d.Image.RegistryConfigDir, "hosts.toml registry configuration directory")
-	fs.StringVar(&f.Metrics.Address, "metrics-address", d.Metrics.Address, "serve /metrics and /debug/pprof on this host:port (off when empty)")
+	fs.StringVar(&f.Metrics.Address, "metrics-address", d.Metrics.Address, "serve Prometheus /metrics on this host:port (off when empty)")
+	fs.StringVar(&f.Debug.Address, "debug-address", d.Debug.Address, "serve /debug/pprof on this loopback host:port or unix socket path (off when empty)")
 	fs.StringVar(&f.CgroupDriver, "cgroup-driver", d.CgroupDriver, "cgroupfs, systemd or auto")
 	fs.StringVar(&f.Security.SeccompProfileRoot, "seccomp-profile-root", d.Security.SeccompProfileRoot, "the only directory Localhost seccomp profiles are read from")
 	fs.BoolVar(&f.NRI.Enable, "enable-nri", d.NRI.Enable, "serve the Node Resource Interface to plugins")

@@ -32,6 +32,7 @@ import (
 	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
+	"github.com/berth-cri/berth/internal/unixsock"
 	"github.com/berth-cri/berth/nri"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/container"
@@ -225,6 +226,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}()
 	defer streamSrv.Close()
 	log.Info("serving exec, attach and port-forward", "address", streamSrv.Addr())
+	if cfg.Streaming.TLSCertFile == "" && !config.IsLoopback(cfg.Streaming.Address) {
+		log.Warn("the streaming server is served over plain HTTP on a non-loopback address: exec and attach sessions cross the network unencrypted, guarded only by their single-use tokens; set streaming.tls_cert_file", "address", streamSrv.Addr())
+	}
 
 	svc := cri.New(cri.Options{
 		Namespace:    cfg.Containerd.Namespace,
@@ -269,7 +273,15 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 		defer ms.Close()
-		log.Info("serving metrics and pprof", "address", ms.Addr)
+		log.Info("serving metrics", "address", ms.Addr)
+	}
+	if cfg.Debug.Address != "" {
+		ds, err := serveDebug(cfg.Debug.Address)
+		if err != nil {
+			return err
+		}
+		defer ds.Close()
+		log.Info("serving pprof", "address", ds.Addr)
 	}
 	go dumpStacksOnSIGUSR1(ctx, log, cfg.State)
 
@@ -445,21 +457,46 @@ type metricsServer struct {
 	Addr string
 }
 
+// serveMetrics serves /metrics alone: scrapers reach it from off the node.
 func serveMetrics(address string, reg *prometheus.Registry) (*metricsServer, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address: %w", err)
+	}
+	return serveHTTP(l, mux), nil
+}
+
+// serveDebug serves pprof on a loopback address or a unix socket (0600),
+// as config.Validate allows: it shows berthd's memory to whoever connects.
+func serveDebug(address string) (*metricsServer, error) {
+	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	l, err := net.Listen("tcp", address)
-	if err != nil {
-		return nil, fmt.Errorf("metrics address: %w", err)
+	var l net.Listener
+	var err error
+	if filepath.IsAbs(address) {
+		if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(address) // left by a berthd that died
+		}
+		l, err = unixsock.Listen(address, 0o600)
+	} else {
+		l, err = net.Listen("tcp", address)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err != nil {
+		return nil, fmt.Errorf("debug address: %w", err)
+	}
+	return serveHTTP(l, mux), nil
+}
+
+func serveHTTP(l net.Listener, h http.Handler) *metricsServer {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
-	return &metricsServer{Server: srv, Addr: l.Addr().String()}, nil
+	return &metricsServer{Server: srv, Addr: l.Addr().String()}
 }
 
 func dumpStacksOnSIGUSR1(ctx context.Context, log *slog.Logger, dir string) {
