@@ -96,7 +96,9 @@ type Security struct {
 // berthd's NRI socket (or that berthd starts from PluginPath) see every pod
 // and container event and may adjust containers (docs/nri.md).
 type NRI struct {
-	Enable bool `toml:"enable" comment:"Serve the Node Resource Interface to plugins."`
+	// Enable is on by default, as in containerd 2.x: with no plugin
+	// connected NRI costs nothing on the container path.
+	Enable bool `toml:"enable" comment:"Serve the Node Resource Interface to plugins (on by default, as in containerd 2.x)."`
 	// SocketPath empty means <state>/nri.sock.
 	SocketPath       string `toml:"socket_path" comment:"The NRI socket plugins connect to; empty means nri.sock in the state dir."`
 	PluginPath       string `toml:"plugin_path" comment:"Plugins berthd starts itself, named <index>-<name> (none when the directory is missing)."`
@@ -146,6 +148,7 @@ func Default() Config {
 		Streaming: Streaming{Address: "127.0.0.1:0"},
 		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp"},
 		NRI: NRI{
+			Enable:              true,
 			PluginPath:          "/opt/nri/plugins",
 			PluginConfigPath:    "/etc/nri/conf.d",
 			RegistrationTimeout: Duration(5 * time.Second),
