@@ -264,7 +264,9 @@ func (o *Options) Run(ctx context.Context) error {
 
 	// Images before readiness: kubelet's first RunPodSandbox needs the
 	// pause image, and no registry may be reachable.
-	if err := imgs.Load(ctx); err != nil {
+	// The index follows containerd's image store from here on: images
+	// loaded out of band (ctr, nerdctl) show at once.
+	if err := imgs.Start(ctx); err != nil {
 		return err
 	}
 	pauseBinary, _ := host.LookPath("berth-pause") // none: the pause image must be present
