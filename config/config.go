@@ -69,6 +69,9 @@ type Image struct {
 	// PullProgressTimeout cancels a pull that has made no progress for this
 	// long; zero disables it.
 	PullProgressTimeout Duration `toml:"pull_progress_timeout" comment:"Cancel a pull that has received no data for this long (0 disables)."`
+	// PreloadDir holds image archives imported at every start, before
+	// berthd is ready (docs/airgap.md).
+	PreloadDir string `toml:"preload_dir" comment:"Image archives (docker save, OCI layout tars) imported at start, before berthd is ready; empty imports none."`
 }
 
 // Metrics configures the opt-in Prometheus and pprof endpoint.
@@ -231,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	if c.NRI.RegistrationTimeout <= 0 || c.NRI.RequestTimeout <= 0 {
 		return fmt.Errorf("nri.plugin_registration_timeout and nri.plugin_request_timeout must be positive: %w", errdefs.ErrInvalidArgument)
+	}
+	if c.Image.PreloadDir != "" && !filepath.IsAbs(c.Image.PreloadDir) {
+		return fmt.Errorf("image.preload_dir must be an absolute path, got %q: %w", c.Image.PreloadDir, errdefs.ErrInvalidArgument)
 	}
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)

@@ -90,6 +90,7 @@ func TestValidate(t *testing.T) {
 		{"no cni bin dirs", func(c *Config) { c.CNI.BinDirs = nil }, "bin_dirs"},
 		{"state too long for shim sockets", func(c *Config) { c.State = "/run/" + strings.Repeat("x", 40) }, "too long"},
 		{"relative NRI socket", func(c *Config) { c.NRI.SocketPath = "nri.sock" }, "nri.socket_path"},
+		{"relative preload dir", func(c *Config) { c.Image.PreloadDir = "images" }, "image.preload_dir"},
 		{"zero NRI request timeout", func(c *Config) { c.NRI.RequestTimeout = 0 }, "plugin_request_timeout"},
 		{"long state is fine with external containerd", func(c *Config) {
 			c.State = "/run/" + strings.Repeat("x", 40)

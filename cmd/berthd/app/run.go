@@ -45,6 +45,10 @@ import (
 	"github.com/berth-cri/berth/version"
 )
 
+// preloadTimeout bounds the import of image.preload_dir at start, well
+// inside berth.service's TimeoutStartSec (5 min).
+const preloadTimeout = 3 * time.Minute
+
 // shutdownGrace bounds how long in-flight RPCs may finish at shutdown.
 const shutdownGrace = 10 * time.Second
 
@@ -268,6 +272,10 @@ func (o *Options) Run(ctx context.Context) error {
 	// loaded out of band (ctr, nerdctl) show at once.
 	if err := imgs.Start(ctx); err != nil {
 		return err
+	}
+	if cfg.Image.PreloadDir != "" {
+		// Failures are logged per archive; berthd starts without them.
+		_ = imgs.Preload(ctx, cfg.Image.PreloadDir, preloadTimeout)
 	}
 	pauseBinary, _ := host.LookPath("berth-pause") // none: the pause image must be present
 	if _, err := imgs.EnsurePause(ctx, cfg.Image.PauseImage, pauseBinary); err != nil {
