@@ -82,7 +82,7 @@ func (o *Options) Run(ctx context.Context) error {
 		sup, err := supervisor.Start(ctx, supervisor.Config{
 			Binary:        bins.containerd,
 			Root:          filepath.Join(cfg.Root, "containerd"),
-			State:         filepath.Join(cfg.State, "containerd"),
+			State:         embeddedContainerd(cfg),
 			ShimSocketDir: config.ShimSocketDir(cfg.State),
 			NRISocket:     filepath.Join(cfg.State, "containerd-nri.sock"),
 			LogLevel:      cfg.Containerd.LogLevel,
