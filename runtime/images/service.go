@@ -242,6 +242,9 @@ func (s *Service) read(ctx context.Context, name string) (*Image, bool, error) {
 	pinned := ci.Labels[LabelPinned] == valuePinned
 	img, ok := s.store.byTarget(ci.Target.Digest)
 	if !ok {
+		img, ok = s.inspected.get(ci.Target.Digest) // a pull of it is naming it now
+	}
+	if !ok {
 		if img, err = s.inspect(ctx, ci); err != nil {
 			return nil, false, &unusableError{target: ci.Target.Digest, err: err}
 		}

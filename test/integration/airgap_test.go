@@ -279,3 +279,32 @@ func leaseIDs(ctx context.Context, t *testing.T, ls leases.Manager) []string {
 	}
 	return ids
 }
+
+func TestPreloadDirIsImportedBeforeReady(t *testing.T) {
+	dir := t.TempDir()
+	const good = "berth.test/airgap/preloaded:1"
+	for file, src := range map[string]string{"10-good.tar": ociArchive(t, good), "20-broken.tar": dockerArchive(t, "berth.test/airgap/broken:1")} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if file == "20-broken.tar" {
+			data = data[:len(data)/2]
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := harness.Start(t, harness.WithConfig(fmt.Sprintf("[image]\npreload_dir = %q\n", dir)))
+	// Start returned when berthd was ready: no waiting.
+	if imageStatus(t, d, good) == nil {
+		t.Fatalf("%s from preload_dir is not there when berthd is ready:\n%s", good, d.Log())
+	}
+	if !strings.Contains(d.Log(), "cannot preload image archive; skipping it") || !strings.Contains(d.Log(), "20-broken.tar") {
+		t.Errorf("berthd's log does not name the broken archive:\n%s", d.Log())
+	}
+	if imageStatus(t, d, "berth.test/airgap/broken:1") != nil {
+		t.Error("the truncated archive left an image")
+	}
+	runsAContainer(t, d, good)
+}
