@@ -72,6 +72,9 @@ type Image struct {
 	// PullProgressTimeout cancels a pull that has made no progress for this
 	// long; zero disables it.
 	PullProgressTimeout Duration `toml:"pull_progress_timeout" comment:"Cancel a pull that has received no data for this long (0 disables)."`
+	// PreloadDir holds image archives imported at every start, before
+	// berthd is ready (docs/airgap.md).
+	PreloadDir string `toml:"preload_dir" comment:"Image archives (docker save, OCI layout tars) imported at start, before berthd is ready; empty imports none."`
 }
 
 // Metrics configures the opt-in Prometheus endpoint, which scrapers reach
@@ -107,7 +110,9 @@ type Security struct {
 // berthd's NRI socket (or that berthd starts from PluginPath) see every pod
 // and container event and may adjust containers (docs/nri.md).
 type NRI struct {
-	Enable bool `toml:"enable" comment:"Serve the Node Resource Interface to plugins."`
+	// Enable is on by default, as in containerd 2.x: with no plugin
+	// connected NRI costs nothing on the container path.
+	Enable bool `toml:"enable" comment:"Serve the Node Resource Interface to plugins (on by default, as in containerd 2.x)."`
 	// SocketPath empty means <state>/nri.sock.
 	SocketPath       string `toml:"socket_path" comment:"The NRI socket plugins connect to; empty means nri.sock in the state dir."`
 	PluginPath       string `toml:"plugin_path" comment:"Plugins berthd starts itself, named <index>-<name> (none when the directory is missing)."`
@@ -157,6 +162,7 @@ func Default() Config {
 		Streaming: Streaming{Address: "127.0.0.1:0"},
 		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp"},
 		NRI: NRI{
+			Enable:              true,
 			PluginPath:          "/opt/nri/plugins",
 			PluginConfigPath:    "/etc/nri/conf.d",
 			RegistrationTimeout: Duration(5 * time.Second),
@@ -239,6 +245,9 @@ func (c Config) Validate() error {
 	}
 	if c.NRI.RegistrationTimeout <= 0 || c.NRI.RequestTimeout <= 0 {
 		return fmt.Errorf("nri.plugin_registration_timeout and nri.plugin_request_timeout must be positive: %w", errdefs.ErrInvalidArgument)
+	}
+	if c.Image.PreloadDir != "" && !filepath.IsAbs(c.Image.PreloadDir) {
+		return fmt.Errorf("image.preload_dir must be an absolute path, got %q: %w", c.Image.PreloadDir, errdefs.ErrInvalidArgument)
 	}
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)

@@ -90,6 +90,7 @@ func TestValidate(t *testing.T) {
 		{"no cni bin dirs", func(c *Config) { c.CNI.BinDirs = nil }, "bin_dirs"},
 		{"state too long for shim sockets", func(c *Config) { c.State = "/run/" + strings.Repeat("x", 40) }, "too long"},
 		{"relative NRI socket", func(c *Config) { c.NRI.SocketPath = "nri.sock" }, "nri.socket_path"},
+		{"relative preload dir", func(c *Config) { c.Image.PreloadDir = "images" }, "image.preload_dir"},
 		{"zero NRI request timeout", func(c *Config) { c.NRI.RequestTimeout = 0 }, "plugin_request_timeout"},
 		// pprof shows berthd's memory to whoever connects.
 		{"debug on every address", func(c *Config) { c.Debug.Address = ":6060" }, "debug.address"},
@@ -131,8 +132,8 @@ func TestNRISocketDefaultsIntoTheStateDir(t *testing.T) {
 	if got := cfg.NRISocket(); got != "/var/run/nri/nri.sock" {
 		t.Errorf("configured NRI socket = %s", got)
 	}
-	if cfg.NRI.Enable {
-		t.Error("NRI must be off unless enabled: plugins can rewrite every container")
+	if !cfg.NRI.Enable {
+		t.Error("NRI must be on by default, as in containerd 2.x")
 	}
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages Berth's runtime stack needs and builds
-# that stack (containerd, runc, the CNI plugins, crictl and critest) from the
+# that stack (containerd and ctr, runc, the CNI plugins, crictl and critest) from the
 # Go module proxy, at the versions pinned in hack/versions.env, into _output/.
 #
 # It owns nothing outside _output/ apart from the Debian packages: nothing
@@ -153,7 +153,13 @@ build_containerd() {
 	CGO_ENABLED=0 GOBIN="${OUT}/bin" go install \
 		-tags "no_btrfs urfave_cli_no_docs no_grpc" -ldflags "${ldflags}" \
 		"${mod}/cmd/containerd-shim-runc-v2@${version}"
+	# ctr: the operator's and the tests' way into containerd's image store
+	# (ctr -n berth images import), as on any containerd node.
+	CGO_ENABLED=0 GOBIN="${OUT}/bin" go install \
+		-tags "no_btrfs urfave_cli_no_docs" -ldflags "${ldflags}" \
+		"${mod}/cmd/ctr@${version}"
 	expect_output containerd "${mod} ${version}" "${OUT}/bin/containerd" --version
+	expect_output ctr "${mod} ${version}" "${OUT}/bin/ctr" --version
 	expect_output containerd-shim-runc-v2 "Version: +${version}" \
 		"${OUT}/bin/containerd-shim-runc-v2" -v
 }
@@ -214,7 +220,7 @@ main() {
 	mkdir -p "${OUT}/bin" "${OUT}/cni/bin" "${STAMPS}"
 	# One at a time: each go build already uses both cores.
 	component containerd "${CONTAINERD_VERSION}" build_containerd \
-		"${OUT}/bin/containerd" "${OUT}/bin/containerd-shim-runc-v2"
+		"${OUT}/bin/containerd" "${OUT}/bin/containerd-shim-runc-v2" "${OUT}/bin/ctr"
 	component runc "${RUNC_VERSION}" build_runc "${OUT}/bin/runc"
 	component cni-plugins "${CNI_PLUGINS_VERSION}" build_cni_plugins \
 		"${CNI_PLUGINS[@]/#/${OUT}/cni/bin/}"

@@ -265,7 +265,7 @@ func (s *Service) dropOrphanID(ctx context.Context, id string) {
 		s.log.Warn("cannot remove the replaced pause image", "id", id, "error", err)
 		return
 	}
-	s.store.drop(id)
+	s.unindexed(id)
 }
 
 // PauseImage returns the sandbox image, making it again if it was removed

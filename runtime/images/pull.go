@@ -105,10 +105,10 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 	}
 	// Every name points at the image inspected above: index it as is,
 	// rather than reading it back from containerd once per name.
-	s.store.set(ref, img, ci.Labels[LabelPinned] == valuePinned) // named by the transfer
+	s.indexed(ref, img, ci.Labels[LabelPinned] == valuePinned) // named by the transfer
 	for _, labels := range []map[string]map[string]string{earlyLabels, lateLabels} {
 		for n, l := range labels {
-			s.store.set(n, img, l[LabelPinned] == valuePinned)
+			s.indexed(n, img, l[LabelPinned] == valuePinned)
 		}
 	}
 	prog.finish()

@@ -30,7 +30,7 @@ func (s *Service) Remove(ctx context.Context, refOrID string) error {
 		if err := is.Delete(ctx, n, opts...); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove image %s (%s): %w", img.ID, n, err)
 		}
-		s.store.drop(n)
+		s.unindexed(n)
 		return nil
 	}
 	// Every name but the last at once; the last goes synchronously, so

@@ -95,6 +95,8 @@ type Service struct {
 	contentAPI contentapi.ContentClient
 
 	store     *store
+	refreshMu sync.Mutex // one refresh at a time (see refresh)
+	watch     watcher
 	inspected inspectedMemo
 	pulls     flights
 	fsInfo    fsCache
@@ -169,7 +171,7 @@ func (s *Service) Load(ctx context.Context) error {
 			}
 			byTarget[ci.Target.Digest.String()] = img
 		}
-		s.store.set(ci.Name, img, ci.Labels[LabelPinned] == valuePinned)
+		s.store.put(ci.Name, img, ci.Labels[LabelPinned] == valuePinned)
 	}
 	for _, img := range s.store.list() {
 		if containsName(img.References, img.ID) {
@@ -178,7 +180,7 @@ func (s *Service) Load(ctx context.Context) error {
 		if err := s.putName(ctx, img.ID, img.Target, s.labels(img.ID, false)); err != nil {
 			return fmt.Errorf("name image %s by its ID: %w", img.ID, err)
 		}
-		s.store.set(img.ID, img, false)
+		s.store.put(img.ID, img, false)
 	}
 	s.log.Info("image index loaded", "images", len(s.store.list()), "names", len(all))
 	return nil
@@ -193,23 +195,72 @@ func containsName(names []string, n string) bool {
 	return false
 }
 
-// refresh brings the index in step with containerd for one name.
+// refresh brings the index in step with containerd for one name: what
+// containerd has under it now, read again if an own write of the name
+// raced with the read (store.apply). An image not seen before is named by
+// its ID too, as Load and containerd's CRI do, so that it stays usable
+// when the name that brought it moves. Refreshes run one at a time.
 func (s *Service) refresh(ctx context.Context, name string) error {
-	ci, err := s.client.ImageService().Get(ctx, name)
-	if errdefs.IsNotFound(err) {
-		s.store.drop(name)
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	for {
+		stamp := s.store.stamp(name)
+		img, pinned, err := s.read(ctx, name)
+		var unusable *unusableError
+		if errors.As(err, &unusable) {
+			s.store.apply(name, stamp, nil, false) // the name no longer gives a usable image
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if !s.store.apply(name, stamp, img, pinned) {
+			continue
+		}
+		if img == nil || img.ID == name || containsName(s.store.namesOf(img.ID), img.ID) {
+			return nil
+		}
+		if err := s.putName(ctx, img.ID, img.Target, s.labels(img.ID, false)); err != nil {
+			return fmt.Errorf("name image %s by its ID: %w", img.ID, err)
+		}
+		s.indexed(img.ID, *img, false)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get image %s from containerd: %w", name, err)
-	}
-	img, err := s.inspect(ctx, ci)
-	if err != nil {
-		return err
-	}
-	s.store.set(name, img, ci.Labels[LabelPinned] == valuePinned)
-	return nil
 }
+
+// read returns the image containerd has under name, nil if none: from the
+// index when it holds that manifest already, else read from the content
+// store.
+func (s *Service) read(ctx context.Context, name string) (*Image, bool, error) {
+	ci, err := s.client.ImageService().Get(ctx, name)
+	if errdefs.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get image %s from containerd: %w", name, err)
+	}
+	pinned := ci.Labels[LabelPinned] == valuePinned
+	img, ok := s.store.byTarget(ci.Target.Digest)
+	if !ok {
+		img, ok = s.inspected.get(ci.Target.Digest) // a pull of it is naming it now
+	}
+	if !ok {
+		if img, err = s.inspect(ctx, ci); err != nil {
+			return nil, false, &unusableError{target: ci.Target.Digest, err: err}
+		}
+	}
+	return &img, pinned, nil
+}
+
+// unusableError says containerd names an image whose content Berth cannot
+// read for its platform (incomplete, another platform's only).
+type unusableError struct {
+	target digest.Digest
+	err    error
+}
+
+func (e *unusableError) Error() string { return e.err.Error() }
+func (e *unusableError) Unwrap() error { return e.err }
 
 // inspect reads what the index keeps of a containerd image from the
 // content store: the config for Berth's platform (whose digest is the

@@ -78,10 +78,20 @@ func (i Image) User() (uid *int64, username string) {
 // store is the in-memory index: containerd image name -> image ID -> what
 // is known of the image. It does no I/O; Service keeps it in step with
 // containerd.
+//
+// Two kinds of write reach it: Berth's own (set, drop), made right after
+// Berth changed containerd, and a refresh's (apply), which carries what
+// containerd said of a name some time ago. A refresh that read containerd
+// before an own write of the same name landed would undo that write with
+// older news, so every own write stamps the name (gens) and apply refuses
+// a refresh whose stamp is not the one it started with: the caller reads
+// containerd again.
 type store struct {
 	mu     sync.RWMutex
 	names  map[string]string // containerd image name -> image ID
 	images map[string]*entry // image ID -> entry
+	gens   map[string]uint64 // name -> stamp of its last own write, until a refresh applies
+	gen    uint64
 }
 
 type entry struct {
@@ -91,7 +101,71 @@ type entry struct {
 }
 
 func newStore() *store {
-	return &store{names: map[string]string{}, images: map[string]*entry{}}
+	return &store{names: map[string]string{}, images: map[string]*entry{}, gens: map[string]uint64{}}
+}
+
+// stamp returns the name's stamp, for apply.
+func (s *store) stamp(name string) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.gens[name]
+}
+
+// apply records what a refresh read of name (nil: containerd has no such
+// name) unless an own write of name came after stamp was taken; false
+// means it did, and the refresh must read containerd again.
+func (s *store) apply(name string, stamp uint64, img *Image, pinned bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gens[name] != stamp {
+		return false
+	}
+	delete(s.gens, name)
+	if img == nil {
+		if id, ok := s.names[name]; ok {
+			s.unlink(name, id)
+		}
+		return true
+	}
+	s.link(name, *img, pinned)
+	return true
+}
+
+// current reports whether name is indexed for the manifest target, with
+// this pinning: a refresh would change nothing.
+func (s *store) current(name string, target digest.Digest, pinned bool) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.images[s.names[name]]
+	if !ok {
+		return false
+	}
+	p, ok := e.names[name]
+	return ok && p == pinned && e.img.Target.Digest == target
+}
+
+// byTarget returns an indexed image whose names point at the manifest
+// target: content is addressed by digest, so it need not be read again.
+func (s *store) byTarget(target digest.Digest) (Image, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.images {
+		if e.img.Target.Digest == target {
+			return e.img, true
+		}
+	}
+	return Image{}, false
+}
+
+// allNames returns every indexed containerd image name.
+func (s *store) allNames() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.names))
+	for n := range s.names {
+		out = append(out, n)
+	}
+	return out
 }
 
 // set records that the containerd image called name is img (of which
@@ -100,6 +174,12 @@ func newStore() *store {
 func (s *store) set(name string, img Image, pinned bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
+	s.gens[name] = s.gen
+	s.link(name, img, pinned)
+}
+
+func (s *store) link(name string, img Image, pinned bool) {
 	if old, ok := s.names[name]; ok && old != img.ID {
 		s.unlink(name, old)
 	}
@@ -113,11 +193,21 @@ func (s *store) set(name string, img Image, pinned bool) {
 	e.refresh()
 }
 
+// put is set for Load, which runs before anything else writes: it leaves
+// no stamp.
+func (s *store) put(name string, img Image, pinned bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.link(name, img, pinned)
+}
+
 // drop forgets the containerd image called name; an image left with no
 // name is gone.
 func (s *store) drop(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
+	s.gens[name] = s.gen
 	if id, ok := s.names[name]; ok {
 		s.unlink(name, id)
 	}

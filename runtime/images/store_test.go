@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -141,6 +142,69 @@ func TestImageUser(t *testing.T) {
 		uid, name := img.User()
 		if (uid != nil) != tc.hasUID || (uid != nil && *uid != tc.uid) || name != tc.username {
 			t.Errorf("User %q: got uid %v name %q, want uid %d (%v) name %q", tc.user, uid, name, tc.uid, tc.hasUID, tc.username)
+		}
+	}
+}
+
+// TestStoreApplyRefusesARefreshOlderThanAnOwnWrite: a refresh that read
+// containerd before Berth's own write of the name landed must not undo it.
+func TestStoreApplyRefusesARefreshOlderThanAnOwnWrite(t *testing.T) {
+	const name = "docker.io/library/busybox:latest"
+	busybox := Image{ID: busyboxID, Target: ocispec.Descriptor{Digest: testDigest}}
+	for _, tc := range []struct {
+		desc      string
+		ownWrite  func(s *store) // between the refresh's stamp and its apply
+		read      *Image         // what the refresh read: nil is NotFound
+		wantApply bool
+		wantID    string // what the name resolves to afterwards; "" NotFound
+	}{
+		{desc: "no own write: a removal read is applied", read: nil, wantApply: true},
+		{desc: "no own write: an image read is applied", read: &busybox, wantApply: true, wantID: busyboxID},
+		{desc: "a pull landed: the older NotFound is refused", ownWrite: func(s *store) { s.set(name, busybox, false) },
+			read: nil, wantApply: false, wantID: busyboxID},
+		{desc: "a removal landed: the older image is refused", ownWrite: func(s *store) { s.drop(name) },
+			read: &busybox, wantApply: false},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := newStore()
+			stamp := s.stamp(name)
+			if tc.ownWrite != nil {
+				tc.ownWrite(s)
+			}
+			if got := s.apply(name, stamp, tc.read, false); got != tc.wantApply {
+				t.Fatalf("apply = %v, want %v", got, tc.wantApply)
+			}
+			img, err := s.resolve(name)
+			switch {
+			case tc.wantID == "" && !errdefs.IsNotFound(err):
+				t.Fatalf("resolve(%s) = %s, %v; want NotFound", name, img.ID, err)
+			case tc.wantID != "" && img.ID != tc.wantID:
+				t.Fatalf("resolve(%s) = %s, %v; want %s", name, img.ID, err, tc.wantID)
+			}
+			// A refresh that starts now (after the own write) applies.
+			if !s.apply(name, s.stamp(name), nil, false) {
+				t.Fatal("a refresh stamped after the own write was refused")
+			}
+		})
+	}
+}
+
+func TestStoreCurrentComparesTargetAndPinning(t *testing.T) {
+	s := fixtureStore()
+	other := digest.FromString("other")
+	for _, tc := range []struct {
+		name   string
+		target digest.Digest
+		pinned bool
+		want   bool
+	}{
+		{"registry.k8s.io/pause:3.10.1", "", true, true},
+		{"registry.k8s.io/pause:3.10.1", "", false, false},
+		{"registry.k8s.io/pause:3.10.1", other, true, false},
+		{"docker.io/library/unknown:latest", "", false, false},
+	} {
+		if got := s.current(tc.name, tc.target, tc.pinned); got != tc.want {
+			t.Errorf("current(%s, %q, %v) = %v, want %v", tc.name, tc.target, tc.pinned, got, tc.want)
 		}
 	}
 }

@@ -45,7 +45,7 @@ Try it:  crictl --runtime-endpoint unix:///run/berth/berth.sock info`,
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")
 	o.AddFlags(cmd.Flags())
-	cmd.AddCommand(newConfigCommand())
+	cmd.AddCommand(newConfigCommand(), newImagesCommand())
 	return cmd
 }
 

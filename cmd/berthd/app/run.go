@@ -46,6 +46,10 @@ import (
 	"github.com/berth-cri/berth/version"
 )
 
+// preloadTimeout bounds the import of image.preload_dir at start, well
+// inside berth.service's TimeoutStartSec (5 min).
+const preloadTimeout = 3 * time.Minute
+
 // shutdownGrace bounds how long in-flight RPCs may finish at shutdown.
 const shutdownGrace = 10 * time.Second
 
@@ -83,7 +87,7 @@ func (o *Options) Run(ctx context.Context) error {
 		sup, err := supervisor.Start(ctx, supervisor.Config{
 			Binary:        bins.containerd,
 			Root:          filepath.Join(cfg.Root, "containerd"),
-			State:         filepath.Join(cfg.State, "containerd"),
+			State:         embeddedContainerd(cfg),
 			ShimSocketDir: config.ShimSocketDir(cfg.State),
 			NRISocket:     filepath.Join(cfg.State, "containerd-nri.sock"),
 			LogLevel:      cfg.Containerd.LogLevel,
@@ -287,8 +291,14 @@ func (o *Options) Run(ctx context.Context) error {
 
 	// Images before readiness: kubelet's first RunPodSandbox needs the
 	// pause image, and no registry may be reachable.
-	if err := imgs.Load(ctx); err != nil {
+	// The index follows containerd's image store from here on: images
+	// loaded out of band (ctr, nerdctl) show at once.
+	if err := imgs.Start(ctx); err != nil {
 		return err
+	}
+	if cfg.Image.PreloadDir != "" {
+		// Failures are logged per archive; berthd starts without them.
+		_ = imgs.Preload(ctx, cfg.Image.PreloadDir, preloadTimeout)
 	}
 	pauseBinary, _ := host.LookPath("berth-pause") // none: the pause image must be present
 	if _, err := imgs.EnsurePause(ctx, cfg.Image.PauseImage, pauseBinary); err != nil {
