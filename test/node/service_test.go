@@ -41,7 +41,11 @@ func TestServiceActive(t *testing.T) {
 	if got := rc.GetLinux().GetCgroupDriver(); got != runtimeapi.CgroupDriver_SYSTEMD {
 		t.Errorf("RuntimeConfig cgroup driver %s, want SYSTEMD", got)
 	}
-	// crictl, as an operator would look: both conditions true there too.
+	// crictl, as an operator would look: the driver, and both conditions
+	// true there too.
+	if out := run(t, "crictl", "runtime-config"); !strings.Contains(out, "SYSTEMD") {
+		t.Errorf("crictl runtime-config: %q, want the SYSTEMD cgroup driver", out)
+	}
 	info := run(t, "crictl", "info")
 	for _, cond := range []string{"RuntimeReady", "NetworkReady"} {
 		if !strings.Contains(info, `"type": "`+cond+`"`) {
