@@ -80,6 +80,9 @@ func kubeletPodList() (podList, error) {
 // logs no cgroup error.
 func TestKubelet(t *testing.T) {
 	dir := os.Getenv("BERTH_NODE_DIR")
+	if _, err := os.Stat(filepath.Join(dir, "bin", "kubelet")); err != nil {
+		t.Fatalf("no kubelet in the payload (hack/kubelet.sh builds it): %v", err)
+	}
 	manifests, err := filepath.Glob(filepath.Join(dir, "kubelet", "*.yaml"))
 	if err != nil || len(manifests) == 0 {
 		t.Fatalf("no kubelet manifests in %s/kubelet: %v", dir, err)
