@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -27,8 +28,14 @@ const (
 
 // Host is this node's AppArmor.
 type Host struct {
-	// Enabled says the kernel enforces AppArmor.
+	// Enabled says containers are confined: the kernel enforces AppArmor
+	// and apparmor_parser is there to load berth-default (containerd's
+	// HostSupports). Without the parser Berth runs containers unconfined,
+	// as containerd does, rather than fail every one (Degraded says why).
 	Enabled bool
+	// Degraded is empty, or says why a kernel that enforces AppArmor
+	// confines no container here.
+	Degraded string
 	// ProfilesFile lists the loaded profiles, one "name (mode)" a line.
 	ProfilesFile string
 	// PolicyDir is where abstractions and tunables are looked for.
@@ -54,10 +61,43 @@ func KernelEnabled() bool {
 	return err == nil && len(b) > 0 && b[0] == 'Y'
 }
 
+// parserDirs are where distributions install apparmor_parser, searched
+// besides PATH: systemd gives services a PATH with them, a shell may not.
+var parserDirs = []string{"/sbin", "/usr/sbin"}
+
 // Detect returns the node's AppArmor, with the generated profile written
 // under dir.
 func Detect(dir string) *Host {
-	return &Host{Enabled: KernelEnabled(), ProfilesFile: profilesFile, PolicyDir: policyDir, Parser: "apparmor_parser", Dir: dir}
+	return detect(KernelEnabled(), func() (string, error) { return lookParser(parserDirs) }, dir)
+}
+
+// detect decides from the kernel's answer and the parser's lookup.
+func detect(kernel bool, lookParser func() (string, error), dir string) *Host {
+	h := &Host{ProfilesFile: profilesFile, PolicyDir: policyDir, Parser: "apparmor_parser", Dir: dir}
+	if !kernel {
+		return h
+	}
+	parser, err := lookParser()
+	if err != nil {
+		h.Degraded = "the kernel enforces AppArmor but apparmor_parser is not installed (the apparmor package): containers run unconfined"
+		return h
+	}
+	h.Enabled, h.Parser = true, parser
+	return h
+}
+
+// lookParser finds apparmor_parser on PATH or in dirs.
+func lookParser(dirs []string) (string, error) {
+	if p, err := exec.LookPath("apparmor_parser"); err == nil {
+		return p, nil
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "apparmor_parser")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("apparmor_parser: %w", exec.ErrNotFound)
 }
 
 // ContainerOpts returns the option setting the container's AppArmor
@@ -70,6 +110,9 @@ func (h *Host) ContainerOpts(sc *runtimeapi.LinuxContainerSecurityContext) (oci.
 	}
 	//nolint:staticcheck // The deprecated string still arrives from older kubelets and crictl.
 	p, err := Resolve(sc.GetApparmor(), sc.GetApparmorProfile(), sc.GetPrivileged(), h.Enabled)
+	if err != nil && h.Degraded != "" {
+		return nil, fmt.Errorf("%w (%s)", err, h.Degraded)
+	}
 	if err != nil {
 		return nil, err
 	}

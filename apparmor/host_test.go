@@ -214,3 +214,64 @@ func TestKernel(t *testing.T) {
 		t.Fatalf("berth-default loaded = %v, %v", ok, err)
 	}
 }
+
+// TestDetectWithoutParserDegradesToUnconfined: a kernel that enforces
+// AppArmor on a minimal system without apparmor_parser must not make every
+// CreateContainer fail: containers run unconfined, and the host says why.
+func TestDetectWithoutParserDegradesToUnconfined(t *testing.T) {
+	found := func() (string, error) { return "/sbin/apparmor_parser", nil }
+	missing := func() (string, error) { return "", exec.ErrNotFound }
+	for _, tc := range []struct {
+		name         string
+		kernel       bool
+		look         func() (string, error)
+		wantEnabled  bool
+		wantDegraded bool
+		wantProfile  string
+	}{
+		{"kernel and parser", true, found, true, false, DefaultProfileName},
+		{"kernel without parser", true, missing, false, true, ""},
+		{"no AppArmor in the kernel", false, found, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := detect(tc.kernel, tc.look, t.TempDir())
+			if h.Enabled != tc.wantEnabled || (h.Degraded != "") != tc.wantDegraded {
+				t.Fatalf("Enabled %v, Degraded %q; want %v, degraded %v", h.Enabled, h.Degraded, tc.wantEnabled, tc.wantDegraded)
+			}
+			if !h.Enabled {
+				opt, err := h.ContainerOpts(&runtimeapi.LinuxContainerSecurityContext{})
+				if err != nil {
+					t.Fatalf("RuntimeDefault: %v, want the container to run unconfined", err)
+				}
+				if got := apparmorOf(t, opt); got != tc.wantProfile {
+					t.Errorf("profile %q, want %q", got, tc.wantProfile)
+				}
+				_, err = h.ContainerOpts(&runtimeapi.LinuxContainerSecurityContext{Apparmor: &runtimeapi.SecurityProfile{
+					ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "mine"}})
+				if !errdefs.IsFailedPrecondition(err) {
+					t.Errorf("Localhost profile: %v, want FailedPrecondition", err)
+				}
+				if tc.wantDegraded && !strings.Contains(err.Error(), "apparmor_parser") {
+					t.Errorf("Localhost profile error %q does not say the parser is missing", err)
+				}
+			} else if h.Parser != "/sbin/apparmor_parser" {
+				t.Errorf("parser %q, want the one found", h.Parser)
+			}
+		})
+	}
+}
+
+func TestLookParserSearchesSbin(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", t.TempDir())
+	if _, err := lookParser([]string{dir}); err == nil {
+		t.Fatal("found a parser in an empty directory")
+	}
+	p := filepath.Join(dir, "apparmor_parser")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lookParser([]string{dir}); err != nil || got != p {
+		t.Errorf("lookParser = %q, %v; want %q", got, err, p)
+	}
+}

@@ -58,6 +58,11 @@ func TestUnitsLeaveContainersRunningWhenBerthdRestarts(t *testing.T) {
 					t.Errorf("%s=%q, want %q", key, got, want)
 				}
 			}
+			// Debian's kernel has overlay as a module, loaded by nobody
+			// before berthd checks for it.
+			if got := svc["ExecStartPre"]; !slices.Contains(got, "-/sbin/modprobe overlay") {
+				t.Errorf("ExecStartPre=%q, want -/sbin/modprobe overlay", got)
+			}
 			cmdline := strings.Fields(svc["ExecStart"][0])
 			if cmdline[0] != "/usr/local/bin/berthd" {
 				t.Errorf("ExecStart runs %s, not where make install puts berthd", cmdline[0])

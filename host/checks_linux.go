@@ -37,8 +37,8 @@ func Check(req Requirements) error {
 	if err := checkKernel(); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if !hasFilesystem("overlay") {
-		problems = append(problems, "the kernel has no overlay filesystem (modprobe overlay)")
+	if err := ensureFilesystem("overlay", hasFilesystem, modprobe); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if err := checkCgroups(); err != nil {
 		problems = append(problems, err.Error())
@@ -95,6 +95,39 @@ func parseKernel(release string) (major, minor int, ok bool) {
 	minorDigits := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
 	minor, err2 := strconv.Atoi(minorDigits)
 	return major, minor, err1 == nil && err2 == nil
+}
+
+// ensureFilesystem makes sure the kernel has the filesystem name, loading
+// its module if need be: Debian ships overlay as a module that nothing
+// loads before berthd checks (containerd's unit runs modprobe first; so do
+// Berth's, and this covers a berthd started otherwise).
+func ensureFilesystem(name string, has func(string) bool, load func(string) error) error {
+	if has(name) {
+		return nil
+	}
+	err := load(name)
+	if has(name) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("the module loaded but the filesystem is still missing")
+	}
+	return fmt.Errorf("the kernel has no %s filesystem, and loading its module failed (%v): build it in or install its module (modprobe %s)", name, err, name)
+}
+
+// modprobeDirs are where modprobe is, besides PATH.
+var modprobeDirs = []string{"/sbin", "/usr/sbin"}
+
+// modprobe loads a kernel module.
+func modprobe(module string) error {
+	bin, err := LookPath("modprobe", modprobeDirs...)
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(bin, module).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %v: %s", bin, module, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func hasFilesystem(name string) bool {

@@ -85,7 +85,7 @@ func podSandbox(sb *sandbox.Sandbox) *api.PodSandbox {
 			PodOverhead:  fromCRIResources(cfg.GetLinux().GetOverhead()),
 			PodResources: fromCRIResources(cfg.GetLinux().GetResources()),
 			CgroupParent: cfg.GetLinux().GetCgroupParent(),
-			CgroupsPath:  sandbox.CgroupsPath(cfg.GetLinux().GetCgroupParent(), sb.ID),
+			CgroupsPath:  sb.PauseCgroupsPath(),
 		},
 	}
 	for _, ip := range st.IPs {

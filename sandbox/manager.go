@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
 )
@@ -80,6 +81,8 @@ type Config struct {
 	PauseImage  string
 	// RuncBinary and RuncRoot are given to every task via runc options.
 	RuncBinary, RuncRoot string
+	// CgroupDriver names the pods' cgroups and tells runc who makes them.
+	CgroupDriver cgroup.Driver
 	// ResolvConf is the file pods without a DNS config get.
 	ResolvConf string
 	// MinOOMScoreAdj is the lowest oom_score_adj this node lets berthd set
@@ -96,7 +99,8 @@ type Config struct {
 	// Events receives the sandboxes' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
 	// PoolSize is how many sandboxes are kept started ahead of the pods
-	// that take them (pool.go); 0 keeps none.
+	// that take them (pool.go); 0 keeps none. The pool works only with the
+	// cgroupfs driver on cgroup v1.
 	PoolSize int
 }
 
@@ -169,7 +173,11 @@ func (f *inflight) wait(ctx context.Context) error {
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
 	m := &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
-	if cfg.PoolSize > 0 {
+	switch {
+	case cfg.PoolSize > 0 && cfg.CgroupDriver == cgroup.Systemd:
+		// systemd owns the scopes a pooled pause would be moved between.
+		cfg.Logger.Info("no sandbox pool: it needs the cgroupfs cgroup driver, and the driver is systemd")
+	case cfg.PoolSize > 0:
 		m.pool.size = cfg.PoolSize
 		hier, err := cgroupV1Hierarchies()
 		switch {
@@ -218,7 +226,7 @@ func (m *Manager) runtimeFor(handler string) (containerd.NewContainerOpts, error
 func (m *Manager) runtimeOptions(handler string) (*options.Options, error) {
 	switch handler {
 	case "", "runc":
-		return &options.Options{BinaryName: m.cfg.RuncBinary, Root: m.cfg.RuncRoot}, nil
+		return &options.Options{BinaryName: m.cfg.RuncBinary, Root: m.cfg.RuncRoot, SystemdCgroup: m.cfg.CgroupDriver == cgroup.Systemd}, nil
 	}
 	return nil, fmt.Errorf("runtime handler %q is not configured (known: runc): %w", handler, errdefs.ErrInvalidArgument)
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 )
 
@@ -502,7 +503,7 @@ func (m *Manager) adopt(ctx context.Context, sb *Sandbox, shimHome string) error
 			return fmt.Errorf("move the pause's shim out of the pool's cgroup: %w", err)
 		}
 	}
-	from := CgroupsPath(poolCgroupParent, sb.ID)
+	from, _ := cgroup.Cgroupfs.Path(poolCgroupParent, sb.ID)
 	if err := moveCgroup(m.pool.hier, w.proc, from, sb.MovedCgroup); err != nil {
 		return fmt.Errorf("move the pause into the pod's cgroup: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/cni"
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskcreate"
@@ -59,6 +60,9 @@ func init() {
 // instead of racing a second one (and leaking the first).
 func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error) {
 	if err := validateConfig(cfg); err != nil {
+		return "", err
+	}
+	if _, err := m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), "id"); err != nil {
 		return "", err
 	}
 	runtimeOpt, err := m.runtimeFor(handler)
@@ -134,6 +138,9 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		return nil, err
 	}
 	md := Metadata{ID: id, Name: name, Config: cfg, RuntimeHandler: handler, CreatedAt: time.Now(), Dir: m.sandboxDir(id)}
+	if md.CgroupsPath, err = m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), id); err != nil {
+		return nil, err
+	}
 	hostNetwork := md.HostNetwork()
 	if !hostNetwork {
 		md.NetNSPath = netns.Path(m.netnsDir(), id)
@@ -577,7 +584,9 @@ func (m *Manager) runPooled(ctx context.Context, e *pooled, name string, cfg *ru
 	start := time.Now()
 	md := e.sb.Metadata
 	md.Name, md.Config, md.CreatedAt = name, cfg, time.Now()
-	md.MovedCgroup = CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)
+	// Pooled only with the cgroupfs driver (NewManager).
+	md.MovedCgroup, _ = cgroup.Cgroupfs.Path(cfg.GetLinux().GetCgroupParent(), md.ID)
+	md.CgroupsPath = md.MovedCgroup
 	sb, err := m.pool.claim(e, md)
 	if err != nil {
 		m.discard(ctx, e.sb)

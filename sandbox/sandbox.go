@@ -9,6 +9,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/idindex"
 )
 
@@ -34,6 +35,19 @@ type Metadata struct {
 	// MovedCgroup is the cgroup Berth moved a pooled pause into when the
 	// pod took it, and removes after the pause; runc removes the others.
 	MovedCgroup string `json:"movedCgroup,omitempty"`
+	// CgroupsPath is the pause's OCI cgroupsPath, in the cgroup driver's
+	// form (internal/cgroup); empty in records of Berth before 2026-12,
+	// which used the cgroupfs form (PauseCgroupsPath).
+	CgroupsPath string `json:"cgroupsPath,omitempty"`
+}
+
+// PauseCgroupsPath is the pause's OCI cgroupsPath.
+func (m *Metadata) PauseCgroupsPath() string {
+	if m.CgroupsPath != "" {
+		return m.CgroupsPath
+	}
+	p, _ := cgroup.Cgroupfs.Path(m.Config.GetLinux().GetCgroupParent(), m.ID)
+	return p
 }
 
 // HostNetwork reports whether the pod uses the node's network namespace.

@@ -2,12 +2,10 @@ package sandbox
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/containerd/containerd/v2/core/containers"
-	"path/filepath"
 	"strconv"
 
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -32,16 +30,6 @@ const pauseOOMScoreAdj = -998
 // pauseCPUShares is the smallest weight: pause never runs.
 const pauseCPUShares = 2
 
-// CgroupsPath is where a sandbox's (or its container's) cgroup goes with the
-// cgroupfs driver: under the pod's cgroup parent from kubelet, or under
-// /berth for pods started without one (crictl).
-func CgroupsPath(parent, id string) string {
-	if parent == "" {
-		parent = "/berth"
-	}
-	return filepath.Join(parent, id)
-}
-
 // ClampOOMScoreAdj raises score to the node's minimum: without
 // CAP_SYS_RESOURCE runc cannot lower a process's oom_score_adj below
 // berthd's own, and the container would fail to start.
@@ -63,7 +51,7 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 		oci.WithRootFSReadonly(),
 		oci.WithNoNewPrivileges,
 		oci.WithCapabilities(nil), // pause needs none
-		oci.WithCgroup(CgroupsPath(cfg.GetLinux().GetCgroupParent(), md.ID)),
+		oci.WithCgroup(md.PauseCgroupsPath()),
 		oci.WithAnnotations(map[string]string{
 			annotationContainerType: "sandbox",
 			annotationSandboxID:     md.ID,

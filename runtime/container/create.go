@@ -134,10 +134,14 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		cfg.Mounts = recorded
 	}
 
+	cgroupsPath, err := m.cfg.CgroupDriver.Path(sb.Config.GetLinux().GetCgroupParent(), id)
+	if err != nil {
+		return "", err
+	}
 	params := specParams{
 		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid, IDs: ids,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
-		CgroupsPath:    sandbox.CgroupsPath(sb.Config.GetLinux().GetCgroupParent(), id),
+		CgroupsPath:    cgroupsPath,
 		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(), Security: m.cfg.Security,
 	}
 	if ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(); ns.GetPid() == runtimeapi.NamespaceMode_TARGET {

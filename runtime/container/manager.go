@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
@@ -92,6 +93,9 @@ type Config struct {
 	// MinOOMScoreAdj is the lowest oom_score_adj berthd may set (0 without
 	// CAP_SYS_RESOURCE); lower requests are clamped to it.
 	MinOOMScoreAdj int
+	// CgroupDriver names the containers' cgroups (as the sandbox manager
+	// names their pods').
+	CgroupDriver cgroup.Driver
 	// Security confines containers: seccomp, AppArmor, SELinux.
 	Security Security
 	// CRIU says whether checkpoint/restore can work here; nil: the criu

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/moby/sys/mountinfo"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -59,6 +60,12 @@ type hostFeatures struct {
 	// refuses them, so they are dropped, as containerd does by default
 	// (tolerate_missing_hugetlb_controller).
 	Hugetlb bool
+	// CgroupSuperblockFlags are the flags of the host's cgroup2 mount
+	// (nsdelegate, memory_recursiveprot) that a cgroup2 mount made in the
+	// host's cgroup namespace must repeat: it shares the one superblock,
+	// and a mount without them would turn them off for the whole node
+	// (containerd #12952).
+	CgroupSuperblockFlags []string
 }
 
 // detectHost reads the cgroup facts of this node.
@@ -67,6 +74,9 @@ func detectHost() hostFeatures {
 	if controllers, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		h.CgroupV2, h.SwapAvailable = true, true
 		h.Hugetlb = slices.Contains(strings.Fields(string(controllers)), "hugetlb")
+		if mounts, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter("/sys/fs/cgroup")); err == nil && len(mounts) > 0 {
+			h.CgroupSuperblockFlags = superblockFlags(mounts[len(mounts)-1].VFSOptions)
+		}
 		return h
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/hugetlb"); err == nil {
@@ -76,6 +86,36 @@ func detectHost() hostFeatures {
 		h.SwapAvailable = true
 	}
 	return h
+}
+
+// superblockFlags picks, from a cgroup2 mount's superblock options, those
+// a second mount of it must repeat.
+func superblockFlags(vfsOptions string) []string {
+	var out []string
+	for _, opt := range strings.Split(vfsOptions, ",") {
+		if opt == "nsdelegate" || opt == "memory_recursiveprot" {
+			out = append(out, opt)
+		}
+	}
+	return out
+}
+
+// privateCgroupNS says whether the container gets its own cgroup
+// namespace, as containerd decides: on cgroup v2, unless privileged (a
+// privileged container sees and may manage the node's cgroups). On v1 none
+// does, for compatibility with what containers saw so far.
+func privateCgroupNS(h hostFeatures, privileged bool) bool { return h.CgroupV2 && !privileged }
+
+// cgroupMount is the container's /sys/fs/cgroup: read-only (a privileged
+// container's is made writable by oci.WithPrivileged). In its own cgroup
+// namespace it shows the container's cgroup alone; in the host's it is the
+// host's cgroup2 superblock, whose flags it keeps.
+func cgroupMount(h hostFeatures, privateNS bool) specs.Mount {
+	opts := []string{"nosuid", "noexec", "nodev", "relatime", "ro"}
+	if !privateNS {
+		opts = append(opts, h.CgroupSuperblockFlags...)
+	}
+	return specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: opts}
 }
 
 // specOpts builds the container's OCI spec options. The user options read
@@ -106,7 +146,7 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 		oci.WithEnv(p.Image.Env),
 		oci.WithEnv([]string{"HOSTNAME=" + hostname}),
 		oci.WithEnv(criEnv(cfg.GetEnvs())),
-		withMounts(cfg.GetMounts(), sandboxMounts(p.Sandbox, sc.GetReadonlyRootfs())),
+		withMounts(cfg.GetMounts(), sandboxMounts(p.Sandbox, sc.GetReadonlyRootfs()), cgroupMount(p.Host, privateCgroupNS(p.Host, sc.GetPrivileged()))),
 		oci.WithCgroup(p.CgroupsPath),
 		withResources(cfg.GetLinux().GetResources(), p.Host),
 		withOOMScoreAdj(sandbox.ClampOOMScoreAdj(int(cfg.GetLinux().GetResources().GetOomScoreAdj()), p.MinOOMScoreAdj)),
@@ -125,6 +165,9 @@ func specOpts(p specParams) ([]oci.SpecOpts, error) {
 		return nil, err
 	}
 	opts = append(opts, nsOpts...)
+	if privateCgroupNS(p.Host, sc.GetPrivileged()) {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}))
+	}
 
 	if sc.GetPrivileged() {
 		if !sbSC.GetPrivileged() {
@@ -186,10 +229,11 @@ func criEnv(kvs []*runtimeapi.KeyValue) []string {
 	return out
 }
 
-// withMounts adds the CRI mounts and the sandbox's, parents before
-// children, replacing default mounts at the same destination. A missing
-// host path is created as a directory, as kubelet expects of runtimes.
-func withMounts(criMounts, extra []*runtimeapi.Mount) oci.SpecOpts {
+// withMounts adds the cgroup mount, the CRI mounts and the sandbox's,
+// parents before children, replacing default mounts at the same
+// destination. A missing host path is created as a directory, as kubelet
+// expects of runtimes.
+func withMounts(criMounts, extra []*runtimeapi.Mount, cgroup specs.Mount) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		mounts := append([]*runtimeapi.Mount{}, criMounts...)
 		taken := map[string]bool{}
@@ -213,10 +257,7 @@ func withMounts(criMounts, extra []*runtimeapi.Mount) oci.SpecOpts {
 			}
 			kept = append(kept, m)
 		}
-		s.Mounts = append(kept, specs.Mount{
-			Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
-			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
-		})
+		s.Mounts = append(kept, cgroup)
 		for _, m := range mounts {
 			mnt, rootProp, err := bindMount(m, ensureHostPath)
 			if err != nil {

@@ -28,13 +28,19 @@ var unified = sync.OnceValue(func() bool {
 // reading the few files the stats need: a handful of small reads, where a
 // full cgroup library Stat would read every controller.
 func readCgroup(path string) (sample, error) {
-	if unified() {
-		return readCgroup2(filepath.Join(cgroupRoot, path))
-	}
-	return readCgroup1(path)
+	return readCgroupAt(cgroupRoot, unified(), path)
 }
 
-func readCgroup1(path string) (sample, error) {
+// readCgroupAt reads below the hierarchies mounted at root, cgroup v2's
+// single one when v2.
+func readCgroupAt(root string, v2 bool, path string) (sample, error) {
+	if v2 {
+		return readCgroup2(filepath.Join(root, path))
+	}
+	return readCgroup1(root, path)
+}
+
+func readCgroup1(cgroupRoot, path string) (sample, error) {
 	s := sample{at: time.Now()}
 	cpu, err := readUint(filepath.Join(cgroupRoot, "cpuacct", path, "cpuacct.usage"))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
@@ -38,6 +39,8 @@ type Config struct {
 	Snapshotter string
 	Containers  *container.Store
 	Sandboxes   *sandbox.Store
+	// CgroupDriver says where kubelet's pod cgroups (cgroup parents) are.
+	CgroupDriver cgroup.Driver
 	// Mountpoint returns the snapshotter's directory on the host, which
 	// kubelet resolves to a device (fs_id); nil or an error leaves fs_id
 	// out, which kubelet tolerates.
@@ -84,9 +87,10 @@ func NewCollector(cfg Config) *Collector {
 	}
 }
 
-// cgroup returns the latest sample of a cgroup, taken at most cgroupTTL
-// ago, and the CPU rate since the sample before it (ok false when there
-// is none yet).
+// cgroup returns the latest sample of the cgroup at path (below each
+// hierarchy's root, internal/cgroup.Dir), taken at most cgroupTTL ago, and
+// the CPU rate since the sample before it (ok false when there is none
+// yet).
 func (c *Collector) cgroup(path string) (cur sample, cores uint64, coresOK bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -198,7 +202,12 @@ func (c *Collector) ContainerStats(ctx context.Context, ctr *container.Container
 	if ctr.Status().State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return st
 	}
-	s, cores, coresOK, err := c.cgroup(ctr.CgroupsPath)
+	dir, err := cgroup.Dir(ctr.CgroupsPath)
+	if err != nil {
+		c.log.Warn("a container's cgroup", "container", ctr.ID, "error", err)
+		return st
+	}
+	s, cores, coresOK, err := c.cgroup(dir)
 	if err != nil {
 		if !errors.Is(err, errNoCgroup) {
 			c.log.Warn("reading a container's cgroup", "container", ctr.ID, "error", err)
@@ -265,8 +274,11 @@ func (c *Collector) PodSandboxStats(ctx context.Context, sb *sandbox.Sandbox) (*
 	var total sample
 	var cores uint64
 	coresOK := true
-	add := func(path string) bool {
-		s, n, ok, err := c.cgroup(path)
+	add := func(dir string, err error) bool {
+		if err != nil {
+			return false
+		}
+		s, n, ok, err := c.cgroup(dir)
 		if err != nil {
 			return false
 		}
@@ -285,12 +297,12 @@ func (c *Collector) PodSandboxStats(ctx context.Context, sb *sandbox.Sandbox) (*
 	}
 	measured := false
 	if parent := sb.Config.GetLinux().GetCgroupParent(); parent != "" {
-		measured = add(parent)
+		measured = add(c.cfg.CgroupDriver.ParentDir(parent))
 	} else {
-		measured = add(sandbox.CgroupsPath("", sb.ID))
+		measured = add(cgroup.Dir(sb.PauseCgroupsPath()))
 		for _, ctr := range ctrs {
 			if ctr.Status().State == runtimeapi.ContainerState_CONTAINER_RUNNING {
-				add(ctr.CgroupsPath)
+				add(cgroup.Dir(ctr.CgroupsPath))
 			}
 		}
 		total.memLimit = 0 // a sum of limits is no pod limit

@@ -11,6 +11,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
@@ -240,7 +241,12 @@ func (c *Collector) containerMetrics(ctx context.Context, pod *runtimeapi.PodSan
 	if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil
 	}
-	r, err := c.reading(ctr.CgroupsPath)
+	dir, err := cgroup.Dir(ctr.CgroupsPath)
+	if err != nil {
+		c.log.Warn("a container's cgroup", "container", ctr.ID, "error", err)
+		return nil
+	}
+	r, err := c.reading(dir)
 	if err != nil {
 		if !errors.Is(err, errNoCgroup) {
 			c.log.Warn("reading a container's cgroup for metrics", "container", ctr.ID, "error", err)

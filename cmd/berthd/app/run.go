@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/apparmor"
 	"github.com/berth-cri/berth/cni"
@@ -31,6 +30,7 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/cri"
 	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/nri"
 	"github.com/berth-cri/berth/portmap"
@@ -66,6 +66,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Decided once: runc, the cgroups' names, the stats and kubelet
+	// (RuntimeConfig) must all agree on it.
+	driver := cgroup.Resolve(cfg.CgroupDriver, host.SystemdIsInit())
+	log.Info("cgroup driver", "driver", driver, "setting", cfg.CgroupDriver)
 	oomScore := tuneProcess(log, cfg.OOMScoreAdj)
 	for _, dir := range []string{cfg.Root, cfg.State} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -164,6 +168,7 @@ func (o *Options) Run(ctx context.Context) error {
 		PauseImage:     imgs.PauseRef(),
 		RuncBinary:     bins.runc,
 		RuncRoot:       filepath.Join(cfg.State, "runc"),
+		CgroupDriver:   driver,
 		ResolvConf:     host.ResolvConf(),
 		MinOOMScoreAdj: oomScore,
 		Network:        network,
@@ -173,7 +178,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
 		Events:         events,
-		PoolSize:       sandboxPool(cfg),
+		PoolSize:       cfg.SandboxPool,
 	})
 
 	defer func() {
@@ -186,15 +191,20 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 	}()
 
+	appArmor := apparmor.Detect(cfg.State)
+	if appArmor.Degraded != "" {
+		log.Warn("AppArmor: " + appArmor.Degraded)
+	}
 	containers := container.NewManager(container.Config{
 		Client:         client,
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
 		MinOOMScoreAdj: oomScore,
+		CgroupDriver:   driver,
 		Security: container.Security{
 			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
-			AppArmor:         apparmor.Detect(cfg.State),
+			AppArmor:         appArmor,
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
 		NRI:    nriAPI.ContainerHooks(),
@@ -202,6 +212,11 @@ func (o *Options) Run(ctx context.Context) error {
 		Events: events,
 	})
 	sandboxes.SetContainers(containers)
+	// Subscribed before recovery: a recovered container may be killed
+	// meanwhile.
+	oomCtx, stopOOM := context.WithCancel(ctx)
+	defer stopOOM()
+	go containers.WatchOOM(oomCtx, cfg.Containerd.Namespace)
 	nriAPI.Attach(sandboxes.Store(), containers)
 
 	streamSrv, err := newStreamingServer(cfg, client, containers, sandboxes, log)
@@ -224,18 +239,19 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:    sandboxes,
 		Containers:   containers,
 		Images:       imgs,
-		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
-		StatusInfo:   statusInfo(cfg),
+		CgroupDriver: driver.CRI(),
+		StatusInfo:   statusInfo(cfg, driver, appArmor),
 		Logger:       log.With("component", "cri"),
 		Registerer:   reg,
 		Streaming:    streamSrv,
 		Events:       events,
 		Stats: stats.NewCollector(stats.Config{
-			Client:      client,
-			Namespace:   cfg.Containerd.Namespace,
-			Snapshotter: imgs.Snapshotter(),
-			Containers:  containers.Store(),
-			Sandboxes:   sandboxes.Store(),
+			Client:       client,
+			Namespace:    cfg.Containerd.Namespace,
+			Snapshotter:  imgs.Snapshotter(),
+			Containers:   containers.Store(),
+			Sandboxes:    sandboxes.Store(),
+			CgroupDriver: driver,
 			Mountpoint: func(ctx context.Context) (string, error) {
 				u, err := imgs.FsUsage(ctx)
 				return u.Mountpoint, err
@@ -386,28 +402,20 @@ func childEnv(dirs ...string) []string {
 	return append(env, "PATH="+path)
 }
 
-// sandboxPool is the sandbox pool's size: none under systemd, which owns
-// the cgroups a pooled pause would be moved between.
-func sandboxPool(cfg config.Config) int {
-	if cgroupDriver(cfg.CgroupDriver) == runtimeapi.CgroupDriver_SYSTEMD {
-		return 0
-	}
-	return cfg.SandboxPool
-}
-
-func cgroupDriver(setting string) runtimeapi.CgroupDriver {
-	if setting == "systemd" || (setting == "auto" && host.SystemdIsInit()) {
-		return runtimeapi.CgroupDriver_SYSTEMD
-	}
-	return runtimeapi.CgroupDriver_CGROUPFS
-}
-
-// statusInfo is what `crictl info` shows beside the conditions.
-func statusInfo(cfg config.Config) map[string]string {
+// statusInfo is what `crictl info` shows beside the conditions: the
+// configuration, the facts berthd decided at start from it and the node,
+// and the versions.
+func statusInfo(cfg config.Config, driver cgroup.Driver, appArmor *apparmor.Host) map[string]string {
 	data, _ := json.Marshal(cfg)
+	aa, _ := json.Marshal(struct {
+		Enabled  bool   `json:"enabled"`
+		Degraded string `json:"degraded,omitempty"`
+	}{appArmor.Enabled, appArmor.Degraded})
 	return map[string]string{
-		"config":  string(data),
-		"version": fmt.Sprintf(`{"berth":%q,"commit":%q,"containerd":%q,"runc":%q,"cniPlugins":%q}`, version.Version, version.Commit, version.Containerd, version.Runc, version.CNIPlugins),
+		"config":       string(data),
+		"cgroupDriver": driver.String(),
+		"apparmor":     string(aa),
+		"version":      fmt.Sprintf(`{"berth":%q,"commit":%q,"containerd":%q,"runc":%q,"cniPlugins":%q}`, version.Version, version.Commit, version.Containerd, version.Runc, version.CNIPlugins),
 	}
 }
 
