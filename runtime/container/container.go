@@ -109,6 +109,9 @@ type Container struct {
 	// taskDeleted says that the exit's recording deleted the task, so
 	// Remove need not look for one.
 	taskDeleted atomic.Bool
+	// oomSeen says a shim reported an OOM kill in the container's cgroup
+	// (WatchOOM).
+	oomSeen atomic.Bool
 	// logs is the running container's log file; nil before Start, after
 	// exit, or when there is no log path.
 	logs *logFile

@@ -236,14 +236,8 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	}
 	c.Update(func(s Status) (Status, error) {
 		s.State, s.Pid, s.Proc, s.FinishedAt, s.ExitCode = runtimeapi.ContainerState_CONTAINER_EXITED, 0, procsig.Process{}, finished, code
-		switch {
-		case oom:
-			s.Reason = ReasonOOMKilled
-		case code == 0:
-			s.Reason = ReasonCompleted
-		default:
-			s.Reason = ReasonError
-		}
+		oom = oom || c.oomSeen.Load() // WatchOOM
+		s.Reason = exitReason(code, oom)
 		return s, nil
 	})
 	m.persistStatus(ctx, c)

@@ -217,6 +217,11 @@ func (o *Options) Run(ctx context.Context) error {
 		Events: events,
 	})
 	sandboxes.SetContainers(containers)
+	// Subscribed before recovery: a recovered container may be killed
+	// meanwhile.
+	oomCtx, stopOOM := context.WithCancel(ctx)
+	defer stopOOM()
+	go containers.WatchOOM(oomCtx, cfg.Containerd.Namespace)
 	nriAPI.Attach(sandboxes.Store(), containers)
 
 	streamSrv, err := newStreamingServer(cfg, client, containers, sandboxes, log)

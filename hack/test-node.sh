@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# test-node.sh is `make test-node`: Berth on a production-like node, a Debian
+# VM with cgroup v2 and systemd as PID 1, booted with QEMU.
+#
+#  1. hack/test-node-image.sh builds (once; cached in _output/test-node by
+#     its inputs) the Debian images: minimal (no apparmor package) and
+#     apparmor (Debian's apparmor package).
+#  2. A payload disk (ext4 made with mke2fs -d, nothing is mounted on this
+#     machine) carries this build: berthd and the pinned stack, crictl,
+#     critest, kubelet, the test images with berth-registry, hack/install.sh
+#     and deploy/, the checks (test/node built with go test -c) and
+#     hack/test-node-vm.sh as run.sh.
+#  3. Each variant boots from a throwaway qcow2 layer over its image; the
+#     image's berth-node.service runs the payload, which prints results on
+#     the second serial port, and powers off. This script prints them,
+#     copies the VM's logs out of the payload disk (debugfs, no mount) into
+#     _output/test-node/run-<variant>/, and ends with "N passed, M failed".
+#
+# The VM has no network device (-nic none): its registry is berth-registry
+# on its own loopback. QEMU runs without KVM (TCG) here, about twenty times
+# slower than the machine: a boot takes about 30 s.
+#
+# Environment: VARIANTS (default "minimal apparmor"); TEST_NODE_TIMEOUT,
+# seconds per VM before it is killed (default 5400); MINIMAL_CHECKS, the
+# checks (a go test -run regexp) the minimal image runs (the apparmor image
+# runs all of them, kubelet's and a critest subset included); CRITEST_FOCUS,
+# the critest specs the apparmor image runs (a ginkgo focus regexp; empty
+# skips critest); VM_MEMORY (MiB, default 3072), VM_CPUS (default 2).
+#
+# Usage: hack/test-node.sh   (root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${ROOT}/_output/test-node"
+BIN="${ROOT}/_output/bin"
+CNI_BIN="${ROOT}/_output/cni/bin"
+VARIANTS="${VARIANTS:-minimal apparmor}"
+TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-5400}"
+MINIMAL_CHECKS="${MINIMAL_CHECKS:-^Test(ServiceActive|OverlayLoaded|AppArmor|PodCgroupInSlice|CgroupNamespace)\$}"
+CRITEST_FOCUS="${CRITEST_FOCUS-$(sed -n 's/^focus: //p' "${ROOT}/test/node/critest-focus.txt")}"
+VM_MEMORY="${VM_MEMORY:-3072}"
+VM_CPUS="${VM_CPUS:-2}"
+
+log() { printf 'test-node: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+[[ "$(id -u)" == 0 ]] || die "needs root (mmdebstrap, mke2fs -d of root-owned files)"
+for c in qemu-system-x86_64 qemu-img mke2fs debugfs mmdebstrap; do
+	command -v "${c}" >/dev/null || die "${c} is missing: apt-get install mmdebstrap qemu-system-x86 qemu-utils e2fsprogs"
+done
+for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl critest berth-registry; do
+	[[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} is missing: run make deps build images"
+done
+# Without kubelet (hack/kubelet.sh builds it) the Kubelet check fails.
+[[ -x "${BIN}/kubelet" ]] || log "${BIN}/kubelet is missing: the Kubelet check will fail (hack/kubelet.sh builds it)"
+[[ -f "${ROOT}/_output/images/layout/index.json" ]] || die "the test images are missing: run make images"
+
+total_start=${SECONDS}
+t0=${SECONDS}
+IMAGE="$("${ROOT}/hack/test-node-image.sh" | tail -1)"
+log "images ready in $((SECONDS - t0)) s: ${IMAGE}"
+
+# ---- the payload ------------------------------------------------------------
+RUN="$(mktemp -d "${OUT}/run-XXXXXX")"
+QEMU_PID=""
+cleanup() {
+	local rc=$?
+	if [[ -n "${QEMU_PID}" ]] && kill -0 "${QEMU_PID}" 2>/dev/null; then
+		kill -TERM "${QEMU_PID}" 2>/dev/null
+		wait "${QEMU_PID}" 2>/dev/null || true
+	fi
+	rm -rf "${RUN}"
+	exit "${rc}"
+}
+trap cleanup EXIT
+
+t0=${SECONDS}
+STAGE="${RUN}/stage"
+mkdir -p "${STAGE}/bin" "${STAGE}/cni/bin" "${STAGE}/images" "${STAGE}/src/hack" "${STAGE}/kubelet" "${STAGE}/results"
+for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl critest kubelet berth-registry; do
+	[[ ! -e "${BIN}/${b}" ]] || cp -L "${BIN}/${b}" "${STAGE}/bin/"
+done
+cp -L "${CNI_BIN}"/* "${STAGE}/cni/bin/"
+cp -rL "${ROOT}/_output/images/layout" "${STAGE}/images/layout"
+cp "${ROOT}/hack/install.sh" "${STAGE}/src/hack/"
+cp -r "${ROOT}/deploy" "${STAGE}/src/deploy"
+cp "${ROOT}"/test/e2e/kubelet/*.yaml "${STAGE}/kubelet/"
+cp "${ROOT}/hack/test-node-vm.sh" "${STAGE}/run.sh"
+# What fails in critest on the build machine, and what fails only on the
+# node (each with its reason).
+cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expected-failures.txt" \
+	>"${STAGE}/critest-expected-failures.txt"
+printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
+(cd "${ROOT}" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./test/node)
+(cd "${ROOT}" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./test/cmd/critest-report)
+size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
+mke2fs -q -t ext4 -L berth-node -E root_owner=0:0 -d "${STAGE}" "${RUN}/payload.img" "${size_mb}M"
+rm -rf "${STAGE}"
+log "payload (${size_mb} MiB) made in $((SECONDS - t0)) s"
+
+# ---- the VMs ------------------------------------------------------------------
+PASSED=0
+FAILED=0
+declare -a FAILURES=()
+report() {
+	local line=$1
+	case "${line}" in
+	PASS\ *)
+		PASSED=$((PASSED + 1))
+		printf '%s\n' "${line}"
+		;;
+	FAIL\ *)
+		FAILED=$((FAILED + 1))
+		FAILURES+=("${line}")
+		printf '%s\n' "${line}"
+		;;
+	esac
+}
+
+# boot VARIANT runs one VM to its end and reports its results.
+boot() {
+	local variant=$1 checks=$2 dir="${OUT}/run-${variant}" disk="${RUN}/${variant}.qcow2" payload="${RUN}/payload-${variant}.img"
+	local results="${RUN}/results-${variant}.txt" start=${SECONDS} done=no line seen=0
+	local -A planned=()
+	rm -rf "${dir}"
+	mkdir -p "${dir}"
+	qemu-img create -q -f qcow2 -F raw -b "${IMAGE}/${variant}.img" "${disk}"
+	cp --sparse=always "${RUN}/payload.img" "${payload}"
+	: >"${results}"
+	# The kernel's console (and systemd's) to console.log; results on ttyS1.
+	qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS}" -m "${VM_MEMORY}" \
+		-display none -monitor none -no-reboot -nic none \
+		-kernel "${IMAGE}/vmlinuz" -initrd "${IMAGE}/initrd.img" \
+		-append "root=/dev/vda rw console=ttyS0 panic=-1 berth.variant=${variant} berth.checks=${checks}" \
+		-drive "file=${disk},if=virtio,format=qcow2,cache=unsafe" \
+		-drive "file=${payload},if=virtio,format=raw,cache=unsafe" \
+		-serial "file:${dir}/console.log" -serial "file:${results}" &
+	QEMU_PID=$!
+	log "${variant}: VM started (qemu pid ${QEMU_PID}); console: ${dir}/console.log"
+	while :; do
+		local alive=yes
+		kill -0 "${QEMU_PID}" 2>/dev/null || alive=no
+		# New whole lines of the results port.
+		local n
+		n=$(wc -l <"${results}")
+		while IFS= read -r line; do
+			line="${line%$'\r'}"
+			case "${line}" in
+			PLAN\ *) planned["${line#PLAN }"]=1 ;;
+			PASS\ * | FAIL\ *)
+				local name="${line#* }"
+				name="${name%%[: ]*}"
+				unset "planned[${name}]"
+				report "${line}"
+				;;
+			INFO\ *) log "${line#INFO }" ;;
+			DONE) done=yes ;;
+			esac
+		done < <(((n > seen)) && sed -n "$((seen + 1)),${n}p" "${results}" | tr -d '\000')
+		seen=${n}
+		[[ "${alive}" == yes ]] || break
+		if ((SECONDS - start > TEST_NODE_TIMEOUT)); then
+			report "FAIL ${variant}/vm: no end after ${TEST_NODE_TIMEOUT} s; VM killed"
+			kill -TERM "${QEMU_PID}" 2>/dev/null
+		fi
+		sleep 2
+	done
+	wait "${QEMU_PID}" 2>/dev/null || true
+	QEMU_PID=""
+	local name
+	for name in "${!planned[@]}"; do report "FAIL ${name}: no result (the VM stopped before it reported)"; done
+	[[ "${done}" == yes ]] || report "FAIL ${variant}/vm: the payload did not finish (see ${dir}/console.log)"
+	# The VM's logs, out of its payload disk without mounting it.
+	debugfs -R "rdump /results ${dir}" "${payload}" >/dev/null 2>&1 || log "${variant}: no results dir on the payload disk"
+	cp "${results}" "${dir}/results.txt"
+	rm -f "${disk}" "${payload}"
+	log "${variant}: VM ran $((SECONDS - start)) s; logs in ${dir}"
+}
+
+for v in ${VARIANTS}; do
+	case "${v}" in
+	minimal) boot minimal "${MINIMAL_CHECKS}" ;;
+	apparmor) boot apparmor all ;;
+	*) die "unknown variant ${v}" ;;
+	esac
+done
+
+log "total $((SECONDS - total_start)) s"
+if ((FAILED > 0)); then
+	printf 'failed:\n'
+	printf '  %s\n' "${FAILURES[@]}"
+fi
+printf '%d passed, %d failed\n' "${PASSED}" "${FAILED}"
+((FAILED == 0))
