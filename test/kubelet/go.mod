@@ -4,6 +4,12 @@
 // which a dependent cannot use, so each is replaced here by the published
 // k8s.io/<name> v0.37.2 that the v1.37.2 release tags. hack/kubelet.sh
 // rewrites nothing here; bump both versions together.
+//
+// hack/e2e-node-build.sh builds the node e2e suite here too: ginkgo and
+// agnhost are tools, and the requirements include the modules that the
+// test files of k8s.io/kubernetes/test/e2e_node import (go mod tidy does
+// not see test files of a dependency and would drop them; after a bump,
+// run `go list -mod=mod -deps -test k8s.io/kubernetes/test/e2e_node`).
 module github.com/berth-cri/berth/test/kubelet
 
 go 1.26.0
