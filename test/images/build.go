@@ -17,7 +17,11 @@ type Built struct {
 // Build makes every image of the catalogue from in. Layers shared by
 // several images are built once.
 func Build(ctx context.Context, in Inputs) ([]Built, error) {
-	catalog := Catalog(in.arch())
+	return BuildSet(ctx, in, Catalog(in.arch()))
+}
+
+// BuildSet makes every image of catalog from in, as Build does.
+func BuildSet(ctx context.Context, in Inputs, catalog []Image) ([]Built, error) {
 	if err := checkRefs(catalog); err != nil {
 		return nil, err
 	}

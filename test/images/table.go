@@ -10,10 +10,15 @@ import (
 // docs/test-images.md, so the document can be regenerated rather than
 // drift from the code.
 func WriteTable(w io.Writer, arch string) error {
+	return WriteSetTable(w, Catalog(arch))
+}
+
+// WriteSetTable writes catalog as a markdown table, as WriteTable does.
+func WriteSetTable(w io.Writer, catalog []Image) error {
 	var b strings.Builder
 	b.WriteString("| Image (all names) | Contents | Used by |\n")
 	b.WriteString("| --- | --- | --- |\n")
-	for _, c := range Catalog(arch) {
+	for _, c := range catalog {
 		refs := make([]string, len(c.Refs))
 		for i, r := range c.Refs {
 			refs[i] = "`" + r + "`"

@@ -14,7 +14,7 @@ const sample = `[{"SpecReports": [
 ]}]`
 
 func TestVerdict(t *testing.T) {
-	res, err := readReport(strings.NewReader(sample))
+	res, err := readReport(strings.NewReader(sample), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestFailedSetupNodeCounts(t *testing.T) {
-	res, _ := readReport(strings.NewReader(`[{"SpecReports": [{"LeafNodeType": "BeforeSuite", "State": "failed", "Failure": {"Message": "cannot connect"}}]}]`))
+	res, _ := readReport(strings.NewReader(`[{"SpecReports": [{"LeafNodeType": "BeforeSuite", "State": "failed", "Failure": {"Message": "cannot connect"}}]}]`), false)
 	unexpected, _ := verdict(res, map[string]string{})
 	if len(unexpected) != 1 {
 		t.Fatalf("a failed BeforeSuite must fail the run: %v", unexpected)
@@ -48,5 +48,34 @@ func TestFailedSetupNodeCounts(t *testing.T) {
 func TestExpectedNeedsAReason(t *testing.T) {
 	if _, err := readExpected(strings.NewReader("some spec\n")); err == nil {
 		t.Fatal("a known failure without a reason was accepted")
+	}
+}
+
+// TestSelectedOnly: with a focus, most specs of node e2e are filtered out;
+// they must not be counted as skipped, while a spec that skips itself is.
+func TestSelectedOnly(t *testing.T) {
+	report := `[{"SpecReports": [
+ {"ContainerHierarchyTexts": ["[sig-node] Probing container"], "LeafNodeText": "liveness", "LeafNodeType": "It", "State": "passed"},
+ {"ContainerHierarchyTexts": ["[sig-node] Probing container"], "LeafNodeText": "serial one", "LeafNodeType": "It", "State": "skipped"},
+ {"ContainerHierarchyTexts": ["[sig-node] AppArmor"], "LeafNodeText": "loads", "LeafNodeType": "It", "State": "skipped", "Failure": {"Message": "Only supported when AppArmor is enabled"}},
+ {"ContainerHierarchyTexts": ["[sig-node] Summary API"], "LeafNodeText": "stats", "LeafNodeType": "It", "State": "failed", "Failure": {"Message": "boom"}}
+]}]`
+	res, err := readReport(strings.NewReader(report), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.passed) != 1 || len(res.failed) != 1 || len(res.skipped) != 1 || len(res.filtered) != 1 {
+		t.Fatalf("counts: %d passed %d failed %d skipped %d filtered", len(res.passed), len(res.failed), len(res.skipped), len(res.filtered))
+	}
+	table := groupTable(res)
+	for _, row := range []string{
+		"| [sig-node] AppArmor | 0 | 0 | 1 |",
+		"| [sig-node] Probing container | 1 | 0 | 0 |",
+		"| [sig-node] Summary API | 0 | 1 | 0 |",
+		"| **total** | 1 | 1 | 1 |",
+	} {
+		if !strings.Contains(table, row+"\n") {
+			t.Errorf("table lacks %q:\n%s", row, table)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type options struct {
 	layoutDir    string
 	pauseArchive string
 	arch         string
+	set          string
 	table        bool
 }
 
@@ -55,6 +56,7 @@ func newCommand(stdout io.Writer) *cobra.Command {
 	f.StringVar(&o.layoutDir, "layout", "_output/images/layout", "OCI image layout to write (replaced)")
 	f.StringVar(&o.pauseArchive, "pause-archive", "_output/images/pause.tar", "OCI archive of the pause image to write; empty skips it")
 	f.StringVar(&o.arch, "arch", "", "GOARCH of the images (default: the host's)")
+	f.StringVar(&o.set, "set", "critest", "which images: critest (critest's and berthd's) or e2e-node (Kubernetes' node conformance suite; no pause archive)")
 	f.BoolVar(&o.table, "table", false, "print the catalogue as a markdown table and exit")
 	return cmd
 }
@@ -66,8 +68,14 @@ func (o *options) complete() {
 }
 
 func (o *options) validate() error {
+	if _, ok := images.Sets[o.set]; !ok {
+		return fmt.Errorf("--set %q: want critest or e2e-node", o.set)
+	}
 	if o.table {
 		return nil
+	}
+	if o.set != "critest" && o.pauseArchive != "" {
+		return fmt.Errorf("--set %s has no berthd pause image: pass --pause-archive ''", o.set)
 	}
 	if o.layoutDir == "" {
 		return errors.New("--layout must not be empty")
@@ -81,10 +89,11 @@ func (o *options) validate() error {
 }
 
 func (o *options) run(ctx context.Context, stdout io.Writer) error {
+	catalog := images.Sets[o.set](o.arch)
 	if o.table {
-		return images.WriteTable(stdout, o.arch)
+		return images.WriteSetTable(stdout, catalog)
 	}
-	built, err := images.Build(ctx, images.Inputs{DebDir: o.debDir, BinDir: o.binDir, Arch: o.arch})
+	built, err := images.BuildSet(ctx, images.Inputs{DebDir: o.debDir, BinDir: o.binDir, Arch: o.arch}, catalog)
 	if err != nil {
 		return err
 	}
