@@ -66,6 +66,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	runtimes, err := runtimeHandlers(cfg, bins.runc, log)
+	if err != nil {
+		return err
+	}
 	oomScore := tuneProcess(log, cfg.OOMScoreAdj)
 	for _, dir := range []string{cfg.Root, cfg.State} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -111,6 +115,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
 	defer client.Close()
+	probeHandlers(ctx, runtimes, client.IntrospectionService(), log)
 
 	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
 	if err != nil {
@@ -162,8 +167,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Root:           cfg.Root,
 		State:          cfg.State,
 		PauseImage:     imgs.PauseRef(),
-		RuncBinary:     bins.runc,
-		RuncRoot:       filepath.Join(cfg.State, "runc"),
+		Handlers:       runtimes,
 		ResolvConf:     host.ResolvConf(),
 		MinOOMScoreAdj: oomScore,
 		Network:        network,
@@ -224,6 +228,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:    sandboxes,
 		Containers:   containers,
 		Images:       imgs,
+		Handlers:     runtimes,
 		CgroupDriver: cgroupDriver(cfg.CgroupDriver),
 		StatusInfo:   statusInfo(cfg),
 		Logger:       log.With("component", "cri"),
