@@ -19,7 +19,7 @@ CNI_CONF_DIR ?= /etc/cni/net.d
 # go on the node. BINDIR and UNITDIR may be set on their own too.
 DESTDIR      ?=
 PREFIX       ?= /usr/local
-INSTALL_ENV   = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' CNI_CONF_DIR='$(CNI_CONF_DIR)' SRC_BIN='$(BIN)' SRC_CNI_BIN='$(CNI_BIN)'
+INSTALL_ENV   = DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' CNI_CONF_DIR='$(CNI_CONF_DIR)' CRUN='$(CRUN)' SRC_BIN='$(BIN)' SRC_CNI_BIN='$(CNI_BIN)'
 # Integration tests and the race detector want root and the built stack.
 TEST_ENV     := BERTH_BIN_DIR=$(BIN) BERTH_CNI_BIN_DIR=$(CNI_BIN) BERTH_IMAGES_DIR=$(OUT)/images
 UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
@@ -50,7 +50,7 @@ run: deps build ## Run berthd in the foreground with its embedded containerd (as
 	@echo "berthd serves on /run/berth/berth.sock; try: $(BIN)/crictl --runtime-endpoint unix:///run/berth/berth.sock info"
 	exec $(BIN)/berthd --cni-bin-dir $(CNI_BIN) --cni-conf-dir $(CNI_CONF_DIR)
 
-install: build ## Install berthd, the pinned containerd, runc, CNI plugins and crictl, config, CNI conflist and systemd units (DESTDIR, PREFIX; docs/install.md)
+install: build ## Install berthd, the pinned containerd, runc, CNI plugins and crictl, config, CNI conflist and systemd units (DESTDIR, PREFIX, CRUN=yes; docs/install.md)
 	@$(INSTALL_ENV) hack/install.sh install
 
 uninstall: ## Remove what make install wrote, except files changed since (an edited config is kept)

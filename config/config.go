@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -35,6 +36,9 @@ type Config struct {
 	// SandboxPool is how many pod sandboxes are kept started ahead of the
 	// pods that take them: each is a pause process and its shim, idle.
 	SandboxPool int `toml:"sandbox_pool" comment:"Pod sandboxes (pause and shim, with a network namespace) kept started ahead of the pods that take them, which then start without waiting for their pause; 0 disables. cgroupfs driver on cgroup v1 only."`
+	// DefaultRuntime names the runtimes entry a pod without a
+	// RuntimeClass (an empty runtime handler) runs with.
+	DefaultRuntime string `toml:"default_runtime" comment:"The runtime handler (a [runtimes.NAME] table) of pods that name none."`
 
 	Containerd Containerd `toml:"containerd"`
 	CNI        CNI        `toml:"cni"`
@@ -44,6 +48,44 @@ type Config struct {
 	Streaming  Streaming  `toml:"streaming"`
 	Security   Security   `toml:"security"`
 	NRI        NRI        `toml:"nri"`
+	// Runtimes are the runtime handlers, by name: what a RuntimeClass's
+	// handler names (docs/configuration.md, Runtime handlers).
+	Runtimes map[string]Runtime `toml:"runtimes" comment:"Runtime handlers by name, as RuntimeClasses name them; runc is the only one by default."`
+}
+
+// Runtime is one runtime handler: a containerd runtime (shim) and its
+// options. As in containerd's runtimes table, Options is decoded into the
+// shim's own options type: runc's for io.containerd.runc.v2 (NoPivotRoot,
+// ShimCgroup, IoUid...), containerd's generic one for others (ConfigPath,
+// TypeUrl, as Kata and gVisor read).
+type Runtime struct {
+	Type   string `toml:"type" comment:"The containerd runtime (empty: io.containerd.runc.v2): io.containerd.runc.v2 for runc, crun and any runc-compatible OCI runtime; another shim's name otherwise."`
+	Binary string `toml:"binary" comment:"The OCI runtime binary of a io.containerd.runc.v2 runtime, looked up like containerd.binary; empty means containerd.runc_binary. Its systemd cgroup option follows cgroup_driver."`
+	Root   string `toml:"root" comment:"The OCI runtime's state root (io.containerd.runc.v2); empty means <state>/runc for the runc handler, <state>/runtimes/<name> for others."`
+	// Options go to the shim as its typed options; keys the other settings
+	// own (BinaryName, Root, SystemdCgroup) are refused.
+	Options map[string]any `toml:"options,omitempty" comment:"Extra options given to the shim, with containerd's key names."`
+}
+
+// ShimType is the runtime's containerd runtime: its type, else runc's shim.
+func (r Runtime) ShimType() string {
+	if r.Type == "" {
+		return RuncShim
+	}
+	return r.Type
+}
+
+// RuntimeRoot is the state root of runtime name: its root, else the
+// default, which for runc is where Berth kept runc's state before handlers
+// were configurable.
+func (c Config) RuntimeRoot(name string) string {
+	switch {
+	case c.Runtimes[name].Root != "":
+		return c.Runtimes[name].Root
+	case name == "runc":
+		return filepath.Join(c.State, "runc")
+	}
+	return filepath.Join(c.State, "runtimes", name)
 }
 
 // Containerd says which containerd Berth drives and how.
@@ -136,13 +178,15 @@ func (c Config) NRISocket() string {
 // says otherwise.
 func Default() Config {
 	return Config{
-		Root:         "/var/lib/berth",
-		State:        "/run/berth",
-		Socket:       "/run/berth/berth.sock",
-		LogLevel:     "info",
-		OOMScoreAdj:  -999,
-		CgroupDriver: "auto",
-		SandboxPool:  2,
+		Root:           "/var/lib/berth",
+		State:          "/run/berth",
+		Socket:         "/run/berth/berth.sock",
+		LogLevel:       "info",
+		OOMScoreAdj:    -999,
+		CgroupDriver:   "auto",
+		SandboxPool:    2,
+		DefaultRuntime: "runc",
+		Runtimes:       map[string]Runtime{"runc": {Type: RuncShim}},
 		Containerd: Containerd{
 			Binary:       "containerd",
 			Namespace:    "berth",
@@ -254,6 +298,36 @@ func (c Config) Validate() error {
 	}
 	if a := c.Debug.Address; a != "" && !filepath.IsAbs(a) && !IsLoopback(a) {
 		return fmt.Errorf("debug.address must be a loopback host:port or a unix socket path, got %q: %w", a, errdefs.ErrInvalidArgument)
+	}
+	return c.validateRuntimes()
+}
+
+// RuncShim is containerd's runc shim, which runs any runc-compatible OCI
+// runtime (runc, crun, youki) named by its binary.
+const RuncShim = "io.containerd.runc.v2"
+
+// handlerName is what Kubernetes allows as a RuntimeClass handler: a DNS
+// label.
+var handlerName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func (c Config) validateRuntimes() error {
+	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
+		return fmt.Errorf("default_runtime %q has no [runtimes.%s] table: %w", c.DefaultRuntime, c.DefaultRuntime, errdefs.ErrInvalidArgument)
+	}
+	for name, r := range c.Runtimes {
+		switch {
+		case !handlerName.MatchString(name):
+			return fmt.Errorf("runtimes.%s: a runtime handler's name must be a DNS label (RuntimeClass's handler): %w", name, errdefs.ErrInvalidArgument)
+		case r.ShimType() != RuncShim && (r.Binary != "" || r.Root != ""):
+			return fmt.Errorf("runtimes.%s: binary and root are options of %s, not of %s: %w", name, RuncShim, r.Type, errdefs.ErrInvalidArgument)
+		case r.Root != "" && !filepath.IsAbs(r.Root):
+			return fmt.Errorf("runtimes.%s.root must be an absolute path, got %q: %w", name, r.Root, errdefs.ErrInvalidArgument)
+		}
+		for _, owned := range []string{"BinaryName", "Root", "SystemdCgroup"} {
+			if _, ok := r.Options[owned]; ok {
+				return fmt.Errorf("runtimes.%s.options.%s: set by binary, root and cgroup_driver, not options: %w", name, owned, errdefs.ErrInvalidArgument)
+			}
+		}
 	}
 	return nil
 }

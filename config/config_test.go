@@ -100,6 +100,12 @@ func TestValidate(t *testing.T) {
 		{"debug on IPv6 loopback", func(c *Config) { c.Debug.Address = "[::1]:6060" }, ""},
 		{"debug on localhost", func(c *Config) { c.Debug.Address = "localhost:6060" }, ""},
 		{"debug on a unix socket", func(c *Config) { c.Debug.Address = "/run/berth/debug.sock" }, ""},
+		{"default runtime not configured", func(c *Config) { c.DefaultRuntime = "crun" }, `default_runtime "crun" has no [runtimes.crun]`},
+		{"runtime name not a DNS label", func(c *Config) { c.Runtimes["Kata_VM"] = Runtime{} }, "DNS label"},
+		{"binary of another shim", func(c *Config) { c.Runtimes["kata"] = Runtime{Type: "io.containerd.kata.v2", Binary: "kata"} }, "runtimes.kata: binary and root"},
+		{"relative runtime root", func(c *Config) { c.Runtimes["crun"] = Runtime{Binary: "crun", Root: "crun"} }, "runtimes.crun.root"},
+		{"runc binary through options", func(c *Config) { c.Runtimes["crun"] = Runtime{Options: map[string]any{"BinaryName": "crun"}} }, "runtimes.crun.options.BinaryName"},
+		{"systemd cgroup through options", func(c *Config) { c.Runtimes["runc"] = Runtime{Options: map[string]any{"SystemdCgroup": true}} }, "options.SystemdCgroup"},
 		{"long state is fine with external containerd", func(c *Config) {
 			c.State = "/run/" + strings.Repeat("x", 40)
 			c.Containerd.Address = "/run/containerd/containerd.sock"
@@ -119,6 +125,42 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("want InvalidArgument containing %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+// TestLoadAddsRuntimes: a file's [runtimes.NAME] tables add handlers to
+// the default runc, whose defaults are what Berth ran before handlers were
+// configurable: runc's shim, containerd.runc_binary, <state>/runc.
+func TestLoadAddsRuntimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, path, `
+default_runtime = "crun"
+[runtimes.crun]
+binary = "crun"
+[runtimes.kata]
+type = "io.containerd.kata.v2"
+[runtimes.kata.options]
+ConfigPath = "/etc/kata/configuration.toml"
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, shim, root string }{
+		{"runc", RuncShim, "/run/berth/runc"},
+		{"crun", RuncShim, "/run/berth/runtimes/crun"},
+		{"kata", "io.containerd.kata.v2", "/run/berth/runtimes/kata"},
+	} {
+		r, ok := cfg.Runtimes[tc.name]
+		if !ok || r.ShimType() != tc.shim || cfg.RuntimeRoot(tc.name) != tc.root {
+			t.Errorf("runtimes.%s = %+v (configured %v), root %s; want shim %s, root %s", tc.name, r, ok, cfg.RuntimeRoot(tc.name), tc.shim, tc.root)
+		}
+	}
+	if cfg.DefaultRuntime != "crun" || cfg.Runtimes["kata"].Options["ConfigPath"] != "/etc/kata/configuration.toml" {
+		t.Errorf("default %q, kata options %v", cfg.DefaultRuntime, cfg.Runtimes["kata"].Options)
 	}
 }
 

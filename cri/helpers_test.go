@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // fakeContainerd stands in for the containerd client's health check.
@@ -38,6 +40,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	env := &testEnv{containerd: &fakeContainerd{}, network: &fakeNetwork{}, registry: prometheus.NewRegistry()}
 	env.svc = New(Options{
+		Handlers:     testHandlers(t),
 		Namespace:    "berth-test",
 		Containerd:   env.containerd,
 		Network:      env.network,
@@ -65,3 +68,18 @@ func newTestEnv(t *testing.T) *testEnv {
 }
 
 var errBoom = errors.New("boom")
+
+// testHandlers are runc, the default, whose `runc features` reports
+// recursive read-only mounts, and crun, which has no `features` (1.8).
+func testHandlers(t *testing.T) *handlers.Set {
+	t.Helper()
+	set, err := handlers.New(map[string]handlers.Spec{
+		"runc": {Binary: "/usr/bin/runc", Runc: true},
+		"crun": {Binary: "/usr/bin/crun"},
+	}, "runc", handlers.Node{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Probe(context.Background(), handlers.FakeIntrospector{"/usr/bin/runc": {MountOptions: []string{"rro"}}}, handlers.Kernel{RecursiveReadOnly: true, IDMappedLayers: true})
+	return set
+}

@@ -20,10 +20,10 @@ func (s *Service) PullImage(ctx context.Context, r *runtimeapi.PullImageRequest)
 		return nil, errNoImageService
 	}
 	spec := r.GetImage()
-	if h := spec.GetRuntimeHandler(); !knownRuntimeHandler(h) {
-		// CRI: "If the runtime handler is unknown, the request should be
-		// rejected."
-		return nil, fmt.Errorf("pull image %q: unknown runtime handler %q: %w", spec.GetImage(), h, errdefs.ErrInvalidArgument)
+	// CRI: "If the runtime handler is unknown, the request should be
+	// rejected." Every handler's images unpack into the one snapshotter.
+	if _, err := s.handlers.Lookup(spec.GetRuntimeHandler()); err != nil {
+		return nil, fmt.Errorf("pull image %q: %w", spec.GetImage(), err)
 	}
 	img, err := s.images.Pull(ctx, spec.GetImage(), authFromCRI(r.GetAuth()))
 	if err != nil {
@@ -31,10 +31,6 @@ func (s *Service) PullImage(ctx context.Context, r *runtimeapi.PullImageRequest)
 	}
 	return &runtimeapi.PullImageResponse{ImageRef: img.ID}, nil
 }
-
-// knownRuntimeHandler: every handler unpacks into the same snapshotter,
-// so the handler only has to exist.
-func knownRuntimeHandler(h string) bool { return h == "" || h == "runc" }
 
 func authFromCRI(a *runtimeapi.AuthConfig) images.Auth {
 	if a == nil {

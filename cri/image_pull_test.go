@@ -47,6 +47,7 @@ func TestPullImageErrors(t *testing.T) {
 		{name: "stalled", image: "busybox", pullErr: fmt.Errorf("no data: %w", context.DeadlineExceeded), want: codes.DeadlineExceeded},
 		{name: "invalid reference", image: "Busybox", pullErr: fmt.Errorf("invalid: %w", errdefs.ErrInvalidArgument), want: codes.InvalidArgument},
 		{name: "unknown runtime handler", image: "busybox", handler: "kata", want: codes.InvalidArgument},
+		{name: "second runtime handler", image: "busybox", handler: "crun", want: codes.OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, fake := newImageEnv(t)

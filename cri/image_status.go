@@ -19,6 +19,11 @@ func (s *Service) ImageStatus(ctx context.Context, r *runtimeapi.ImageStatusRequ
 	if s.images == nil {
 		return nil, errNoImageService
 	}
+	// An image is the same for every handler (one snapshotter), but not
+	// for one that does not exist.
+	if _, err := s.handlers.Lookup(r.GetImage().GetRuntimeHandler()); err != nil {
+		return nil, fmt.Errorf("image %q: %w", r.GetImage().GetImage(), err)
+	}
 	img, err := s.images.Resolve(r.GetImage().GetImage())
 	if errdefs.IsNotFound(err) {
 		return &runtimeapi.ImageStatusResponse{}, nil

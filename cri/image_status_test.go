@@ -3,8 +3,11 @@ package cri
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -49,6 +52,25 @@ func TestImageStatusUnknownIsEmpty(t *testing.T) {
 		if resp.Image != nil || len(resp.Info) != 0 {
 			t.Errorf("%s: got %v, want an empty response", ref, resp)
 		}
+	}
+}
+
+// TestImageStatusByHandler: an image is the same for every configured
+// handler (one snapshotter); a handler that is not configured is refused,
+// naming those that are.
+func TestImageStatusByHandler(t *testing.T) {
+	env, _ := newImageEnv(t)
+	want := imageStatus(t, env, "busybox", false).GetImage().GetId()
+	if want == "" {
+		t.Fatal("busybox is not among the test images")
+	}
+	resp, err := env.images.ImageStatus(context.Background(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: "busybox", RuntimeHandler: "crun"}})
+	if err != nil || resp.GetImage().GetId() != want {
+		t.Errorf("ImageStatus under crun = %v, %v; want image %s", resp, err, want)
+	}
+	_, err = env.images.ImageStatus(context.Background(), &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: "busybox", RuntimeHandler: "kata"}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "known: crun, runc") {
+		t.Errorf("ImageStatus under an unconfigured handler: %v; want InvalidArgument naming crun, runc", err)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // containerdCheckTimeout bounds the health check: kubelet polls Status
@@ -26,20 +26,12 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 	if err := s.network.Ready(); err != nil {
 		networkCond.Status, networkCond.Reason, networkCond.Message = false, "NetworkPluginNotReady", err.Error()
 	}
-	userns := host.UserNamespacesSupported()
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{runtimeCond, networkCond}},
 		// Containers get their image's groups plus the CRI ones (Merge) or
 		// only the CRI ones (Strict), and report them in ContainerStatus.
-		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
-		RuntimeHandlers: []*runtimeapi.RuntimeHandler{
-			// The default handler ("") is runc. Recursive read-only mounts
-			// need mount_setattr (Linux 5.12) and runc >= 1.1. Pod user
-			// namespaces need idmapped overlayfs layers (Linux 5.19) and
-			// idmapped bind mounts (runc >= 1.2, which Berth ships).
-			{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: userns}},
-			{Name: "runc", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: userns}},
-		},
+		Features:        &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
+		RuntimeHandlers: s.runtimeHandlers(),
 	}
 	if r.GetVerbose() {
 		resp.Info = make(map[string]string, len(s.statusInfo)+1)
@@ -51,6 +43,21 @@ func (s *Service) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*run
 		}
 	}
 	return resp, nil
+}
+
+// runtimeHandlers lists every configured handler, and the default one
+// again as "" (kubelet looks up a pod without a RuntimeClass so), with the
+// features probed at start.
+func (s *Service) runtimeHandlers() []*runtimeapi.RuntimeHandler {
+	features := func(h *handlers.Handler) *runtimeapi.RuntimeHandlerFeatures {
+		f := h.Features()
+		return &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts, UserNamespaces: f.UserNamespaces}
+	}
+	out := []*runtimeapi.RuntimeHandler{{Name: "", Features: features(s.handlers.Default())}}
+	for _, h := range s.handlers.All() {
+		out = append(out, &runtimeapi.RuntimeHandler{Name: h.Name, Features: features(h)})
+	}
+	return out
 }
 
 func (s *Service) runtimeProblem(ctx context.Context) (reason, message string) {

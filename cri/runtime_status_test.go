@@ -3,11 +3,11 @@ package cri
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/berth-cri/berth/host"
 )
 
 func conditions(t *testing.T, env *testEnv) map[string]*runtimeapi.RuntimeCondition {
@@ -101,22 +101,27 @@ func TestStatusAdvertisesSupplementalGroupsPolicy(t *testing.T) {
 	}
 }
 
-func TestStatusAdvertisesUserNamespacesWhereTheKernelHasThem(t *testing.T) {
+// TestStatusListsEveryHandlerWithItsProbedFeatures: kubelet refuses
+// hostUsers: false pods, and recursive read-only mounts, on a handler that
+// does not report them, and critest skips their specs; a pod without a
+// RuntimeClass is looked up as "".
+func TestStatusListsEveryHandlerWithItsProbedFeatures(t *testing.T) {
 	env := newTestEnv(t)
 	env.svc.SetReady()
 	resp, err := env.runtime.Status(context.Background(), &runtimeapi.StatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// kubelet refuses hostUsers: false pods on a runtime handler that does
-	// not report user_namespaces, and critest skips its specs.
-	want := host.UserNamespacesSupported()
-	if len(resp.GetRuntimeHandlers()) == 0 {
-		t.Fatal("no runtime handlers reported")
-	}
+	got := map[string]string{}
 	for _, h := range resp.GetRuntimeHandlers() {
-		if got := h.GetFeatures().GetUserNamespaces(); got != want {
-			t.Errorf("handler %q user_namespaces = %v, want %v (idmapped overlayfs on this kernel)", h.GetName(), got, want)
-		}
+		got[h.GetName()] = fmt.Sprintf("rro=%v userns=%v", h.GetFeatures().GetRecursiveReadOnlyMounts(), h.GetFeatures().GetUserNamespaces())
+	}
+	want := map[string]string{
+		"":     "rro=true userns=false",  // the default, runc
+		"runc": "rro=true userns=false",  // as its features document says
+		"crun": "rro=false userns=false", // no features command: nothing claimed
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("runtime handlers = %v, want %v", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/runtime/stats"
 	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/sandbox"
@@ -34,12 +35,15 @@ type Options struct {
 	Namespace string
 	// Client is the containerd client; nil only in unit tests of RPCs that
 	// do not reach containerd.
-	Client       *containerd.Client
-	Containerd   ContainerdHealth
-	Network      NetworkHealth
-	Sandboxes    *sandbox.Manager
-	Containers   *container.Manager
-	Images       ImageService // nil: image RPCs answer Unimplemented
+	Client     *containerd.Client
+	Containerd ContainerdHealth
+	Network    NetworkHealth
+	Sandboxes  *sandbox.Manager
+	Containers *container.Manager
+	Images     ImageService // nil: image RPCs answer Unimplemented
+	// Handlers are the runtime handlers: Status lists them, and image RPCs
+	// refuse a handler not among them.
+	Handlers     *handlers.Set
 	CgroupDriver runtimeapi.CgroupDriver
 	// StatusInfo is returned by a verbose Status (crictl info): the
 	// effective configuration, as JSON strings by key.
@@ -69,6 +73,7 @@ type Service struct {
 	sandboxes    *sandbox.Manager
 	containers   *container.Manager
 	images       ImageService
+	handlers     *handlers.Set
 	streaming    streaming.URLs
 	stats        *stats.Collector
 	events       *lifecycle.Hub
@@ -93,6 +98,7 @@ func New(opts Options) *Service {
 		sandboxes:    opts.Sandboxes,
 		containers:   opts.Containers,
 		images:       opts.Images,
+		handlers:     opts.Handlers,
 		streaming:    opts.Streaming,
 		stats:        opts.Stats,
 		events:       opts.Events,

@@ -244,3 +244,27 @@ func TestInstallHonoursPrefixAndAGivenConfig(t *testing.T) {
 		t.Errorf("uninstall left %q", files)
 	}
 }
+
+// TestInstallWithCrun: CRUN=yes adds a crun runtime handler to the config
+// it writes, which berthd loads, and refuses a node without crun.
+func TestInstallWithCrun(t *testing.T) {
+	t.Parallel() // each copies the binaries: I/O, not CPU
+	in := newInstaller(t, "CRUN=yes")
+	cmd := exec.Command("../hack/install.sh", "install")
+	cmd.Env = append(os.Environ(), in.env...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "apt-get install crun") {
+		t.Fatalf("CRUN=yes without crun on the node: %v\n%s", err, out)
+	}
+	in.write("/usr/bin/crun", "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(in.destdir, "/usr/bin/crun"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in.run("install")
+	cfg, err := config.Load(filepath.Join(in.destdir, "/etc/berth/config.toml"))
+	if err != nil {
+		t.Fatalf("installed config does not load: %v", err)
+	}
+	if r, ok := cfg.Runtimes["crun"]; !ok || r.Binary != "crun" || cfg.DefaultRuntime != "runc" || cfg.Validate() != nil {
+		t.Errorf("runtimes %+v, default %q, valid: %v; want crun beside the default runc", cfg.Runtimes, cfg.DefaultRuntime, cfg.Validate())
+	}
+}

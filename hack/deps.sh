@@ -34,6 +34,7 @@ APT_PACKAGES=(
 	curl
 	jq
 	criu           # checkpoint/restore (CheckpointContainer); see docs/checkpoint.md
+	crun           # a second OCI runtime: the crun runtime handler of the tests (docs/configuration.md)
 )
 
 log() { printf '%s\n' "$*"; }

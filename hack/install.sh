@@ -10,7 +10,9 @@
 #                            (PREFIX/lib/systemd/system; ExecStart names BINDIR)
 #   /etc/berth/config.toml   `berthd config default`, only when there is none
 #                            (BERTH_CONFIG=file installs that file instead,
-#                            replacing the one there)
+#                            replacing the one there); CRUN=yes adds a crun
+#                            runtime handler to the default it writes
+#                            (crun itself is Debian's package: apt install crun)
 #   CNI_CONF_DIR             10-berth.conflist, only when it holds no network config
 #   /etc/crictl.yaml         pointing crictl at Berth, only when there is none
 #                            (CRICTL_YAML=no skips it)
@@ -27,7 +29,7 @@
 #
 # Usage: hack/install.sh install|uninstall|stage DIR
 #   with DESTDIR, PREFIX, BINDIR, UNITDIR, CNI_CONF_DIR, BERTH_CONFIG,
-#   CRICTL_YAML, and the sources SRC_BIN, SRC_CNI_BIN in the environment.
+#   CRICTL_YAML, CRUN, and the sources SRC_BIN, SRC_CNI_BIN in the environment.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +41,7 @@ CNI_BIN_DIR=/opt/cni/bin
 CNI_CONF_DIR="${CNI_CONF_DIR:-/etc/cni/net.d}"
 CONFIG=/etc/berth/config.toml
 CRICTL_YAML="${CRICTL_YAML:-yes}"
+CRUN="${CRUN:-no}"
 BERTH_CONFIG="${BERTH_CONFIG:-}"
 SRC_BIN="${SRC_BIN:-${ROOT}/_output/bin}"
 SRC_CNI_BIN="${SRC_CNI_BIN:-${ROOT}/_output/cni/bin}"
@@ -142,8 +145,21 @@ check_sources() {
 	done
 }
 
+# add_crun appends the crun runtime handler to config file $1. crun is
+# Debian's package, not Berth's: it must be on the node already.
+add_crun() {
+	[[ -x "${DESTDIR}/usr/bin/crun" || -x "${DESTDIR}/usr/local/bin/crun" ]] ||
+		die "CRUN=yes: crun is not installed on the node (apt-get install crun)"
+	cat >>"$1" <<-'EOF'
+
+		# Added by make install CRUN=yes: pods of RuntimeClass handler crun.
+		[runtimes.crun]
+		  binary = 'crun'
+	EOF
+}
+
 install_all() {
-	local b p u
+	local b p u kept_config=""
 	check_sources
 	[[ -z "${BERTH_CONFIG}" || -f "${BERTH_CONFIG}" ]] || die "BERTH_CONFIG=${BERTH_CONFIG} is not a file"
 	if [[ -n "${DESTDIR}" ]]; then
@@ -167,9 +183,14 @@ install_all() {
 		put 0644 "${BERTH_CONFIG}" "${CONFIG}"
 	elif [[ -e "${DESTDIR}${CONFIG}" ]]; then
 		log "kept ${CONFIG}: it exists (berthd config default prints the current defaults)"
+		kept_config=1
 	else
 		"${SRC_BIN}/berthd" config default >"${WORK}/config.toml"
+		[[ "${CRUN}" != yes ]] || add_crun "${WORK}/config.toml"
 		put 0644 "${WORK}/config.toml" "${CONFIG}"
+	fi
+	if [[ "${CRUN}" == yes && -n "${BERTH_CONFIG}${kept_config}" ]]; then
+		log "CRUN=yes: ${CONFIG} was not written from the defaults; add a [runtimes.crun] table to it (docs/configuration.md)"
 	fi
 	if has_network_config; then
 		log "kept the network config in ${CNI_CONF_DIR}: 10-berth.conflist is installed only where there is none"

@@ -77,13 +77,20 @@ var idmappedOverlayKernel = [2]int{5, 19}
 // UserNamespacesSupported reports whether pods can get user namespaces of
 // their own here: the kernel idmaps overlayfs layers (containerd's overlayfs
 // snapshotter then mounts them so) and bind mounts (runc does those).
-func UserNamespacesSupported() bool {
+func UserNamespacesSupported() bool { return kernelAtLeast(idmappedOverlayKernel) }
+
+// RecursiveReadOnlySupported reports whether the kernel can make a mount
+// read-only with all its submounts: mount_setattr (Linux 5.12), which
+// runtimes need for the "rro" mount option.
+func RecursiveReadOnlySupported() bool { return kernelAtLeast([2]int{5, 12}) }
+
+func kernelAtLeast(v [2]int) bool {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return false
 	}
 	major, minor, ok := parseKernel(unix.ByteSliceToString(u.Release[:]))
-	return ok && (major > idmappedOverlayKernel[0] || (major == idmappedOverlayKernel[0] && minor >= idmappedOverlayKernel[1]))
+	return ok && (major > v[0] || (major == v[0] && minor >= v[1]))
 }
 
 func parseKernel(release string) (major, minor int, ok bool) {

@@ -29,3 +29,6 @@ func DumpStacks(string) (string, error) { return "", errors.New("berthd runs onl
 
 // UserNamespacesSupported is false: pods need Linux.
 func UserNamespacesSupported() bool { return false }
+
+// RecursiveReadOnlySupported is false: pods need Linux.
+func RecursiveReadOnlySupported() bool { return false }

@@ -9,9 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containerd/containerd/api/types/runc/options"
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/errdefs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-cri/berth/cni"
@@ -19,6 +17,7 @@ import (
 	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
+	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // runTimeout bounds a RunPodSandbox's work, which goes on after the
@@ -79,9 +78,9 @@ type Config struct {
 	// mounts, which do not survive a reboot.
 	Root, State string
 	PauseImage  string
-	// RuncBinary and RuncRoot are given to every task via runc options.
-	RuncBinary, RuncRoot string
-	// CgroupDriver names the pods' cgroups and tells runc who makes them.
+	// Handlers are the runtime handlers pods may name.
+	Handlers *handlers.Set
+	// CgroupDriver names the pods' cgroups; the handlers carry runc's side of it.
 	CgroupDriver cgroup.Driver
 	// ResolvConf is the file pods without a DNS config get.
 	ResolvConf string
@@ -212,28 +211,15 @@ func (m *Manager) SetContainers(c Containers) { m.containers = c }
 // Store is the in-memory index of sandboxes.
 func (m *Manager) Store() *Store { return m.store }
 
-// runtimeFor maps a CRI runtime handler (RuntimeClass) to a containerd
-// runtime and its options.
-func (m *Manager) runtimeFor(handler string) (containerd.NewContainerOpts, error) {
-	opts, err := m.runtimeOptions(handler)
-	if err != nil {
-		return nil, err
-	}
-	return containerd.WithRuntime(runcRuntime, opts), nil
-}
-
-// runtimeOptions are the runc shim's options for a runtime handler.
-func (m *Manager) runtimeOptions(handler string) (*options.Options, error) {
-	switch handler {
-	case "", "runc":
-		return &options.Options{BinaryName: m.cfg.RuncBinary, Root: m.cfg.RuncRoot, SystemdCgroup: m.cfg.CgroupDriver == cgroup.Systemd}, nil
-	}
-	return nil, fmt.Errorf("runtime handler %q is not configured (known: runc): %w", handler, errdefs.ErrInvalidArgument)
-}
-
-// RuntimeOpts is the containerd runtime for a sandbox's containers.
+// RuntimeOpts is the containerd runtime for a sandbox's containers: its
+// handler's. A handler no longer configured (berthd restarted with another
+// config) is InvalidArgument: the pod's containers cannot be created.
 func (m *Manager) RuntimeOpts(sb *Sandbox) (containerd.NewContainerOpts, error) {
-	return m.runtimeFor(sb.RuntimeHandler)
+	h, err := m.cfg.Handlers.Lookup(sb.RuntimeHandler)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: %w", sb.ID, err)
+	}
+	return h.ContainerOpts(), nil
 }
 
 func (m *Manager) sandboxDir(id string) string { return filepath.Join(m.cfg.Root, "sandboxes", id) }

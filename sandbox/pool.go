@@ -363,16 +363,20 @@ func (m *Manager) shimHome(ctx context.Context) string {
 // makePooled runs a sandbox for the pool, its shim in the pool's cgroup
 // when idleShim says so.
 func (m *Manager) makePooled(ctx context.Context, id string, cfg *runtimeapi.PodSandboxConfig, handler string, idleShim bool) (*Sandbox, error) {
-	opts, err := m.runtimeOptions(handler)
+	h, err := m.cfg.Handlers.Lookup(handler)
 	if err != nil {
 		return nil, err
+	}
+	opts := h.RuncOptions()
+	if opts == nil {
+		return nil, fmt.Errorf("runtime handler %q does not run runc: its sandboxes are not pooled", handler)
 	}
 	if idleShim {
 		opts.ShimCgroup = poolShimCgroup
 	}
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
-	return m.run(ctx, id, "pool_"+id, cfg, handler, containerd.WithRuntime(runcRuntime, opts), true)
+	return m.run(ctx, id, "pool_"+id, cfg, handler, containerd.WithRuntime(h.Type, opts), true)
 }
 
 // discard tears a pooled sandbox down in the background.
@@ -511,7 +515,11 @@ func (m *Manager) adopt(ctx context.Context, sb *Sandbox, shimHome string) error
 	if err != nil {
 		return err
 	}
-	if err := retargetRuncState(filepath.Join(m.cfg.RuncRoot, ns, sb.ID, "state.json"), from, sb.MovedCgroup); err != nil {
+	h, err := m.cfg.Handlers.Lookup(sb.RuntimeHandler)
+	if err != nil {
+		return err
+	}
+	if err := retargetRuncState(filepath.Join(h.Root, ns, sb.ID, "state.json"), from, sb.MovedCgroup); err != nil {
 		return fmt.Errorf("record the pause's new cgroup in runc's state: %w", err)
 	}
 	// Empty now, and no longer runc's to remove.

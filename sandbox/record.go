@@ -19,16 +19,14 @@ import (
 // else; containerd's sandbox controllers never see it, since Berth drives
 // the pause task itself.
 
-// runcRuntime is the containerd runtime of the "runc" handler.
-const runcRuntime = "io.containerd.runc.v2"
-
-// createRecord creates the containerd sandbox record of sandbox id.
-func (m *Manager) createRecord(ctx context.Context, id string) error {
+// createRecord creates the containerd sandbox record of sandbox id, whose
+// pause runs in containerd runtime runtimeType.
+func (m *Manager) createRecord(ctx context.Context, id, runtimeType string) error {
 	now := time.Now().UTC()
 	_, err := m.cfg.Client.SandboxStore().Create(ctx, sandbox.Sandbox{
 		ID:        id,
 		Labels:    map[string]string{LabelKind: KindSandbox},
-		Runtime:   sandbox.RuntimeOpts{Name: runcRuntime},
+		Runtime:   sandbox.RuntimeOpts{Name: runtimeType},
 		CreatedAt: now,
 		UpdatedAt: now,
 	})
@@ -49,8 +47,9 @@ func (m *Manager) deleteRecord(ctx context.Context, id string) error {
 // reconcileRecords, at recovery, creates the records of the sandboxes
 // that have none (made by a Berth that did not keep them) and deletes the
 // records of sandboxes that are gone (a crash between a pause container's
-// removal and its record's).
-func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string) []error {
+// removal and its record's). runtimes holds each sandbox's containerd
+// runtime, as its pause container records it.
+func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string, runtimes map[string]string) []error {
 	records, err := m.cfg.Client.SandboxStore().List(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return []error{fmt.Errorf("list containerd sandbox records: %w", err)}
@@ -59,7 +58,8 @@ func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string) []er
 	for _, r := range records {
 		has[r.ID] = true
 	}
-	return reconcile(ctx, sandboxes, has, m.createRecord, m.deleteRecord)
+	create := func(ctx context.Context, id string) error { return m.createRecord(ctx, id, runtimes[id]) }
+	return reconcile(ctx, sandboxes, has, create, m.deleteRecord)
 }
 
 // reconcile makes what sandbox IDs have match the sandboxes: create for

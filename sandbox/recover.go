@@ -44,9 +44,10 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 		}
 	}()
 	var live, ids []string
+	runtimes := map[string]string{}
 	for _, c := range containers {
 		ids = append(ids, c.ID())
-		sb, err := m.recoverOne(ctx, c)
+		sb, err := m.recoverOne(ctx, c, runtimes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("recover sandbox %s: %w", c.ID(), err))
 			continue
@@ -64,16 +65,17 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 		errs = append(errs, fmt.Errorf("CNI garbage collection: %w", err))
 	}
 	errs = append(errs, m.removeOrphans()...)
-	errs = append(errs, m.reconcileRecords(ctx, ids)...)
+	errs = append(errs, m.reconcileRecords(ctx, ids, runtimes)...)
 	errs = append(errs, m.reconcileLeases(ctx, ids)...)
 	return len(containers), nil
 }
 
-func (m *Manager) recoverOne(ctx context.Context, c containerd.Container) (*Sandbox, error) {
+func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtimes map[string]string) (*Sandbox, error) {
 	info, md, err := recordedMetadata(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	runtimes[c.ID()] = info.Runtime.Name
 	st := Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: md.HostNetwork()}
 	if anyNet, ok := info.Extensions[extensionNetwork]; ok {
 		if v, err := typeurl.UnmarshalAny(anyNet); err == nil {

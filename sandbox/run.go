@@ -68,7 +68,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if _, err := m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), "id"); err != nil {
 		return "", err
 	}
-	runtimeOpt, err := m.runtimeFor(handler)
+	h, err := m.cfg.Handlers.Lookup(handler)
 	if err != nil {
 		return "", err
 	}
@@ -82,6 +82,8 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 		return existing, nil
 	}
 	key, poolable := poolKey(cfg, handler)
+	// The pool moves a pause between cgroups and tells runc so: runc only.
+	poolable = poolable && h.IsRunc()
 	var taken *pooled
 	if poolable {
 		if taken = m.pool.take(ctx, key); taken != nil {
@@ -108,7 +110,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 			}
 		}
 		if taken == nil {
-			_, err = m.run(workCtx, id, name, cfg, handler, runtimeOpt, false)
+			_, err = m.run(workCtx, id, name, cfg, handler, h.ContainerOpts(), false)
 		}
 		m.names.finish(name, res, err)
 		var started *lifecycle.Subscription
@@ -136,6 +138,10 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 // with no network yet, listed nowhere and announced to no one.
 func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodSandboxConfig, handler string, runtimeOpt containerd.NewContainerOpts, pooled bool) (_ *Sandbox, retErr error) {
 	start := time.Now()
+	h, err := m.cfg.Handlers.Lookup(handler)
+	if err != nil {
+		return nil, err
+	}
 	pause, err := m.resolvePause(ctx)
 	if err != nil {
 		return nil, err
@@ -244,7 +250,7 @@ func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodS
 		}
 	}
 	recordDone := make(chan error, 1)
-	go func() { recordDone <- m.createRecord(ctx, id) }()
+	go func() { recordDone <- m.createRecord(ctx, id, h.Type) }()
 	pauseStart := time.Now()
 	pid, taskErr := m.startPause(ctx, sb, made())
 	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {

@@ -89,8 +89,15 @@ func WithNetworkConfig(conflist string) Option {
 // WithArgs adds berthd flags.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
 
+// CrunHandler is the second runtime handler every daemon has: crun.
+const CrunHandler = "crun"
+
+// CrunRuntime is the table that configures it, appended to every daemon's
+// configuration file; its state is under the daemon's state dir.
+const CrunRuntime = "\n[runtimes.crun]\nbinary = 'crun'\n"
+
 // WithConfig starts berthd with this configuration file (TOML); flags the
-// harness passes still override it.
+// harness passes still override it. CrunRuntime is appended to it.
 func WithConfig(toml string) Option { return func(o *options) { o.config = toml } }
 
 // WithRegistryConfigDir points berthd at a hosts.toml directory, such as
@@ -173,10 +180,10 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 	if conflist != "" {
 		d.WriteNetworkConfig(conflist)
 	}
-	if o.config != "" {
-		if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(o.config), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// Every daemon serves crun (Debian's package, make deps) as a second
+	// runtime handler beside runc, the default.
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(o.config+CrunRuntime), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(d.cleanup)
 	d.args = o.args

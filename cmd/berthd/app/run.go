@@ -75,6 +75,10 @@ func (o *Options) Run(ctx context.Context) error {
 	// (RuntimeConfig) must all agree on it.
 	driver := cgroup.Resolve(cfg.CgroupDriver, host.SystemdIsInit())
 	log.Info("cgroup driver", "driver", driver, "setting", cfg.CgroupDriver)
+	runtimes, err := runtimeHandlers(cfg, bins.runc, driver, log)
+	if err != nil {
+		return err
+	}
 	oomScore := tuneProcess(log, cfg.OOMScoreAdj)
 	for _, dir := range []string{cfg.Root, cfg.State} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -120,6 +124,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
 	defer client.Close()
+	probeHandlers(ctx, runtimes, client.IntrospectionService(), log)
 
 	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
 	if err != nil {
@@ -171,8 +176,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Root:           cfg.Root,
 		State:          cfg.State,
 		PauseImage:     imgs.PauseRef(),
-		RuncBinary:     bins.runc,
-		RuncRoot:       filepath.Join(cfg.State, "runc"),
+		Handlers:       runtimes,
 		CgroupDriver:   driver,
 		ResolvConf:     host.ResolvConf(),
 		MinOOMScoreAdj: oomScore,
@@ -247,6 +251,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:    sandboxes,
 		Containers:   containers,
 		Images:       imgs,
+		Handlers:     runtimes,
 		CgroupDriver: driver.CRI(),
 		StatusInfo:   statusInfo(cfg, driver, appArmor),
 		Logger:       log.With("component", "cri"),
