@@ -16,9 +16,11 @@ func (s *Service) UpdateContainerResources(ctx context.Context, r *runtimeapi.Up
 }
 
 // UpdatePodSandboxResources is kubelet telling the runtime about a resized
-// pod. With the cgroupfs driver kubelet writes the pod cgroup itself and
-// resizes each container through UpdateContainerResources, so there is
-// nothing left to apply: the sandbox must exist, and the call is accepted.
+// pod. kubelet writes the pod cgroup itself (with the systemd driver, the
+// pod slice's properties, through systemd) and resizes each container
+// through UpdateContainerResources, so there is nothing left to apply, as
+// in containerd, which only tells NRI: the sandbox must exist, and the
+// call is accepted.
 func (s *Service) UpdatePodSandboxResources(ctx context.Context, r *runtimeapi.UpdatePodSandboxResourcesRequest) (*runtimeapi.UpdatePodSandboxResourcesResponse, error) {
 	if _, err := s.sandboxes.Store().Get(r.GetPodSandboxId()); err != nil {
 		return nil, err

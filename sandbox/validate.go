@@ -3,7 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"net/netip"
-	"path"
 	"regexp"
 	"strings"
 	"unicode"
@@ -106,31 +105,4 @@ func dotSeparated(name string) string {
 		}
 		return r
 	}, name)
-}
-
-// validateCgroupParent refuses a cgroup parent that would put the pod's
-// cgroups somewhere other than below the hierarchies' root where kubelet
-// looks. With the cgroupfs driver it must be an absolute path with no ".."
-// (runc cleans the rest, as filepath.Join does for CgroupsPath); with the
-// systemd driver a slice's name ("kubepods-burstable-pod<UID>.slice") is
-// also accepted, for the driver to check.
-func validateCgroupParent(parent string, systemd bool) error {
-	if parent == "" {
-		return nil
-	}
-	if systemd && !strings.Contains(parent, "/") && strings.HasSuffix(parent, ".slice") {
-		return nil
-	}
-	if !path.IsAbs(parent) {
-		return fmt.Errorf("cgroup parent %q is not an absolute path: %w", parent, errdefs.ErrInvalidArgument)
-	}
-	for _, elem := range strings.Split(parent, "/") {
-		if elem == ".." {
-			return fmt.Errorf("cgroup parent %q climbs with '..': %w", parent, errdefs.ErrInvalidArgument)
-		}
-	}
-	if strings.ContainsRune(parent, 0) {
-		return fmt.Errorf("cgroup parent %q has a NUL: %w", parent, errdefs.ErrInvalidArgument)
-	}
-	return nil
 }

@@ -84,29 +84,3 @@ func TestValidateConfigRefusesPodText(t *testing.T) {
 		})
 	}
 }
-
-func TestValidateCgroupParent(t *testing.T) {
-	for _, tc := range []struct {
-		parent  string
-		systemd bool
-		ok      bool
-	}{
-		{"", false, true},
-		{"/kubepods/burstable/pod1", false, true},
-		{"/kubepods//burstable/pod1/", false, true}, // runc cleans it
-		{"kubepods/burstable/pod1", false, false},
-		{"/kubepods/../../etc", false, false},
-		{"/kubepods/..", false, false},
-		{"/kubepods/a..b", false, true},
-		{"kubepods-burstable-pod1.slice", false, false},
-		{"kubepods-burstable-pod1.slice", true, true},
-		{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice", true, true},
-		{"../kubepods.slice", true, false},
-		{"kubepods", true, false},
-	} {
-		err := validateCgroupParent(tc.parent, tc.systemd)
-		if (err == nil) != tc.ok || (err != nil && !errdefs.IsInvalidArgument(err)) {
-			t.Errorf("validateCgroupParent(%q, systemd=%v) = %v, want ok=%v", tc.parent, tc.systemd, err, tc.ok)
-		}
-	}
-}

@@ -84,14 +84,46 @@ func (d Driver) Path(parent, id string) (string, error) {
 		}
 		return filepath.Join(parent, id), nil
 	}
+	if err := d.CheckParent(parent); err != nil {
+		return "", err
+	}
 	slice := defaultSlice
 	if parent != "" {
 		slice = path.Base(parent)
-		if _, err := ExpandSlice(slice); err != nil {
-			return "", fmt.Errorf("cgroup parent %q with the systemd cgroup driver: %w", parent, err)
-		}
 	}
 	return slice + ":" + scopePrefix + ":" + id, nil
+}
+
+// CheckParent refuses a pod's cgroup parent (from kubelet) that would put
+// its cgroups anywhere but below the hierarchies' root where kubelet looks
+// (errdefs.ErrInvalidArgument): a relative path, a path that climbs with
+// "..", a NUL; and with systemd, one that is not a slice, given by its name
+// ("kubepods-burstable-pod<UID>.slice") or its path. runc cleans the rest
+// ("//", a trailing "/"), as filepath.Join does in Path.
+func (d Driver) CheckParent(parent string) error {
+	if parent == "" {
+		return nil
+	}
+	if strings.ContainsRune(parent, 0) {
+		return fmt.Errorf("cgroup parent %q has a NUL: %w", parent, errdefs.ErrInvalidArgument)
+	}
+	if d != Systemd || strings.Contains(parent, "/") {
+		if !path.IsAbs(parent) {
+			return fmt.Errorf("cgroup parent %q is not an absolute path: %w", parent, errdefs.ErrInvalidArgument)
+		}
+		for _, elem := range strings.Split(parent, "/") {
+			if elem == ".." {
+				return fmt.Errorf("cgroup parent %q climbs with '..': %w", parent, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	if d != Systemd {
+		return nil
+	}
+	if _, err := ExpandSlice(path.Base(parent)); err != nil {
+		return fmt.Errorf("cgroup parent %q with the systemd cgroup driver: %w", parent, err)
+	}
+	return nil
 }
 
 // ParentDir is the directory, below each hierarchy's root, of a pod's

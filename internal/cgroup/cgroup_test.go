@@ -91,3 +91,36 @@ func TestDirRefusesMalformedSystemdPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckParent: a parent that climbs out of the hierarchy, or that the
+// driver cannot place a scope under, is InvalidArgument before anything of
+// the pod is made.
+func TestCheckParent(t *testing.T) {
+	for _, tc := range []struct {
+		driver Driver
+		parent string
+		ok     bool
+	}{
+		{Cgroupfs, "", true},
+		{Cgroupfs, "/kubepods/burstable/pod1", true},
+		{Cgroupfs, "/kubepods//burstable/pod1/", true}, // runc cleans it
+		{Cgroupfs, "kubepods/burstable/pod1", false},
+		{Cgroupfs, "/kubepods/../../etc", false},
+		{Cgroupfs, "/kubepods/..", false},
+		{Cgroupfs, "/kubepods/a..b", true},
+		{Cgroupfs, "/kube\x00pods", false},
+		{Cgroupfs, "kubepods-burstable-pod1.slice", false},
+		{Systemd, "", true},
+		{Systemd, "kubepods-burstable-pod1.slice", true},
+		{Systemd, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice", true},
+		{Systemd, "../kubepods.slice", false},
+		{Systemd, "/kubepods.slice/../../kubepods-burstable-pod1.slice", false},
+		{Systemd, "kubepods", false},
+		{Systemd, "/kubepods/burstable/pod1", false},
+	} {
+		err := tc.driver.CheckParent(tc.parent)
+		if (err == nil) != tc.ok || (err != nil && !errdefs.IsInvalidArgument(err)) {
+			t.Errorf("%s.CheckParent(%q) = %v, want ok=%v", tc.driver, tc.parent, err, tc.ok)
+		}
+	}
+}
