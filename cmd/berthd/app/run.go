@@ -192,6 +192,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
+		Root:           cfg.Root,
 		MinOOMScoreAdj: oomScore,
 		Security: container.Security{
 			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
