@@ -195,7 +195,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Root:           cfg.Root,
 		MinOOMScoreAdj: oomScore,
 		Security: container.Security{
-			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
+			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot, Default: seccompDefault(cfg.Security)},
 			AppArmor:         apparmor.Detect(cfg.State),
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
@@ -513,4 +513,13 @@ func dumpStacksOnSIGUSR1(ctx context.Context, log *slog.Logger, dir string) {
 			}
 		}
 	}
+}
+
+// seccompDefault is [security] default_seccomp_profile, checked by
+// config.Validate.
+func seccompDefault(s config.Security) seccomp.Kind {
+	if s.DefaultSeccompProfile == "runtime/default" {
+		return seccomp.RuntimeDefault
+	}
+	return seccomp.Unconfined
 }
