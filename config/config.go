@@ -146,6 +146,9 @@ type Security struct {
 	// SeccompProfileRoot is kubelet's <root-dir>/seccomp: Localhost
 	// profiles are read from inside it and nowhere else.
 	SeccompProfileRoot string `toml:"seccomp_profile_root" comment:"The only directory Localhost seccomp profiles are read from (kubelet's <root-dir>/seccomp); a profile path outside it is refused."`
+	// DefaultSeccompProfile is what a container that asks for no seccomp
+	// profile at all gets.
+	DefaultSeccompProfile string `toml:"default_seccomp_profile" comment:"Seccomp of a container that asks for none (no profile, no path): unconfined (Kubernetes' meaning of unset) or runtime/default."`
 }
 
 // NRI configures the Node Resource Interface: plugins that connect to
@@ -204,7 +207,7 @@ func Default() Config {
 			PullProgressTimeout: Duration(5 * time.Minute),
 		},
 		Streaming: Streaming{Address: "127.0.0.1:0"},
-		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp"},
+		Security:  Security{SeccompProfileRoot: "/var/lib/kubelet/seccomp", DefaultSeccompProfile: "unconfined"},
 		NRI: NRI{
 			Enable:              true,
 			PluginPath:          "/opt/nri/plugins",
@@ -295,6 +298,9 @@ func (c Config) Validate() error {
 	}
 	if c.Image.PauseImage == "" {
 		return fmt.Errorf("image.pause_image must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	if p := c.Security.DefaultSeccompProfile; p != "unconfined" && p != "runtime/default" {
+		return fmt.Errorf("security.default_seccomp_profile must be unconfined or runtime/default, got %q: %w", p, errdefs.ErrInvalidArgument)
 	}
 	if a := c.Debug.Address; a != "" && !filepath.IsAbs(a) && !IsLoopback(a) {
 		return fmt.Errorf("debug.address must be a loopback host:port or a unix socket path, got %q: %w", a, errdefs.ErrInvalidArgument)

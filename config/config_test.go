@@ -92,6 +92,8 @@ func TestValidate(t *testing.T) {
 		{"relative NRI socket", func(c *Config) { c.NRI.SocketPath = "nri.sock" }, "nri.socket_path"},
 		{"relative preload dir", func(c *Config) { c.Image.PreloadDir = "images" }, "image.preload_dir"},
 		{"zero NRI request timeout", func(c *Config) { c.NRI.RequestTimeout = 0 }, "plugin_request_timeout"},
+		{"unknown default seccomp profile", func(c *Config) { c.Security.DefaultSeccompProfile = "docker/default" }, "default_seccomp_profile"},
+		{"runtime/default seccomp by default", func(c *Config) { c.Security.DefaultSeccompProfile = "runtime/default" }, ""},
 		// pprof shows berthd's memory to whoever connects.
 		{"debug on every address", func(c *Config) { c.Debug.Address = ":6060" }, "debug.address"},
 		{"debug on a node address", func(c *Config) { c.Debug.Address = "10.0.0.5:6060" }, "debug.address"},

@@ -3,7 +3,9 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -69,6 +71,47 @@ func TestReferenceDocMatchesTheDefaults(t *testing.T) {
 			t.Errorf("%s has no row for %s (default %s)", referenceDoc, key, keys[key])
 		case got != keys[key]:
 			t.Errorf("%s gives %s the default %s; berthd's is %s", referenceDoc, key, got, keys[key])
+		}
+	}
+}
+
+// TestSecurityDocNamesTestsThatExist keeps docs/security.md's promises
+// beside real tests: every test or fuzz target it names is defined.
+func TestSecurityDocNamesTestsThatExist(t *testing.T) {
+	doc, err := os.ReadFile("../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	funcs := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Za-z0-9_]+)\(`)
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "_output" || d.Name() == ".git") {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range funcs.FindAllSubmatch(b, -1) {
+				defined[string(m[1])] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllSubmatch(doc, -1)
+	if len(named) == 0 {
+		t.Fatal("docs/security.md names no test")
+	}
+	for _, m := range named {
+		if !defined[string(m[1])] {
+			t.Errorf("docs/security.md names %s, which no test file defines", m[1])
 		}
 	}
 }

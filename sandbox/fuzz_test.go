@@ -2,6 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/containerd/containerd/v2/core/containers"
@@ -70,11 +73,43 @@ func FuzzSandboxConfig(f *testing.F) {
 		_ = makeName(cfg.Metadata)
 		_ = hostPorts(portMappings(cfg))
 		_ = dnsCapability(cfg.GetDnsConfig())
-		if err := writeFiles(&Metadata{Dir: t.TempDir(), Config: cfg}, "/etc/resolv.conf"); err != nil {
+		dir := t.TempDir()
+		if err := writeFiles(&Metadata{Dir: dir, Config: cfg}, "/etc/resolv.conf"); err != nil {
 			t.Fatalf("pod files for a valid config: %v", err)
 		}
+		podFilesHoldOnlyWhatWasAsked(t, dir, cfg)
 		md := &Metadata{ID: "fuzz", Config: cfg, NetNSPath: "/run/berth/netns/fuzz", ShmPath: "/run/berth/sandboxes/fuzz/shm"}
 		spec := &oci.Spec{}
 		_ = oci.ApplyOpts(ctx, nil, &containers.Container{ID: "fuzz"}, spec, m.pauseSpecOpts(md, pause)...)
 	})
+}
+
+// podFilesHoldOnlyWhatWasAsked: a pod author's DNS config and hostname
+// cannot add lines to the pod's resolv.conf or hostname file.
+func podFilesHoldOnlyWhatWasAsked(t *testing.T, dir string, cfg *runtimeapi.PodSandboxConfig) {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(dir, HostnameFile)); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("hostname file %q (%v) is not one line", b, err)
+	}
+	dns := cfg.GetDnsConfig()
+	if len(dns.GetServers())+len(dns.GetSearches())+len(dns.GetOptions()) == 0 {
+		return // the node's resolv.conf
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ResolvFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers := 0
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "nameserver "):
+			servers++
+		case strings.HasPrefix(line, "search "), strings.HasPrefix(line, "options "):
+		default:
+			t.Fatalf("resolv.conf has a line no DNS config field makes: %q", line)
+		}
+	}
+	if servers != len(dns.GetServers()) {
+		t.Fatalf("resolv.conf has %d nameservers for %d asked", servers, len(dns.GetServers()))
+	}
 }

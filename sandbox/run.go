@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskcreate"
@@ -94,21 +95,27 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	}
 	done := make(chan outcome, 1)
 	go func(id string) {
+		defer guard.Recover(m.cfg.Logger, "refill the sandbox pool after "+name, nil)
 		workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 		defer cancel()
 		var err error
-		if taken != nil {
-			err = m.runPooled(workCtx, taken, name, cfg, handler)
-			if errors.Is(err, errPooledGone) {
-				// Its pause died in the pool: the pod starts its own.
-				id = newID()
-				m.names.rekey(res, id)
-				taken = nil
+		func() {
+			// No request's recovery covers this goroutine: a panic fails
+			// this pod's start, not berthd.
+			defer guard.Recover(m.cfg.Logger, "run sandbox "+name, func(e error) { err = e })
+			if taken != nil {
+				err = m.runPooled(workCtx, taken, name, cfg, handler)
+				if errors.Is(err, errPooledGone) {
+					// Its pause died in the pool: the pod starts its own.
+					id = newID()
+					m.names.rekey(res, id)
+					taken = nil
+				}
 			}
-		}
-		if taken == nil {
-			_, err = m.run(workCtx, id, name, cfg, handler, h.ContainerOpts(), false)
-		}
+			if taken == nil {
+				_, err = m.run(workCtx, id, name, cfg, handler, h.ContainerOpts(), false)
+			}
+		}()
 		m.names.finish(name, res, err)
 		var started *lifecycle.Subscription
 		if poolable && err == nil && m.cfg.Events != nil {

@@ -20,6 +20,18 @@ type Resolver struct {
 	// (kubelet's <root-dir>/seccomp). Empty refuses every Localhost
 	// profile.
 	Root string
+	// Default is what a container that asks for nothing (no profile and no
+	// deprecated path) gets, unless privileged: Unconfined, Kubernetes'
+	// meaning of unset, or RuntimeDefault, as CRI-O does. kubelet itself
+	// sends Unconfined for a pod that sets nothing, unless its
+	// SeccompDefault is on.
+	Default Kind
+}
+
+// asksForNothing is a container with no seccomp request at all.
+func asksForNothing(sc *runtimeapi.LinuxContainerSecurityContext) bool {
+	//nolint:staticcheck // The deprecated path still arrives from older kubelets and crictl.
+	return sc.GetSeccomp() == nil && sc.GetSeccompProfilePath() == ""
 }
 
 // ContainerOpts returns the option that sets (or clears) the container's
@@ -31,6 +43,9 @@ func (r Resolver) ContainerOpts(sc *runtimeapi.LinuxContainerSecurityContext) (o
 	p, err := Resolve(sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged())
 	if err != nil {
 		return nil, err
+	}
+	if r.Default == RuntimeDefault && asksForNothing(sc) && !sc.GetPrivileged() {
+		p.Kind = RuntimeDefault
 	}
 	switch p.Kind {
 	case RuntimeDefault:

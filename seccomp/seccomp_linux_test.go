@@ -259,12 +259,19 @@ func TestLocalhostWithoutARootIsRefused(t *testing.T) {
 
 func TestContainerOpts(t *testing.T) {
 	root, _ := profileRoot(t)
-	r := Resolver{Root: root}
 	for _, tc := range []struct {
 		name string
 		sc   *runtimeapi.LinuxContainerSecurityContext
 		want string // "", "default" or "chmod"
+		// nodeDefault is [security] default_seccomp_profile = runtime/default.
+		nodeDefault bool
 	}{
+		{name: "node default: nil security context", sc: nil, nodeDefault: true, want: "default"},
+		{name: "node default: unset", sc: &runtimeapi.LinuxContainerSecurityContext{}, nodeDefault: true, want: "default"},
+		{name: "node default: Unconfined asked", sc: &runtimeapi.LinuxContainerSecurityContext{Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}}, nodeDefault: true},
+		{name: "node default: legacy unconfined asked", sc: &runtimeapi.LinuxContainerSecurityContext{SeccompProfilePath: "unconfined"}, nodeDefault: true},
+		{name: "node default: privileged", sc: &runtimeapi.LinuxContainerSecurityContext{Privileged: true}, nodeDefault: true},
+		{name: "node default: Localhost", sc: &runtimeapi.LinuxContainerSecurityContext{SeccompProfilePath: "localhost/" + filepath.Join(root, "chmod.json")}, nodeDefault: true, want: "chmod"},
 		{name: "nil security context", sc: nil},
 		{name: "unset", sc: &runtimeapi.LinuxContainerSecurityContext{}},
 		{name: "RuntimeDefault", sc: &runtimeapi.LinuxContainerSecurityContext{Seccomp: &runtimeapi.SecurityProfile{}}, want: "default"},
@@ -275,6 +282,10 @@ func TestContainerOpts(t *testing.T) {
 		}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			r := Resolver{Root: root}
+			if tc.nodeDefault {
+				r.Default = RuntimeDefault
+			}
 			opt, err := r.ContainerOpts(tc.sc)
 			if err != nil {
 				t.Fatal(err)

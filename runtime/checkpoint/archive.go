@@ -285,7 +285,9 @@ func writeTar(w io.Writer, dir string) error {
 	return tw.Close()
 }
 
-// ExtractArchive unpacks the archive at src into the existing directory dst.
+// ExtractArchive unpacks the archive at src into the existing directory dst,
+// once its files' sizes, read from its headers, fit in dst's free space
+// (errdefs.ErrResourceExhausted otherwise).
 // Only directories and regular files are accepted, and every entry is
 // opened through an os.Root on dst, so "..", absolute names and symlinks
 // cannot reach outside it. A malformed archive is InvalidArgument.
@@ -300,6 +302,18 @@ func ExtractArchive(src, dst string) error {
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("checkpoint archive %s is not a regular file: %w", src, errdefs.ErrInvalidArgument)
+	}
+	// CRIU's images are as large as the container's memory: they must fit
+	// before the first byte is written.
+	size, err := unpackedSize(f)
+	if err != nil {
+		return fmt.Errorf("checkpoint archive %s: %w", src, err)
+	}
+	if err := checkSpace(dst, size); err != nil {
+		return fmt.Errorf("checkpoint archive %s: %w", src, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
 	root, err := os.OpenRoot(dst)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/internal/guard"
 )
 
 // MaxExecOutput caps each of ExecSync's stdout and stderr: a command that
@@ -63,6 +65,7 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	// must not.
 	defer func() {
 		go func() {
+			defer guard.Recover(m.log, "delete exec "+execID+" of container "+c.ID, nil)
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
 			if _, err := p.Delete(cctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {

@@ -1,9 +1,14 @@
 package container
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/protobuf/proto"
@@ -52,8 +57,14 @@ func FuzzContainerConfig(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	// The pod's files exist, so that applying the mounts makes nothing.
+	sbDir := f.TempDir()
+	for _, name := range []string{sandbox.HostnameFile, sandbox.HostsFile, sandbox.ResolvFile, "shm"} {
+		os.WriteFile(filepath.Join(sbDir, name), nil, 0o644)
+	}
+	ctx := namespaces.WithNamespace(context.Background(), "berth")
 	sb := &sandbox.Sandbox{Metadata: sandbox.Metadata{
-		ID: "sandbox", Dir: "/run/berth/sandboxes/sandbox", NetNSPath: "/run/berth/netns/sandbox",
+		ID: "sandbox", Dir: sbDir, NetNSPath: "/run/berth/netns/sandbox", ShmPath: filepath.Join(sbDir, "shm"),
 		Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: "p", Namespace: "n", Uid: "u"}, LogDirectory: "/var/log/pods/n_p_u"},
 	}}
 	img := ocispec.ImageConfig{Entrypoint: []string{"/bin/sh"}, Env: []string{"PATH=/bin"}, User: "1000:1000"}
@@ -79,6 +90,18 @@ func FuzzContainerConfig(f *testing.F) {
 		}
 		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{})
 		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{CgroupV2: true, SwapAvailable: true, Hugetlb: true})
-		_, _ = specOpts(specParams{ID: "fuzz", Config: cfg, Sandbox: sb, SandboxPid: 1, Image: img, CgroupsPath: "/berth/fuzz"})
+		// The spec options are applied too, as CreateContainer does, but
+		// without the fuzzed mounts and devices: those were checked above,
+		// and applying them would create host paths on this machine.
+		applied := proto.Clone(cfg).(*runtimeapi.ContainerConfig)
+		applied.Mounts, applied.Devices = nil, nil
+		opts, err := specOpts(specParams{ID: "fuzz", Config: applied, Sandbox: sb, SandboxPid: 1, Image: img, CgroupsPath: "/berth/fuzz"})
+		if err != nil {
+			if !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("spec options error is not InvalidArgument: %v", err)
+			}
+			return
+		}
+		_, _ = oci.GenerateSpec(ctx, nil, &containers.Container{ID: "fuzz"}, opts...)
 	})
 }

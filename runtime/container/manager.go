@@ -90,6 +90,10 @@ type Config struct {
 	Snapshotter string
 	// State holds the containers' IO fifos, which do not survive a reboot.
 	State string
+	// Root holds what is too large for the state tmpfs: a restored
+	// container's unpacked checkpoint (CRIU's images are as large as its
+	// memory) until it starts. Empty: State.
+	Root string
 	// MinOOMScoreAdj is the lowest oom_score_adj berthd may set (0 without
 	// CAP_SYS_RESOURCE); lower requests are clamped to it.
 	MinOOMScoreAdj int

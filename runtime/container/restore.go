@@ -101,10 +101,13 @@ func CheckRestore(cfg *runtimeapi.ContainerConfig, archive string) (checkpoint.M
 }
 
 // restoreDir holds a restored container's unpacked checkpoint until it
-// starts. It is inside the container's state directory, which Remove
-// removes.
+// starts, on the data root: a full state tmpfs (/run) would fail every pod
+// start on the node. Start and Remove remove it.
 func (m *Manager) restoreDir(id string) string {
-	return filepath.Join(filepath.Dir(m.fifoDir(id)), "checkpoint")
+	if m.cfg.Root == "" {
+		return filepath.Join(filepath.Dir(m.fifoDir(id)), "checkpoint")
+	}
+	return filepath.Join(m.cfg.Root, "restore", id)
 }
 
 // restoreTaskOpts has the shim restore a restored container's process
@@ -122,7 +125,7 @@ func (m *Manager) restoreTaskOpts(id string) []containerd.NewTaskOpts {
 }
 
 // restored drops a restored container's CRIU images once its process is
-// back: they are as large as its memory, and berthd's state is a tmpfs.
+// back: they are as large as its memory.
 func (m *Manager) restored(id string) {
 	if err := os.RemoveAll(m.restoreDir(id)); err != nil {
 		m.log.Warn("removing the CRIU images of a restored container", "container", id, "error", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	metadata "github.com/checkpoint-restore/checkpointctl/lib"
@@ -111,5 +112,15 @@ func TestRestoreTaskOpts(t *testing.T) {
 	m.restored("restored")
 	if opts := m.restoreTaskOpts("restored"); opts != nil {
 		t.Error("the CRIU images outlive the restore")
+	}
+}
+
+// CRIU's images are as large as the container's memory: they are unpacked
+// on the data root, not the state tmpfs every pod start needs.
+func TestRestoreUnpacksOnTheDataRoot(t *testing.T) {
+	state, root := t.TempDir(), t.TempDir()
+	m := NewManager(Config{State: state, Root: root, CRIU: &fakeCRIU{}})
+	if dir := m.restoreDir("c1"); !strings.HasPrefix(dir, root+"/") {
+		t.Errorf("restore directory %s is not on the data root %s", dir, root)
 	}
 }

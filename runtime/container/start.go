@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/internal/taskdel"
@@ -146,6 +147,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	// wait for that commit (a disk sync). Were berthd to die first,
 	// recovery finds the task and the container running all the same.
 	go func() {
+		defer guard.Recover(m.log, "watch container "+c.ID, nil)
 		ctx := context.WithoutCancel(ctx)
 		m.persistStatus(ctx, c)
 		m.monitor(ctx, c, cont, task, exitC, stdout, stderr)

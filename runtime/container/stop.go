@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -194,6 +195,9 @@ func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, tas
 	// Unmounted before the state directory goes: removing it recursively
 	// must not reach into a mount.
 	if err := m.unmountImageVolumes(ctx, id, volumes); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(m.restoreDir(id)); err != nil {
 		return err
 	}
 	return removeStateDir(m.fifoDir(id))

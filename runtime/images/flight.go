@@ -2,7 +2,10 @@ package images
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+
+	"github.com/berth-cri/berth/internal/guard"
 )
 
 // flights de-duplicates concurrent pulls: callers with the same key share
@@ -13,6 +16,8 @@ import (
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
+	// log receives a pull's panic (see guard); nil is slog's default.
+	log *slog.Logger
 }
 
 type flight struct {
@@ -37,7 +42,14 @@ func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (
 		f = &flight{done: make(chan struct{}), cancel: cancel}
 		g.m[key] = f
 		go func() {
-			img, err := fn(fctx)
+			var img Image
+			var err error
+			func() {
+				// The pull is nobody's request: a panic in it would end
+				// berthd. It fails the pull for every waiter instead.
+				defer guard.Recover(g.log, "pull "+key, func(e error) { err = e })
+				img, err = fn(fctx)
+			}()
 			cancel()
 			g.mu.Lock()
 			if g.m[key] == f {

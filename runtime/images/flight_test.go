@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestFlightsShareOneRun(t *testing.T) {
@@ -105,5 +107,33 @@ func TestFlightsOutliveOneCallerNotAll(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("the pull went on with nobody waiting")
+	}
+}
+
+// A pull that panics fails for every waiter; berthd, and the next pull of
+// the same image, go on.
+func TestFlightsSurviveAPanickingPull(t *testing.T) {
+	var g flights
+	release := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := g.do(context.Background(), "busybox", func(context.Context) (Image, error) {
+				<-release
+				panic("injected")
+			})
+			errs <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	for range 2 {
+		if err := <-errs; !errdefs.IsInternal(err) {
+			t.Errorf("a waiter of the panicking pull got %v, want Internal", err)
+		}
+	}
+	img, err := g.do(context.Background(), "busybox", func(context.Context) (Image, error) { return Image{ID: "sha256:x"}, nil })
+	if err != nil || img.ID != "sha256:x" {
+		t.Errorf("the next pull: %v %v", img, err)
 	}
 }

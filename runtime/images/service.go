@@ -133,6 +133,7 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.pulls.log = s.log
 	if cfg.PauseImage != "" {
 		named, err := Normalize(cfg.PauseImage)
 		if err != nil {

@@ -209,10 +209,11 @@ func (o *Options) Run(ctx context.Context) error {
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
 		State:          cfg.State,
+		Root:           cfg.Root,
 		MinOOMScoreAdj: oomScore,
 		CgroupDriver:   driver,
 		Security: container.Security{
-			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot},
+			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot, Default: seccompDefault(cfg.Security)},
 			AppArmor:         appArmor,
 			SELinuxEnforcing: selinux.Enforcing(),
 		},
@@ -535,4 +536,13 @@ func dumpStacksOnSIGUSR1(ctx context.Context, log *slog.Logger, dir string) {
 			}
 		}
 	}
+}
+
+// seccompDefault is [security] default_seccomp_profile, checked by
+// config.Validate.
+func seccompDefault(s config.Security) seccomp.Kind {
+	if s.DefaultSeccompProfile == "runtime/default" {
+		return seccomp.RuntimeDefault
+	}
+	return seccomp.Unconfined
 }

@@ -1,0 +1,63 @@
+package checkpoint
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	metadata "github.com/checkpoint-restore/checkpointctl/lib"
+	"github.com/containerd/errdefs"
+)
+
+// FuzzArchive feeds arbitrary bytes, as a checkpoint archive a CRI client
+// names, to what restore reads: Inspect and ExtractArchive. Nothing may
+// panic, a bad archive is InvalidArgument (or too large: ResourceExhausted),
+// and nothing is written outside the destination.
+func FuzzArchive(f *testing.F) {
+	dir := f.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, CheckpointDir), 0o700)
+	os.WriteFile(filepath.Join(src, ConfigDumpFile), []byte(`{"id":"abc","name":"counter","rootfsImageRef":"busybox@sha256:1234"}`), 0o600)
+	os.WriteFile(filepath.Join(src, SpecDumpFile), []byte(`{"process":{"args":["sh"]}}`), 0o600)
+	os.WriteFile(filepath.Join(src, CheckpointDir, inventoryImage), []byte("stand-in"), 0o600)
+	seed := filepath.Join(dir, "seed.tar")
+	if err := WriteArchive(src, seed); err != nil {
+		f.Fatal(err)
+	}
+	b, _ := os.ReadFile(seed)
+	f.Add(b)
+	f.Add([]byte("not a tar"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		base := t.TempDir()
+		archive, dst := filepath.Join(base, "a.tar"), filepath.Join(base, "dst")
+		os.WriteFile(archive, data, 0o600)
+		os.Mkdir(dst, 0o700)
+		if _, err := Inspect(archive); err != nil && !errdefs.IsInvalidArgument(err) {
+			t.Fatalf("Inspect = %v, want InvalidArgument", err)
+		}
+		if err := ExtractArchive(archive, dst); err != nil && !errdefs.IsInvalidArgument(err) && !errdefs.IsResourceExhausted(err) {
+			t.Fatalf("ExtractArchive = %v, want InvalidArgument", err)
+		}
+		if entries, _ := os.ReadDir(base); len(entries) != 2 {
+			t.Fatalf("the archive wrote beside its destination: %v", entries)
+		}
+		if _, err := ReadMetadata(dst); err != nil && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotFound(err) {
+			t.Fatalf("ReadMetadata = %v", err)
+		}
+	})
+}
+
+// FuzzMetadata feeds arbitrary config.dump and spec.dump files to
+// ReadMetadata: nothing may panic, a bad file is InvalidArgument.
+func FuzzMetadata(f *testing.F) {
+	f.Add([]byte(`{"id":"abc","name":"counter"}`), []byte(`{"process":{"args":["sh"]}}`))
+	f.Add([]byte(`{}`), []byte(`null`))
+	f.Fuzz(func(t *testing.T, config, spec []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, metadata.ConfigDumpFile), config, 0o600)
+		os.WriteFile(filepath.Join(dir, metadata.SpecDumpFile), spec, 0o600)
+		if _, err := ReadMetadata(dir); err != nil && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotFound(err) {
+			t.Fatalf("ReadMetadata = %v, want InvalidArgument", err)
+		}
+	})
+}
