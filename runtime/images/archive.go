@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/transfer"
 	tarchive "github.com/containerd/containerd/v2/core/transfer/archive"
@@ -19,6 +21,14 @@ import (
 // (an OCI layout's "org.opencontainers.image.ref.name" of "1.0"), as
 // docker.io/library/import:1.0; images with a full name keep it.
 const importPrefix = "import"
+
+// importCompleted is the transfer service's last progress event of an
+// import; progressGrace bounds the wait for it after the transfer
+// returned.
+const (
+	importCompleted = "Completed import"
+	progressGrace   = 10 * time.Second
+)
 
 // ImportOptions say how Import names what it loads.
 type ImportOptions struct {
@@ -67,21 +77,38 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		storeOpts = append(storeOpts, transferimage.WithNamedPrefix(importPrefix, true))
 	}
 
+	// The names made are known from the transfer's progress events only,
+	// which arrive on their own stream, possibly after the transfer
+	// returned: its last event, "Completed import", says all have come.
 	var (
-		mu    sync.Mutex
-		saved = map[string]ocispec.Descriptor{}
+		mu        sync.Mutex
+		saved     = map[string]ocispec.Descriptor{}
+		completed = make(chan struct{})
 	)
 	err = s.transfer(ctx, tarchive.NewImageImportStream(in, ""), transferimage.NewStore(indexName, storeOpts...),
 		transfer.WithProgress(func(p transfer.Progress) {
-			if p.Event == "saved" && p.Desc != nil {
-				mu.Lock()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case p.Event == "saved" && p.Desc != nil:
 				saved[p.Name] = *p.Desc
-				mu.Unlock()
+			case p.Event == importCompleted:
+				close(completed)
 			}
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("import image archive (nothing was named): %w", err)
 	}
+	select {
+	case <-completed:
+	case <-time.After(progressGrace):
+		return nil, fmt.Errorf("import image archive: containerd imported it but did not say which names it made: %w", errdefs.ErrUnavailable)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	saved = maps.Clone(saved)
+	mu.Unlock()
 	if len(saved) == 0 {
 		return nil, fmt.Errorf("the image archive names no image: give it a name (--name): %w", errdefs.ErrInvalidArgument)
 	}
