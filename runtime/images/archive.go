@@ -2,6 +2,7 @@ package images
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -9,11 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/transfer"
 	tarchive "github.com/containerd/containerd/v2/core/transfer/archive"
 	transferimage "github.com/containerd/containerd/v2/core/transfer/image"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -112,6 +115,11 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if len(saved) == 0 {
 		return nil, fmt.Errorf("the image archive names no image: give it a name (--name): %w", errdefs.ErrInvalidArgument)
 	}
+	if indexName != "" {
+		if err := s.oneImage(ctx, indexName, saved[indexName]); err != nil {
+			return nil, err
+		}
+	}
 	names, err := s.normalizeNames(ctx, saved)
 	if err != nil {
 		return nil, err
@@ -127,6 +135,31 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		}
 	}
 	return out, nil
+}
+
+// oneImage checks that the archive's index, named by --name, holds one
+// image (any number of tags of one manifest or one image index), and
+// removes the name if not: a name must not stand for several images.
+func (s *Service) oneImage(ctx context.Context, name string, index ocispec.Descriptor) error {
+	blob, err := content.ReadBlob(ctx, s.client.ContentStore(), index)
+	if err != nil {
+		return fmt.Errorf("read the imported archive's index: %w", err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blob, &idx); err != nil {
+		return fmt.Errorf("the imported archive's index: %v: %w", err, errdefs.ErrDataLoss)
+	}
+	distinct := map[digest.Digest]bool{}
+	for _, m := range idx.Manifests {
+		distinct[m.Digest] = true
+	}
+	if len(distinct) == 1 {
+		return nil
+	}
+	if err := s.client.ImageService().Delete(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return fmt.Errorf("the archive holds %d images; --name names an archive of one: %w", len(distinct), errdefs.ErrInvalidArgument)
 }
 
 // normalizeNames gives every name the import made the form Berth resolves

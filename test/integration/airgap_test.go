@@ -207,6 +207,22 @@ func TestBerthdImagesImportMakesArchiveTagsUsable(t *testing.T) {
 		t.Error("--name kept the archive's own name too")
 	}
 
+	// --name stands for one image: an archive of two is refused, and
+	// leaves no such name.
+	two := filepath.Join(t.TempDir(), "two.tar")
+	if err := tarball.MultiRefWriteToFile(two, map[name.Reference]v1.Image{
+		name.MustParseReference("berth.test/airgap/two:a"): layoutImage(t, busyboxRef),
+		name.MustParseReference("berth.test/airgap/two:b"): layoutImage(t, uidImage),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := berthdImages(t, d, nil, "import", "--name", "berth.test/airgap/both:1", two); err == nil || !strings.Contains(errOut, "holds 2 images") {
+		t.Fatalf("--name with an archive of two images: want refused, got %v\n%s", err, errOut)
+	}
+	if imageStatus(t, d, "berth.test/airgap/both:1") != nil {
+		t.Error("a refused --name left its name")
+	}
+
 	// Export and back.
 	exported := filepath.Join(t.TempDir(), "export.tar")
 	if _, errOut, err := berthdImages(t, d, nil, "export", dockerRef, "-o", exported); err != nil {
