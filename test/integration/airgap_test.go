@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/opencontainers/go-digest"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/test/harness"
@@ -289,6 +291,23 @@ func TestBerthdImagesImportOfABrokenArchiveLeavesNothing(t *testing.T) {
 	}
 	if left := slices.DeleteFunc(leaseIDs(ctx, t, client.LeasesService()), func(id string) bool { return slices.Contains(leasesBefore, id) }); len(left) > 0 {
 		t.Errorf("the broken imports left containerd leases %v: their content is never collected", left)
+	}
+	// What the imports wrote before failing (the config comes first in the
+	// archive) goes with containerd's next garbage collection, run here at
+	// once by a synchronous lease deletion.
+	l, err := client.LeasesService().Create(ctx, leases.WithRandomID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.LeasesService().Delete(ctx, l, leases.SynchronousDelete); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := layoutImage(t, busyboxRef).ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.ContentStore().Info(ctx, digest.Digest(cfg.String())); !errdefs.IsNotFound(err) {
+		t.Errorf("the broken archives' config blob %s is still in containerd after a garbage collection: %v", cfg, err)
 	}
 }
 
