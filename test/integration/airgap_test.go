@@ -352,3 +352,66 @@ func TestPreloadDirIsImportedBeforeReady(t *testing.T) {
 	}
 	runsAContainer(t, d, good)
 }
+
+// TestImageIndexAgreesWithContainerdAfterConcurrentChanges: Berth's own
+// pulls and removals and ctr's imports and removals, all at once, leave
+// the index saying what containerd has.
+func TestImageIndexAgreesWithContainerdAfterConcurrentChanges(t *testing.T) {
+	reg := harness.StartRegistry(t)
+	d := harness.Start(t, harness.WithRegistryConfigDir(reg.HostsDir))
+	archive := ociArchive(t, "berth.test/airgap/busy:1")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			if _, err := pullImage(d, busyboxRef, nil); err != nil {
+				t.Errorf("PullImage: %v", err)
+				return
+			}
+			ctx, cancel := ctxTimeout(time.Minute)
+			_, err := d.Images.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: busyboxRef}})
+			cancel()
+			if err != nil {
+				t.Errorf("RemoveImage: %v", err)
+				return
+			}
+		}
+		mustPull(t, d, busyboxRef)
+	}()
+	for i := range 5 {
+		ctr(t, d, "images", "import", archive)
+		if i < 4 {
+			ctr(t, d, "images", "rm", "berth.test/airgap/busy:1")
+		}
+	}
+	<-done
+
+	// Both end present: under their tags, and the same image (one ID).
+	waitImage(t, d, busyboxRef, true, time.Second)
+	waitImage(t, d, "berth.test/airgap/busy:1", true, time.Second)
+	client := containerdOf(t, d)
+	ctx, cancel := ctxTimeout(30 * time.Second)
+	defer cancel()
+	d.WaitFor("ListImages agrees with containerd's names", 2*time.Second, func() bool {
+		all, err := client.ImageService().List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inContainerd, inIndex []string
+		for _, img := range all {
+			inContainerd = append(inContainerd, img.Name)
+		}
+		for _, img := range listImages(t, d, "") {
+			inIndex = append(inIndex, img.Id)
+			inIndex = append(inIndex, img.RepoTags...)
+			inIndex = append(inIndex, img.RepoDigests...)
+		}
+		slices.Sort(inContainerd)
+		slices.Sort(inIndex)
+		if !slices.Equal(inContainerd, inIndex) {
+			t.Logf("containerd %v\nindex      %v", inContainerd, inIndex)
+			return false
+		}
+		return true
+	})
+}
