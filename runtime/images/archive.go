@@ -2,16 +2,21 @@ package images
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
+	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/transfer"
 	tarchive "github.com/containerd/containerd/v2/core/transfer/archive"
 	transferimage "github.com/containerd/containerd/v2/core/transfer/image"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -19,6 +24,14 @@ import (
 // (an OCI layout's "org.opencontainers.image.ref.name" of "1.0"), as
 // docker.io/library/import:1.0; images with a full name keep it.
 const importPrefix = "import"
+
+// importCompleted is the transfer service's last progress event of an
+// import; progressGrace bounds the wait for it after the transfer
+// returned.
+const (
+	importCompleted = "Completed import"
+	progressGrace   = 10 * time.Second
+)
 
 // ImportOptions say how Import names what it loads.
 type ImportOptions struct {
@@ -67,23 +80,45 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		storeOpts = append(storeOpts, transferimage.WithNamedPrefix(importPrefix, true))
 	}
 
+	// The names made are known from the transfer's progress events only,
+	// which arrive on their own stream, possibly after the transfer
+	// returned: its last event, "Completed import", says all have come.
 	var (
-		mu    sync.Mutex
-		saved = map[string]ocispec.Descriptor{}
+		mu        sync.Mutex
+		saved     = map[string]ocispec.Descriptor{}
+		completed = make(chan struct{})
 	)
 	err = s.transfer(ctx, tarchive.NewImageImportStream(in, ""), transferimage.NewStore(indexName, storeOpts...),
 		transfer.WithProgress(func(p transfer.Progress) {
-			if p.Event == "saved" && p.Desc != nil {
-				mu.Lock()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case p.Event == "saved" && p.Desc != nil:
 				saved[p.Name] = *p.Desc
-				mu.Unlock()
+			case p.Event == importCompleted:
+				close(completed)
 			}
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("import image archive (nothing was named): %w", err)
 	}
+	select {
+	case <-completed:
+	case <-time.After(progressGrace):
+		return nil, fmt.Errorf("import image archive: containerd imported it but did not say which names it made: %w", errdefs.ErrUnavailable)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	saved = maps.Clone(saved)
+	mu.Unlock()
 	if len(saved) == 0 {
 		return nil, fmt.Errorf("the image archive names no image: give it a name (--name): %w", errdefs.ErrInvalidArgument)
+	}
+	if indexName != "" {
+		if err := s.oneImage(ctx, indexName, saved[indexName]); err != nil {
+			return nil, err
+		}
 	}
 	names, err := s.normalizeNames(ctx, saved)
 	if err != nil {
@@ -100,6 +135,31 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		}
 	}
 	return out, nil
+}
+
+// oneImage checks that the archive's index, named by --name, holds one
+// image (any number of tags of one manifest or one image index), and
+// removes the name if not: a name must not stand for several images.
+func (s *Service) oneImage(ctx context.Context, name string, index ocispec.Descriptor) error {
+	blob, err := content.ReadBlob(ctx, s.client.ContentStore(), index)
+	if err != nil {
+		return fmt.Errorf("read the imported archive's index: %w", err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(blob, &idx); err != nil {
+		return fmt.Errorf("the imported archive's index: %v: %w", err, errdefs.ErrDataLoss)
+	}
+	distinct := map[digest.Digest]bool{}
+	for _, m := range idx.Manifests {
+		distinct[m.Digest] = true
+	}
+	if len(distinct) == 1 {
+		return nil
+	}
+	if err := s.client.ImageService().Delete(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return fmt.Errorf("the archive holds %d images; --name names an archive of one: %w", len(distinct), errdefs.ErrInvalidArgument)
 }
 
 // normalizeNames gives every name the import made the form Berth resolves

@@ -247,6 +247,9 @@ func (s *Service) read(ctx context.Context, name string) (*Image, bool, error) {
 	}
 	if !ok {
 		if img, err = s.inspect(ctx, ci); err != nil {
+			if !isContentError(err) {
+				return nil, false, err // containerd did not answer: the image may be fine
+			}
 			return nil, false, &unusableError{target: ci.Target.Digest, err: err}
 		}
 	}
@@ -262,6 +265,14 @@ type unusableError struct {
 
 func (e *unusableError) Error() string { return e.err.Error() }
 func (e *unusableError) Unwrap() error { return e.err }
+
+// isContentError reports whether inspect failed on the image's content
+// (a blob or a platform missing, a config that does not parse), not on
+// reaching containerd.
+func isContentError(err error) bool {
+	return errdefs.IsNotFound(err) || errdefs.IsDataLoss(err) || errdefs.IsInvalidArgument(err) ||
+		errdefs.IsFailedPrecondition(err) || errdefs.IsNotImplemented(err)
+}
 
 // inspect reads what the index keeps of a containerd image from the
 // content store: the config for Berth's platform (whose digest is the

@@ -29,8 +29,9 @@ const (
 	// up the others queued behind it.
 	refreshTimeout = 30 * time.Second
 	// resubscribeMaxDelay is the longest wait between attempts to
-	// subscribe again: containerd restarts in well under a second.
-	resubscribeMaxDelay = time.Second
+	// subscribe again: an attempt while containerd is down fails at once,
+	// and once it is back, a change must show within a second.
+	resubscribeMaxDelay = 200 * time.Millisecond
 )
 
 // watcher is the queue of names to refresh, each at most once, in the

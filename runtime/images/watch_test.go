@@ -1,11 +1,15 @@
 package images
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
 	eventtypes "github.com/containerd/containerd/api/events"
 	"github.com/containerd/containerd/v2/core/events"
+	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/go-digest"
 )
@@ -68,5 +72,26 @@ func TestEventImageName(t *testing.T) {
 	}
 	if got := eventImageName(&events.Envelope{}); got != "" {
 		t.Errorf("empty envelope: %q", got)
+	}
+}
+
+// TestOnlyContentErrorsLeaveAnImageOut: an image is left out of the index
+// when its content is wrong, never because containerd did not answer
+// (a restart in the middle of a refresh must not hide it).
+func TestOnlyContentErrorsLeaveAnImageOut(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("config for linux/amd64: %w", errdefs.ErrNotFound), true},
+		{fmt.Errorf("config is not JSON: %w", errdefs.ErrDataLoss), true},
+		{fmt.Errorf("read config: %w", errdefs.ErrUnavailable), false},
+		{fmt.Errorf("read config: %w", context.DeadlineExceeded), false},
+		{fmt.Errorf("read config: %w", context.Canceled), false},
+		{errors.New("connection reset"), false},
+	} {
+		if got := isContentError(tc.err); got != tc.want {
+			t.Errorf("isContentError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
