@@ -58,6 +58,9 @@ func TestCheckpointPodValidation(t *testing.T) {
 		{"not running", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-running", "pod-exited"}}
 		}, errdefs.IsFailedPrecondition, false, "only running containers"},
+		{"runtime without runc's shim", withDeadline, func(out string) PodCheckpointOptions {
+			return PodCheckpointOptions{SandboxID: "kata-sandbox", OutputPath: out, ContainerIDs: []string{"kata-running"}}
+		}, errdefs.IsFailedPrecondition, false, `runtime handler "kata" (io.containerd.kata.v2): checkpoints need io.containerd.runc.v2`},
 		{"no CRIU", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-running"}}
 		}, errdefs.IsFailedPrecondition, true, "vDSO layout"},
@@ -67,6 +70,7 @@ func TestCheckpointPodValidation(t *testing.T) {
 			m := checkpointManager(t, criu)
 			m.store.add(newContainer(Metadata{ID: "pod-running", SandboxID: "ready-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
 			m.store.add(newContainer(Metadata{ID: "pod-exited", SandboxID: "ready-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_EXITED}))
+			m.store.add(newContainer(Metadata{ID: "kata-running", SandboxID: "kata-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
 			out := t.TempDir()
 			err := m.CheckpointPod(tc.ctx(t), tc.opts(out))
 			if !tc.want(err) {
