@@ -69,8 +69,8 @@ test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 test-integration: build ## Integration tests: real berthd, containerd, runc, CNI over the CRI socket (root)
 	$(TEST_ENV) $(GO) test -count=1 -p 1 -timeout 30m $(INTEG_PKGS)
 
-critest: deps build images ## critest v1.37.0 against a fresh berthd; fails on a failure not in test/critest/expected-failures.txt
-	@hack/critest.sh
+critest: deps build images ## critest v1.37.0 against a fresh berthd (RUNTIME_HANDLER=crun: under crun); fails on a failure not in test/critest/expected-failures.txt
+	@RUNTIME_HANDLER='$(RUNTIME_HANDLER)' hack/critest.sh
 
 # A count, not a duration: with a duration, Go 1.26's fuzz coordinator can
 # fail a target with a bare "context deadline exceeded" when the time runs

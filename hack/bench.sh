@@ -12,6 +12,8 @@
 # hack/critest-benchmark.yaml, and their results are summarised the same way.
 #
 # Usage: hack/bench.sh [berth-bench flags]   (`make bench`; root)
+#   Both runtimes also serve crun (Debian's): --runtime-handler crun runs
+#   every pod under it.
 #   CRITEST_BENCH=0 skips the critest benchmarks; CRITEST_PARAMS=file
 #   replaces hack/critest-benchmark.yaml; CRITEST_BLOCKS=n runs critest 2n
 #   times against each runtime (3 by default: 6 runs each).
@@ -88,6 +90,17 @@ state = "${WORK}/ctrd-state"
   # runc's state in the work dir, as Berth keeps it in its own state dir,
   # not /run/containerd/runc, which would outlive the run.
   Root = "${WORK}/ctrd-runc"
+# crun, for berth-bench --runtime-handler crun: configured alike in both.
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun.options]
+  BinaryName = "crun"
+  SystemdCgroup = false
+  Root = "${WORK}/ctrd-crun"
+CONF
+cat >"${WORK}/berth.toml" <<CONF
+[runtimes.crun]
+  binary = "crun"
 CONF
 PATH="${BIN}:${PATH}" "${BIN}/containerd" --config "${WORK}/ctrd.toml" >"${WORK}/ctrd.log" 2>&1 &
 CTRD_PID=$!

@@ -4,8 +4,13 @@
 # loopback registry serving the project's images through hosts.toml mirrors.
 # It then checks the report against test/critest/expected-failures.txt: a
 # failure outside that list, or a listed spec that now passes, fails the run.
+# berthd serves crun as a second runtime handler; RUNTIME_HANDLER=crun runs
+# every spec under it (critest --runtime-handler), checked against
+# test/critest/expected-failures-crun.txt: the default list plus what only
+# crun fails, each with its reason.
 #
-# Usage: hack/critest.sh [extra critest flags]   (`make critest` runs it; root)
+# Usage: [RUNTIME_HANDLER=name] hack/critest.sh [extra critest flags]
+#   (`make critest [RUNTIME_HANDLER=crun]` runs it; root)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +18,14 @@ BIN="${ROOT}/_output/bin"
 CNI_BIN="${ROOT}/_output/cni/bin"
 REPORT_DIR="${ROOT}/_output/critest"
 EXPECTED="${ROOT}/test/critest/expected-failures.txt"
+RUNTIME_HANDLER="${RUNTIME_HANDLER:-}"
+HANDLER_FLAGS=()
+if [[ -n "${RUNTIME_HANDLER}" ]]; then
+	HANDLER_FLAGS=(--runtime-handler "${RUNTIME_HANDLER}")
+	if [[ -f "${ROOT}/test/critest/expected-failures-${RUNTIME_HANDLER}.txt" ]]; then
+		EXPECTED="${ROOT}/test/critest/expected-failures-${RUNTIME_HANDLER}.txt"
+	fi
+fi
 
 log() { printf 'critest.sh: %s\n' "$*"; }
 
@@ -83,6 +96,9 @@ socket_path = "${NRI_SOCK}"
 plugin_path = "${WORK}/nri-plugins"
 plugin_config_path = "${WORK}/nri-conf.d"
 plugin_request_timeout = "10s"
+
+[runtimes.crun]
+binary = "crun"
 CONF
 
 # critest writes its Localhost seccomp profiles to a fresh directory under
@@ -101,11 +117,11 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 
-log "running critest $(${BIN}/critest --version 2>/dev/null | head -1)"
+log "running critest $(${BIN}/critest --version 2>/dev/null | head -1)${RUNTIME_HANDLER:+ under runtime handler ${RUNTIME_HANDLER}}"
 set +e
 "${BIN}/critest" --runtime-endpoint "unix://${SOCK}" --image-endpoint "unix://${SOCK}" --nri-socket "${NRI_SOCK}" \
 	--ginkgo.no-color --ginkgo.succinct --ginkgo.json-report "${REPORT_DIR}/report.json" \
-	--ginkgo.junit-report "${REPORT_DIR}/junit.xml" "$@" >"${REPORT_DIR}/critest.log" 2>&1
+	--ginkgo.junit-report "${REPORT_DIR}/junit.xml" "${HANDLER_FLAGS[@]}" "$@" >"${REPORT_DIR}/critest.log" 2>&1
 critest_rc=$?
 set -e
 log "critest exited ${critest_rc}; its output: ${REPORT_DIR}/critest.log"

@@ -215,11 +215,21 @@ func (m *Manager) Store() *Store { return m.store }
 // handler's. A handler no longer configured (berthd restarted with another
 // config) is InvalidArgument: the pod's containers cannot be created.
 func (m *Manager) RuntimeOpts(sb *Sandbox) (containerd.NewContainerOpts, error) {
+	h, err := m.Handler(sb)
+	if err != nil {
+		return nil, err
+	}
+	return h.ContainerOpts(), nil
+}
+
+// Handler is the runtime handler sb runs under; InvalidArgument when it is
+// no longer configured.
+func (m *Manager) Handler(sb *Sandbox) (*handlers.Handler, error) {
 	h, err := m.cfg.Handlers.Lookup(sb.RuntimeHandler)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox %s: %w", sb.ID, err)
 	}
-	return h.ContainerOpts(), nil
+	return h, nil
 }
 
 func (m *Manager) sandboxDir(id string) string { return filepath.Join(m.cfg.Root, "sandboxes", id) }

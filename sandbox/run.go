@@ -332,8 +332,8 @@ func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, run
 		containerd.WithSnapshotter(snapshotter),
 		withSnapshotKey(sb.ID),
 		containerd.WithImageName(p.ref),
-		runtimeOpt,
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
+		runtimeOpt, // after the spec, which the handler may label
 		containerd.WithContainerLabels(map[string]string{LabelKind: kind, labelSandboxName: sb.Name}),
 		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
 	)

@@ -21,6 +21,8 @@ import (
 
 	"github.com/berth-cri/berth/internal/beneath"
 	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/runtime/handlers"
+	"github.com/berth-cri/berth/sandbox"
 )
 
 // DefaultCheckpointTimeout is CRI's "default" for a zero timeout: CRIU
@@ -96,10 +98,28 @@ func (m *Manager) checkpointable(ctx context.Context, id string, opts Checkpoint
 	if st := c.Status(); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil, fmt.Errorf("container %s is %s, only a running container can be checkpointed: %w", c.ID, stateName(st), errdefs.ErrFailedPrecondition)
 	}
+	if sb, err := m.cfg.Sandboxes.Store().Get(c.SandboxID); err == nil {
+		if err := m.checkpointHandler(sb); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.cfg.CRIU.Check(ctx); err != nil {
 		return nil, fmt.Errorf("checkpoint container %s: %w", c.ID, err)
 	}
 	return c, nil
+}
+
+// checkpointHandler refuses a pod whose runtime is not run by runc's shim:
+// checkpoints go through that shim's options (withCheckpointWorkPath).
+func (m *Manager) checkpointHandler(sb *sandbox.Sandbox) error {
+	h, err := m.cfg.Sandboxes.Handler(sb)
+	if err != nil {
+		return err
+	}
+	if h.RuncOptions() == nil {
+		return fmt.Errorf("pod %s runs under runtime handler %q (%s): checkpoints need %s: %w", sb.ID, h.Name, h.Type, handlers.RuncShim, errdefs.ErrFailedPrecondition)
+	}
+	return nil
 }
 
 // dumpPaused pauses every container, runs fn, and resumes them all

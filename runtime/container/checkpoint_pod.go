@@ -136,6 +136,9 @@ func (m *Manager) podCheckpointable(ctx context.Context, opts PodCheckpointOptio
 	if st := sb.Status(); st.State != runtimeapi.PodSandboxState_SANDBOX_READY {
 		return nil, fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
+	if err := m.checkpointHandler(sb); err != nil {
+		return nil, err
+	}
 	var cs []*Container
 	seen := map[string]bool{}
 	for _, id := range opts.ContainerIDs {

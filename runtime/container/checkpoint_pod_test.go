@@ -61,6 +61,9 @@ func TestCheckpointPodValidation(t *testing.T) {
 		{"name from before names were checked", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-climbing"}}
 		}, errdefs.IsInvalidArgument, false, "container name"},
+		{"runtime without runc's shim", withDeadline, func(out string) PodCheckpointOptions {
+			return PodCheckpointOptions{SandboxID: "kata-sandbox", OutputPath: out, ContainerIDs: []string{"kata-running"}}
+		}, errdefs.IsFailedPrecondition, false, `runtime handler "kata" (io.containerd.kata.v2): checkpoints need io.containerd.runc.v2`},
 		{"no CRIU", withDeadline, func(out string) PodCheckpointOptions {
 			return PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"pod-running"}}
 		}, errdefs.IsFailedPrecondition, true, "vDSO layout"},
@@ -72,6 +75,7 @@ func TestCheckpointPodValidation(t *testing.T) {
 			m.store.add(newContainer(Metadata{ID: "pod-climbing", SandboxID: "ready-sandbox",
 				Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "../../etc/cron.d/x"}}}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
 			m.store.add(newContainer(Metadata{ID: "pod-exited", SandboxID: "ready-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_EXITED}))
+			m.store.add(newContainer(Metadata{ID: "kata-running", SandboxID: "kata-sandbox"}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING}))
 			out := t.TempDir()
 			err := m.CheckpointPod(tc.ctx(t), tc.opts(out))
 			if !tc.want(err) {

@@ -16,6 +16,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -29,9 +30,15 @@ func (f *fakeCRIU) Check(context.Context) error { f.calls++; return f.err }
 
 var errNoCRIU = fmt.Errorf("CRIU 3.17.1 cannot read this kernel's vDSO layout: %w", errdefs.ErrFailedPrecondition)
 
-type fakeSandboxes struct{ store *sandbox.Store }
+type fakeSandboxes struct {
+	store    *sandbox.Store
+	handlers *handlers.Set
+}
 
 func (f fakeSandboxes) Store() *sandbox.Store { return f.store }
+func (f fakeSandboxes) Handler(sb *sandbox.Sandbox) (*handlers.Handler, error) {
+	return f.handlers.Lookup(sb.RuntimeHandler)
+}
 func (f fakeSandboxes) RuntimeOpts(*sandbox.Sandbox) (containerd.NewContainerOpts, error) {
 	return nil, errdefs.ErrNotImplemented
 }
@@ -51,8 +58,19 @@ func checkpointManager(t *testing.T, criu CRIU) *Manager {
 		return s, nil
 	})
 	sandboxes.Add(notReady.ID, notReady)
+	// A pod under Kata, whose shim is not runc's.
+	kata := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: "kata-sandbox", RuntimeHandler: "kata"}}
+	kata.Update(func(s sandbox.Status) (sandbox.Status, error) {
+		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, 43
+		return s, nil
+	})
+	sandboxes.Add(kata.ID, kata)
+	set, err := handlers.New(map[string]handlers.Spec{"runc": {Runc: true}, "kata": {Type: "io.containerd.kata.v2"}}, "runc", handlers.Node{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	m := NewManager(Config{CRIU: criu, Sandboxes: fakeSandboxes{sandboxes}})
+	m := NewManager(Config{CRIU: criu, Sandboxes: fakeSandboxes{sandboxes, set}})
 	m.store.add(newContainer(Metadata{ID: "running"}, Status{State: runtimeapi.ContainerState_CONTAINER_RUNNING, Pid: 7}))
 	m.store.add(newContainer(Metadata{ID: "created"}, Status{State: runtimeapi.ContainerState_CONTAINER_CREATED}))
 	m.store.add(newContainer(Metadata{ID: "exited"}, Status{State: runtimeapi.ContainerState_CONTAINER_EXITED}))

@@ -202,10 +202,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if _, err := m.cfg.Client.NewContainer(ctx, id,
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
-		runtimeOpt,
 		// Its task goes into the pod's shim (see sandbox/record.go).
 		containerd.WithSandbox(sb.ID),
 		containerd.WithSpec(spec),
+		runtimeOpt, // after the spec, which the handler may label
 		containerd.WithContainerLabels(labels),
 		containerd.WithContainerExtension(extensionMetadata, &md),
 	); err != nil {

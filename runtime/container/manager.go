@@ -13,6 +13,7 @@ import (
 	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -54,6 +55,8 @@ type Images interface {
 type Sandboxes interface {
 	Store() *sandbox.Store
 	RuntimeOpts(sb *sandbox.Sandbox) (containerd.NewContainerOpts, error)
+	// Handler is the runtime handler sb runs under.
+	Handler(sb *sandbox.Sandbox) (*handlers.Handler, error)
 }
 
 // NRI relays containers' lifecycles to Node Resource Interface plugins

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/containerd/containerd/api/types/runc/options"
 	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/errdefs"
 	"github.com/pelletier/go-toml/v2"
 	"google.golang.org/protobuf/proto"
@@ -51,6 +53,9 @@ type Handler struct {
 	options      proto.Message
 	runc         bool
 	features     Features
+	// specVersion, when set, is the ociVersion written into h's specs
+	// (specversion.go).
+	specVersion string
 }
 
 // Features is what a handler's runtime supports, as kubelet reads it.
@@ -149,9 +154,19 @@ func (h *Handler) RuncOptions() *options.Options {
 	return o
 }
 
-// ContainerOpts gives a new containerd container h's runtime.
+// ContainerOpts gives a new containerd container h's runtime, and its
+// spec the version h's runtime accepts: it must come after the spec.
 func (h *Handler) ContainerOpts() containerd.NewContainerOpts {
-	return containerd.WithRuntime(h.Type, h.Options())
+	runtime := containerd.WithRuntime(h.Type, h.Options())
+	if h.specVersion == "" {
+		return runtime
+	}
+	return func(ctx context.Context, client *containerd.Client, c *containers.Container) error {
+		if err := runtime(ctx, client, c); err != nil {
+			return err
+		}
+		return setSpecVersion(c, h.specVersion)
+	}
 }
 
 // Features is what h's runtime was found to support (Probe).

@@ -5,6 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/typeurl/v2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -118,5 +123,32 @@ func TestProbe(t *testing.T) {
 	}
 	if problems["runc"] != nil {
 		t.Errorf("runc: %v", problems["runc"])
+	}
+}
+
+// TestSpecVersion: a runtime declaring spec 1.0 (crun 1.8) gets its
+// specs labelled so; one declaring a later spec (runc 1.3: 1.2.1) gets
+// Berth's spec unchanged.
+func TestSpecVersion(t *testing.T) {
+	for declared, want := range map[string]string{"1.0.0": "1.0.0", "1.2.1": "", "": ""} {
+		if got := specVersionFor(declared); got != want {
+			t.Errorf("runtime declaring %q: ociVersion %q, want %q", declared, got, want)
+		}
+	}
+	h := &Handler{Name: "crun", Type: RuncShim, options: &options.Options{}, specVersion: "1.0.0"}
+	spec, err := typeurl.MarshalAnyToProto(&specs.Spec{Version: specs.Version, Hostname: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &containers.Container{ID: "c", Spec: spec}
+	if err := h.ContainerOpts()(context.Background(), nil, c); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := typeurl.UnmarshalAny(c.Spec)
+	if s := v.(*specs.Spec); s.Version != "1.0.0" || s.Hostname != "kept" || c.Runtime.Name != RuncShim {
+		t.Errorf("spec version %q, hostname %q, runtime %q; want 1.0.0, the rest kept, runc's shim", s.Version, s.Hostname, c.Runtime.Name)
+	}
+	if err := h.ContainerOpts()(context.Background(), nil, &containers.Container{ID: "nospec"}); err == nil {
+		t.Error("a spec-less container was let through: the runtime option came before the spec")
 	}
 }

@@ -28,11 +28,15 @@ type Kernel struct {
 }
 
 // Probe asks containerd, for each handler, what its runtime supports and
-// records it; it returns, by handler, why a runtime could not tell (it is
+// records it, and learns which OCI version its runtime accepts
+// (specversion.go); it returns, by handler, why a runtime could not tell (it is
 // then reported supporting neither feature). Call it once, before serving.
 func (s *Set) Probe(ctx context.Context, intro Introspector, k Kernel) map[string]error {
 	problems := map[string]error{}
 	for _, h := range s.All() {
+		if h.Binary != "" {
+			h.specVersion = specVersionFor(declaredSpecVersion(ctx, h.Binary))
+		}
 		f, err := runtimeFeatures(ctx, intro, h)
 		if err != nil {
 			problems[h.Name] = err

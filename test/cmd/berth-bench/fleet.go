@@ -49,7 +49,7 @@ func (b *bench) startFleet(ctx context.Context, rt *runtimeEndpoint, pods, perPo
 		cfg := b.podConfig()
 		// As kubelet does: containerd's pod stats read this cgroup.
 		cfg.Linux.CgroupParent = path.Join(cgroupRoot(), "pod-"+cfg.GetMetadata().GetUid())
-		r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+		r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
 		if err != nil {
 			return fmt.Errorf("RunPodSandbox: %w", err)
 		}

@@ -76,6 +76,7 @@ func main() {
 		pidSpec    = flag.String("pids", "", "each runtime's own processes for the memory phase: name=pid+pid,... (bench.sh passes them)")
 		critest    = flag.String("critest-results", "", "only summarise critest -benchmark output: name=directory,... ; the first is the one compared")
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
+		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
 	)
 	flag.Parse()
 	if *critest != "" {
@@ -106,7 +107,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -172,8 +173,11 @@ func connect(spec string) ([]*runtimeEndpoint, error) {
 
 type bench struct {
 	image, pullImage string
-	seq              int
-	mu               sync.Mutex
+	// handler is the runtime handler every pod runs under (RuntimeClass);
+	// each runtime compared must have one of that name.
+	handler string
+	seq     int
+	mu      sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -293,7 +297,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 		op   func() error
 	}{
 		{"RunPodSandbox", func() error {
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
 			podID = r.GetPodSandboxId()
 			return err
 		}},
@@ -348,7 +352,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 const podStartRow = "pod start (Run+Create+Start)"
 
 func (b *bench) pull(ctx context.Context, rt *runtimeEndpoint) error {
-	spec := &runtimeapi.ImageSpec{Image: b.pullImage}
+	spec := &runtimeapi.ImageSpec{Image: b.pullImage, RuntimeHandler: b.handler}
 	if _, err := rt.images.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: spec}); err != nil {
 		return fmt.Errorf("RemoveImage: %w", err)
 	}
@@ -370,7 +374,7 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) err
 			defer wg.Done()
 			cfg := b.podConfig()
 			start := time.Now()
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
 			ids[i], errs[i] = r.GetPodSandboxId(), err
 			if err == nil {
 				rt.record(name, time.Since(start))
