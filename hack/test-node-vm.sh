@@ -23,7 +23,6 @@ variant="$(sed -n 's/.*berth\.variant=\([a-z]*\).*/\1/p' /proc/cmdline)"
 checks="$(sed -n 's/.*berth\.checks=\([^ ]*\).*/\1/p' /proc/cmdline)"
 [[ -n "${variant}" ]] || variant=minimal
 say "INFO ${variant}: $(uname -r), $(systemctl --version | head -1), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"
-say "INFO ${variant}: $(systemd-analyze 2>/dev/null | head -1)"
 
 overlay_at_boot=no
 grep -qw overlay /proc/filesystems && overlay_at_boot=yes

@@ -97,7 +97,7 @@ printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
 (cd "${ROOT}" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./test/node)
 (cd "${ROOT}" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./test/cmd/critest-report)
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
-mke2fs -q -t ext4 -L berth-node -E root_owner=0:0 -d "${STAGE}" "${RUN}/payload.img" "${size_mb}M"
+mke2fs -q -t ext4 -L berth-node -E root_owner=0:0 -d "${STAGE}" "${RUN}/payload.img" "${size_mb}M" >/dev/null
 rm -rf "${STAGE}"
 log "payload (${size_mb} MiB) made in $((SECONDS - t0)) s"
 
@@ -122,7 +122,8 @@ report() {
 
 # boot VARIANT runs one VM to its end and reports its results.
 boot() {
-	local variant=$1 checks=$2 dir="${OUT}/run-${variant}" disk="${RUN}/${variant}.qcow2" payload="${RUN}/payload-${variant}.img"
+	local variant=$1 checks=$2
+	local dir="${OUT}/run-${variant}" disk="${RUN}/${variant}.qcow2" payload="${RUN}/payload-${variant}.img"
 	local results="${RUN}/results-${variant}.txt" start=${SECONDS} done=no line seen=0
 	local -A planned=()
 	rm -rf "${dir}"
