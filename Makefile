@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-node bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -87,6 +87,9 @@ fuzz: ## Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m for a long 
 
 e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _output/bin) standalone against a fresh berthd: static pods, probes, hostPort, restarts, logs, stats, teardown
 	@hack/e2e-kubelet.sh
+
+e2e-node: deps build images ## Kubernetes' node conformance suite (e2e_node.test [NodeConformance], KUBERNETES_VERSION) against a fresh berthd; fails on a failure not in test/e2e-node/expected-failures.txt (PROCS, FOCUS, SKIP; long: not in make test)
+	@hack/e2e-node.sh
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, critest -benchmark
 	@hack/bench.sh
