@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# e2e-node.sh runs Kubernetes' own node conformance suite (the e2e_node.test
+# of KUBERNETES_VERSION, focused on [NodeConformance], without [Flaky],
+# [Slow] and [Serial]) against a fresh berthd, the way containerd's and
+# CRI-O's CI run it against theirs, and checks the result against
+# test/e2e-node/expected-failures.txt.
+#
+# e2e_node.test starts etcd, kube-apiserver and the namespace controller
+# in-process and kubelet (_output/bin/kubelet, beside it) as a child; this
+# script starts the loopback registry and berthd (own dirs under /run, own
+# bridge and subnet) and calls ginkgo on the built binary directly. The
+# upstream runner (make test-e2e-node, run_local.go) cannot run from the
+# module zip.
+#
+# The host: kubelet runs on cgroup v1 with the cgroupfs driver and
+# failCgroupV1: false. systemd-run is kept out of the suite's PATH (systemd
+# is not PID 1 here). The suite then gives kubelet systemCgroups: /system,
+# and kubelet would move every process of the root cgroup, the machine's
+# own included, into it: --system-cgroups= (empty) in --kubelet-flags,
+# which win over the config file, turns that off. The run records the
+# cgroups of PID 1 and of every other process before it starts and fails
+# if any that is still alive moved. Afterwards it removes what the run
+# left: pods through CRI, mounts under /var/lib/kubelet and its work dir,
+# the kubepods, kubelet and berthd cgroups, kubelet's KUBE-* iptables
+# chains, the sysctls kubelet rewrote, /var/lib/kubelet, /var/log/pods
+# and /var/log/containers (when the run created them).
+#
+# Environment:
+#   FOCUS, SKIP     ginkgo regexps (default: the conformance focus and skip above)
+#   PROCS           parallel ginkgo processes (default 4)
+#   STATS_FROM_CRI  PodAndContainerStatsFromCRI gate for the suite and kubelet (default true,
+#                   as containerd's node e2e workflow runs)
+#   EXPECTED        expectations file (default test/e2e-node/expected-failures.txt)
+#   KEEP_LOGS_DIR   receives the reports and logs (default _output/e2e-node/run)
+#   BERTHD          berthd binary (default _output/bin/berthd)
+#
+# Usage: hack/e2e-node.sh   (`make e2e-node` runs it; root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${ROOT}/_output/bin"
+CNI_BIN="${ROOT}/_output/cni/bin"
+LAYOUT="${ROOT}/_output/e2e-node/images/layout"
+LOGS="${KEEP_LOGS_DIR:-${ROOT}/_output/e2e-node/run}"
+EXPECTED="${EXPECTED:-${ROOT}/test/e2e-node/expected-failures.txt}"
+FOCUS="${FOCUS:-\[NodeConformance\]}"
+SKIP="${SKIP:-\[Flaky\]|\[Slow\]|\[Serial\]}"
+PROCS="${PROCS:-4}"
+STATS_FROM_CRI="${STATS_FROM_CRI:-true}"
+BERTHD="${BERTHD:-${BIN}/berthd}"
+NODE="$(hostname)"
+BRIDGE=berthn0
+SUBNET=10.92.0.0/16
+RUNTIME_CGROUP=/berth-e2e-node
+KUBELET_ROOT=/var/lib/kubelet
+
+log() { printf 'e2e-node: %s\n' "$*"; }
+die() {
+	printf 'e2e-node: %s\n' "$*" >&2
+	exit 1
+}
+
+[[ "$(id -u)" == 0 ]] || die "needs root"
+[[ "${STATS_FROM_CRI}" == true || "${STATS_FROM_CRI}" == false ]] || die "STATS_FROM_CRI must be true or false"
+[[ -x "${BERTHD}" ]] || die "${BERTHD} is missing: run make build"
+for b in berth-registry crictl; do
+	[[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} is missing: run make deps build images"
+done
+for c in iptables-save jq python3; do command -v "${c}" >/dev/null || die "${c} is missing: run make deps"; done
+"${ROOT}/hack/kubelet.sh"
+"${ROOT}/hack/e2e-node-build.sh"
+"${ROOT}/hack/e2e-node-images.sh"
+
+# ---- what must be free, and the host state to compare and restore ----------
+for port in 6443 10248 10250 10255; do
+	if python3 -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', ${port}))" 2>/dev/null; then
+		continue
+	fi
+	die "127.0.0.1:${port} is in use: another kubelet or apiserver runs here (make e2e-kubelet?)"
+done
+CGROUP_ROOTS=()
+for h in /sys/fs/cgroup/*/; do
+	h="${h%/}"
+	[[ -f "${h}/cgroup.procs" ]] || continue
+	for d in kubepods kubelet system "${RUNTIME_CGROUP#/}"; do
+		[[ -d "${h}/${d}" ]] && die "${h}/${d} exists already: another kubelet runs here, or a run left it"
+	done
+	CGROUP_ROOTS+=("${h}")
+done
+[[ -e "${KUBELET_ROOT}" ]] && die "${KUBELET_ROOT} exists: another kubelet uses it (the suite hard-codes it)"
+
+SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+declare -A SYSCTL_BEFORE=()
+for s in "${SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
+declare -A EXISTED=()
+for p in /var/log/containers /var/log/pods; do [[ -e "${p}" ]] && EXISTED[${p}]=1; done
+kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {print t, substr($1,2)}' | sort; }
+IPT_BEFORE="$(kube_chains iptables)"
+IP6T_BEFORE="$(kube_chains ip6tables)"
+
+# The cgroups of every process that exists now, by PID and start time (a
+# reused PID is another process), read from /proc/PID/cgroup: nothing here
+# looks at command lines.
+WORK="$(mktemp -d /run/bn-XXXXXX)"
+snapshot_cgroups() { # FILE: "pid starttime<TAB>cgroups" per live process, sorted
+	python3 - "$1" <<'PY'
+import os, sys
+rows = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        with open(f"/proc/{pid}/cgroup") as f:
+            cg = " ".join(f.read().split("\n"))
+    except (OSError, IndexError):
+        continue
+    rows.append(f"{pid} {start}\t{cg}\n")
+with open(sys.argv[1], "w") as f:
+    f.writelines(sorted(rows))
+PY
+}
+snapshot_cgroups "${WORK}/cgroups.before"
+PID1_BEFORE="$(cat /proc/1/cgroup)"
+
+REGISTRY_PID=""
+BERTHD_PID=""
+GINKGO_PID=""
+SOCK="${WORK}/berth.sock"
+STATE="${WORK}/st"
+crictl() { "${BIN}/crictl" --config "${WORK}/crictl.yaml" "$@"; }
+
+stop_pid() {
+	local pid=$1
+	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
+	kill -TERM "${pid}" 2>/dev/null || true
+	for _ in $(seq 300); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
+	wait "${pid}" 2>/dev/null || true
+}
+wait_for() { # SECONDS COMMAND...
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.5
+	done
+}
+rmdir_tree() {
+	local d
+	[[ -d "$1" ]] || return 0
+	while read -r d; do rmdir "${d}" 2>/dev/null || log "cleanup: cgroup ${d} is not empty, left in place"; done \
+		< <(find "$1" -depth -type d)
+}
+
+# cgroups_moved prints the processes kubelet's system cgroups would have
+# taken: PID 1 and those in the root memory cgroup before the run, still
+# alive after it, now elsewhere. Processes the run started are not in the
+# snapshot; other users' processes elsewhere may move on their own.
+cgroups_moved() {
+	snapshot_cgroups "${WORK}/cgroups.after"
+	LC_ALL=C join -t $'\t' "${WORK}/cgroups.before" "${WORK}/cgroups.after" |
+		awk -F'\t' '$2 != $3 && ($1 ~ /^1 / || $2 ~ /:memory:\/ /) { print $1 ": " $2 " -> " $3 }'
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	stop_pid "${GINKGO_PID}"
+	# The suite stops kubelet in its AfterSuite; whatever pods a failed run
+	# left go through CRI.
+	if [[ -S "${SOCK}" && -n "$(crictl pods -q 2>/dev/null)" ]]; then
+		log "cleanup: removing $(crictl pods -q | wc -l) sandboxes the run left"
+		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" stopp >/dev/null 2>&1
+		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" rmp -f >/dev/null 2>&1
+	fi
+	stop_pid "${BERTHD_PID}"
+	stop_pid "${REGISTRY_PID}"
+	mkdir -p "${LOGS}"
+	cp "${WORK}/berthd.log" "${WORK}/registry.log" "${LOGS}/" 2>/dev/null
+	cp "${WORK}/root/containerd.log" "${LOGS}/" 2>/dev/null
+	local m
+	for m in "${KUBELET_ROOT}" "${WORK}"; do
+		grep -E " ${m}(/| )" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+	done
+	for s in "${SYSCTLS[@]}"; do
+		[[ "$(sysctl -n "${s}")" == "${SYSCTL_BEFORE[${s}]}" ]] || sysctl -qw "${s}=${SYSCTL_BEFORE[${s}]}"
+	done
+	local h
+	for h in "${CGROUP_ROOTS[@]}"; do
+		rmdir_tree "${h}/kubepods"
+		rmdir_tree "${h}/kubelet"
+		rmdir_tree "${h}/system"
+		rmdir_tree "${h}${RUNTIME_CGROUP}"
+	done
+	if [[ -d /var/log/containers ]]; then
+		find /var/log/containers -maxdepth 1 -type l -lname '/var/log/pods/*' -delete
+	fi
+	[[ -n "${EXISTED[/var/log/containers]:-}" ]] || rmdir /var/log/containers 2>/dev/null
+	[[ -n "${EXISTED[/var/log/pods]:-}" ]] || rm -rf /var/log/pods
+	rm -rf "${KUBELET_ROOT}"
+	local t c cmd before
+	for cmd in iptables ip6tables; do
+		before="${IPT_BEFORE}"
+		[[ "${cmd}" == ip6tables ]] && before="${IP6T_BEFORE}"
+		while read -r t c; do
+			[[ -n "${c}" ]] || continue
+			"${cmd}-save" -t "${t}" | grep -E -- "^-A [^ ]+ .*-j ${c}\$" | sed 's/^-A //' |
+				while read -r -a rule; do "${cmd}" -w -t "${t}" -D "${rule[@]}"; done
+			"${cmd}" -w -t "${t}" -F "${c}" 2>/dev/null
+			"${cmd}" -w -t "${t}" -X "${c}" 2>/dev/null || log "cleanup: could not delete ${cmd} chain ${t}/${c}"
+		done < <(comm -13 <(printf '%s\n' "${before}") <(kube_chains "${cmd}"))
+	done
+	ip link del "${BRIDGE}" 2>/dev/null
+	# Last: did anything outside the run change cgroup?
+	local moved
+	moved="$(cgroups_moved)"
+	if [[ "$(cat /proc/1/cgroup)" != "${PID1_BEFORE}" || -n "${moved}" ]]; then
+		printf 'e2e-node: FAIL: processes outside the run changed cgroup:\n%s\n' "${moved}" | tee "${LOGS}/cgroups-moved.txt" >&2
+		rc=1
+	else
+		log "cgroups of PID 1 and of the $(grep -c ':memory:/ ' "${WORK}/cgroups.before") processes of the root memory cgroup: unchanged"
+	fi
+	rm -rf "${WORK}"
+	exit "${rc}"
+}
+trap cleanup EXIT
+
+# ---- registry, berthd --------------------------------------------------------
+rm -rf "${LOGS}"
+mkdir -p "${WORK}/net.d" "${WORK}/hosts" "${WORK}/run" "${WORK}/tmp" "${WORK}/path" "${LOGS}"
+printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "${SOCK}" "${SOCK}" >"${WORK}/crictl.yaml"
+# Every upstream host the suite names goes to the loopback registry, the
+# ones that must fail (invalid, private, non-existing) included: they then
+# fail with "not found" without a packet leaving the machine.
+"${BIN}/berth-registry" --layout "${LAYOUT}" --addr 127.0.0.1:0 --addr-file "${WORK}/registry.addr" \
+	--hosts-dir "${WORK}/hosts" --quiet \
+	--host docker.io,registry-1.docker.io,gcr.io,k8s.gcr.io,registry.k8s.io,quay.io,ghcr.io,public.ecr.aws,invalid.registry.k8s.io \
+	>"${WORK}/registry.log" 2>&1 &
+REGISTRY_PID=$!
+wait_for 10 test -s "${WORK}/registry.addr" || die "the registry did not start"
+
+cat >"${WORK}/net.d/10-e2e-node.conflist" <<CONF
+{
+  "cniVersion": "1.0.0",
+  "name": "berth-e2e-node",
+  "plugins": [
+    {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "${SUBNET}"}]], "dataDir": "${WORK}/ipam"}},
+    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+  ]
+}
+CONF
+
+# berthd and all it starts run in a cgroup of their own, which kubelet
+# reports as the "runtime" system container. Only in the hierarchies where
+# this script runs in the root cgroup: where the machine has put it in a
+# cgroup of its own (here the memory hierarchy), berthd stays in it.
+JOIN=()
+for h in "${CGROUP_ROOTS[@]}"; do
+	mkdir "${h}${RUNTIME_CGROUP}"
+	grep -qx "$$" "${h}/cgroup.procs" && JOIN+=("${h}${RUNTIME_CGROUP}")
+done
+# shellcheck disable=SC2016
+CGS="${JOIN[*]}" bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done; exec "$@"' _ \
+	"${BERTHD}" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${STATE}" \
+	--socket "${SOCK}" --cni-conf-dir "${WORK}/net.d" --cni-bin-dir "${CNI_BIN}" \
+	--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${KUBELET_ROOT}/seccomp" \
+	--log-level debug >"${WORK}/berthd.log" 2>&1 &
+BERTHD_PID=$!
+# No newline: the suite reads the file with strconv.Atoi.
+printf %s "${BERTHD_PID}" >"${WORK}/berthd.pid"
+berthd_ready() {
+	kill -0 "${BERTHD_PID}" 2>/dev/null || die "berthd exited: $(tail -20 "${WORK}/berthd.log")"
+	crictl imagefsinfo >/dev/null 2>&1
+}
+wait_for 60 berthd_ready || die "berthd did not serve within 60 s"
+log "berthd $(crictl version | awk '/RuntimeVersion/ {print $2}') on ${SOCK}, in ${RUNTIME_CGROUP} of ${#JOIN[@]} of ${#CGROUP_ROOTS[@]} hierarchies"
+
+# ---- the suite -----------------------------------------------------------------
+# A PATH without systemd-run: the suite would start kubelet as a transient
+# systemd unit, and systemd does not run here.
+IFS=: read -r -a path_dirs <<<"${PATH}"
+for d in "${path_dirs[@]}"; do
+	[[ -d "${d}" ]] || continue
+	for f in "${d}"/*; do
+		n="${f##*/}"
+		[[ "${n}" == systemd-run || -e "${WORK}/path/${n}" ]] && continue
+		ln -s "${f}" "${WORK}/path/${n}"
+	done
+done
+
+cat >"${WORK}/kubelet-config.yaml" <<CONF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# test/e2e_node/jenkins/default-kubelet-config.yaml, plus what this host needs.
+cgroupDriver: cgroupfs
+cgroupRoot: /
+failCgroupV1: false
+failSwapOn: false
+podCIDR: "10.100.0.0/24"
+volumeStatsAggPeriod: 10s
+fileCheckFrequency: 10s
+evictionPressureTransitionPeriod: 30s
+evictionHard:
+  memory.available: 250Mi
+  nodefs.available: 10%
+  nodefs.inodesFree: 5%
+evictionMinimumReclaim:
+  nodefs.available: 5%
+  nodefs.inodesFree: 5%
+serializeImagePulls: false
+CONF
+
+KUBELET_FLAGS="--system-cgroups= --runtime-cgroups=${RUNTIME_CGROUP} --cluster-domain=cluster.local"
+GATES=()
+[[ "${STATS_FROM_CRI}" == true ]] && GATES=(--feature-gates=PodAndContainerStatsFromCRI=true)
+log "ginkgo --procs=${PROCS} --focus='${FOCUS}' --skip='${SKIP}' (logs: ${LOGS})"
+start=${SECONDS}
+set +e
+(
+	cd "${WORK}/run" &&
+		exec env PATH="${WORK}/path" TMPDIR="${WORK}/tmp" "${BIN}/ginkgo" --procs="${PROCS}" --timeout=4h \
+			--focus="${FOCUS}" --skip="${SKIP}" --no-color \
+			--output-dir="${LOGS}" --json-report=report.json --junit-report=junit.xml \
+			"${BIN}/e2e_node.test" -- \
+			--container-runtime-endpoint="unix://${SOCK}" \
+			--container-runtime-process-name="${BERTHD}" \
+			--container-runtime-pid-file="${WORK}/berthd.pid" \
+			--prepull-images=false --node-name="${NODE}" --report-dir="${LOGS}" --v=2 \
+			--dns-domain=cluster.local --kubelet-config-file="${WORK}/kubelet-config.yaml" \
+			"${GATES[@]}" --kubelet-flags="${KUBELET_FLAGS}"
+) >"${LOGS}/ginkgo.log" 2>&1 &
+GINKGO_PID=$!
+wait "${GINKGO_PID}"
+ginkgo_rc=$?
+GINKGO_PID=""
+set -e
+duration=$((SECONDS - start))
+log "ginkgo exited ${ginkgo_rc} after ${duration} s"
+
+# kubelet must have run without system cgroups; the cleanup compares the
+# cgroups of every process besides.
+if grep -q 'SystemCgroupsName' "${LOGS}/kubelet.log" 2>/dev/null &&
+	! grep -qE '"?SystemCgroupsName"?:""' "${LOGS}/kubelet.log"; then
+	die "kubelet ran with system cgroups: $(grep -oE '"?SystemCgroupsName"?:"[^"]*"' "${LOGS}/kubelet.log" | head -1)"
+fi
+
+[[ -s "${LOGS}/report.json" ]] || die "no ginkgo report in ${LOGS}: $(tail -30 "${LOGS}/ginkgo.log")"
+printf 'e2e-node: %s, %s, %d s, %d procs\n' "$("${BIN}/kubelet" --version)" "$(crictl version | awk '/RuntimeVersion/ {print "berthd " $2}')" "${duration}" "${PROCS}" >"${LOGS}/summary.txt"
+(cd "${ROOT}" && go run ./test/cmd/critest-report --name e2e-node --selected-only \
+	--groups "${LOGS}/groups.md" --report "${LOGS}/report.json" --expected "${EXPECTED}") | tee -a "${LOGS}/summary.txt"
