@@ -27,9 +27,10 @@ func FuzzArchive(f *testing.F) {
 	b, _ := os.ReadFile(seed)
 	f.Add(b)
 	f.Add([]byte("not a tar"))
+	base := f.TempDir() // one per fuzzing process, emptied each run
 	f.Fuzz(func(t *testing.T, data []byte) {
-		base := t.TempDir()
 		archive, dst := filepath.Join(base, "a.tar"), filepath.Join(base, "dst")
+		os.RemoveAll(dst)
 		os.WriteFile(archive, data, 0o600)
 		os.Mkdir(dst, 0o700)
 		if _, err := Inspect(archive); err != nil && !errdefs.IsInvalidArgument(err) {
@@ -52,8 +53,8 @@ func FuzzArchive(f *testing.F) {
 func FuzzMetadata(f *testing.F) {
 	f.Add([]byte(`{"id":"abc","name":"counter"}`), []byte(`{"process":{"args":["sh"]}}`))
 	f.Add([]byte(`{}`), []byte(`null`))
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, config, spec []byte) {
-		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, metadata.ConfigDumpFile), config, 0o600)
 		os.WriteFile(filepath.Join(dir, metadata.SpecDumpFile), spec, 0o600)
 		if _, err := ReadMetadata(dir); err != nil && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotFound(err) {

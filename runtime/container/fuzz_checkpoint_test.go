@@ -104,8 +104,8 @@ func FuzzPodCheckpointFiles(f *testing.F) {
 	f.Add([]byte(`{"version":1,"containers":{"app":"containers/app.tar"}}`), []byte(`{"metadata":{"name":"web"}}`), []byte(nil))
 	f.Add([]byte(`{"version":1,"containers":{"x":"../../etc/shadow"}}`), []byte(`{}`), []byte(nil))
 	f.Add([]byte(`{"version":2,"containers":{}}`), []byte(`[`), []byte(nil))
+	dir := f.TempDir() // one per fuzzing process, rewritten each run: a new one each run is slow
 	f.Fuzz(func(t *testing.T, options, dump, request []byte) {
-		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, metadata.PodOptionsFile), options, 0o600)
 		os.WriteFile(filepath.Join(dir, metadata.PodDumpFile), dump, 0o600)
 		pc, err := ReadPodCheckpoint(dir)
