@@ -20,6 +20,9 @@ import (
 // applies their adjustment to spec. The caller holds BlockSync; the
 // container is not in the store yet.
 func (a *API) CreateContainer(ctx context.Context, c *container.Container, spec *rspec.Spec) error {
+	if !a.synced.Load() {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod, err := a.pod(c.SandboxID)
@@ -65,6 +68,9 @@ func adjustSpec(spec *rspec.Spec, adj *api.ContainerAdjustment) error {
 // UndoCreateContainer tells plugins that a container they agreed to was
 // not created after all. The caller still holds BlockSync.
 func (a *API) UndoCreateContainer(ctx context.Context, c *container.Container) {
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ctr := a.container(ctx, c, &rspec.Spec{})
@@ -84,6 +90,9 @@ func (a *API) PostCreateContainer(ctx context.Context, c *container.Container) {
 // error fails the start.
 func (a *API) StartContainer(ctx context.Context, c *container.Container) error {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod, err := a.pod(c.SandboxID)
@@ -106,6 +115,9 @@ func (a *API) PostStartContainer(ctx context.Context, c *container.Container) {
 // it. It returns the resources to apply, or nil for r unchanged.
 func (a *API) UpdateContainer(ctx context.Context, c *container.Container, r *runtimeapi.LinuxContainerResources) (*runtimeapi.LinuxContainerResources, error) {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return nil, nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod, err := a.pod(c.SandboxID)
@@ -139,6 +151,9 @@ func (a *API) PostUpdateContainer(ctx context.Context, c *container.Container) {
 // stopped or exited on its own.
 func (a *API) StopContainer(ctx context.Context, c *container.Container) {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.needsStop(c.ID) {
@@ -152,6 +167,9 @@ func (a *API) StopContainer(ctx context.Context, c *container.Container) {
 // they were not told).
 func (a *API) RemoveContainer(ctx context.Context, c *container.Container) {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.needsRemove(c.ID) {
@@ -189,6 +207,9 @@ func (a *API) removeContainer(ctx context.Context, pod *api.PodSandbox, ctr *api
 
 // post tells plugins of something done; their errors change nothing.
 func (a *API) post(ctx context.Context, c *container.Container, event string, send func(*api.PodSandbox, *api.Container) error) {
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod, err := a.pod(c.SandboxID)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -74,6 +75,13 @@ type API struct {
 	// that a second Stop or an exit after Stop is not told again. Gone
 	// from the map: never told, or removed.
 	told map[string]lifecycle
+	// synced says a plugin was synchronised since start. Until then there
+	// is nobody to tell: the hooks return at once, without reading each
+	// container's spec from containerd, and the first synchronisation
+	// lists everything as it is then. Checked with BlockSync held (by the
+	// hook or its caller), so a hook either runs before that first
+	// synchronisation or sees it done.
+	synced atomic.Bool
 }
 
 // New creates the NRI adaptation; it serves nothing until Start.
@@ -163,6 +171,7 @@ func (a *API) BlockSync() (unblock func()) {
 // NRI library calls it with synchronisation blocked, so no event is in
 // flight meanwhile.
 func (a *API) synchronize(ctx context.Context, sync adaptation.SyncCB) error {
+	a.synced.Store(true)
 	ctx = a.nsContext(ctx)
 	var pods []*api.PodSandbox
 	var ctrs []*api.Container

@@ -14,6 +14,9 @@ import (
 // ready. A plugin's error fails the Run: the plugins told before it are
 // then told the sandbox stopped and went. The caller holds BlockSync.
 func (a *API) RunPodSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
+	if !a.synced.Load() {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod := podSandbox(sb)
@@ -30,6 +33,9 @@ func (a *API) RunPodSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
 // stopped, its network and pause still there.
 func (a *API) StopPodSandbox(ctx context.Context, sb *sandbox.Sandbox) {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopPod(ctx, podSandbox(sb))
@@ -39,6 +45,9 @@ func (a *API) StopPodSandbox(ctx context.Context, sb *sandbox.Sandbox) {
 // they were not told).
 func (a *API) RemovePodSandbox(ctx context.Context, sb *sandbox.Sandbox) {
 	defer a.BlockSync()()
+	if !a.synced.Load() {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	pod := podSandbox(sb)
