@@ -16,9 +16,13 @@ func (s *Service) UpdateContainerResources(ctx context.Context, r *runtimeapi.Up
 }
 
 // UpdatePodSandboxResources is kubelet telling the runtime about a resized
-// pod. With the cgroupfs driver kubelet writes the pod cgroup itself and
-// resizes each container through UpdateContainerResources, so there is
-// nothing left to apply: the sandbox must exist, and the call is accepted.
+// pod. The CRI calls it "after the Kubelet reconfigures the pod-level
+// cgroups": kubelet owns the pod cgroup (with the systemd driver, the pod
+// slice's properties, set through systemd) and resizes each container
+// through UpdateContainerResources, so there is nothing left to apply, as
+// in containerd, which only tells NRI. Writing the slice here would race
+// kubelet and systemd over a cgroup neither expects Berth to touch. The
+// sandbox must exist, and the call is accepted.
 func (s *Service) UpdatePodSandboxResources(ctx context.Context, r *runtimeapi.UpdatePodSandboxResourcesRequest) (*runtimeapi.UpdatePodSandboxResourcesResponse, error) {
 	if _, err := s.sandboxes.Store().Get(r.GetPodSandboxId()); err != nil {
 		return nil, err

@@ -213,7 +213,7 @@ func (p *pool) claim(e *pooled, md Metadata) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox %s: %w", e.sb.ID, errPooledGone)
 	}
 	sb := e.sb
-	sb.Name, sb.Config, sb.CreatedAt, sb.MovedCgroup = md.Name, md.Config, md.CreatedAt, md.MovedCgroup
+	sb.Name, sb.Config, sb.CreatedAt, sb.MovedCgroup, sb.CgroupsPath = md.Name, md.Config, md.CreatedAt, md.MovedCgroup, md.CgroupsPath
 	sb.pooled.Store(false)
 	return sb, nil
 }

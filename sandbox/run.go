@@ -62,7 +62,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if err := validateConfig(cfg); err != nil {
 		return "", err
 	}
-	if _, err := m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), "id"); err != nil {
+	if err := m.cfg.CgroupDriver.CheckParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
 	runtimeOpt, err := m.runtimeFor(handler)

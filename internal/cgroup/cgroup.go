@@ -84,14 +84,27 @@ func (d Driver) Path(parent, id string) (string, error) {
 		}
 		return filepath.Join(parent, id), nil
 	}
+	if err := d.CheckParent(parent); err != nil {
+		return "", err
+	}
 	slice := defaultSlice
 	if parent != "" {
 		slice = path.Base(parent)
-		if _, err := ExpandSlice(slice); err != nil {
-			return "", fmt.Errorf("cgroup parent %q with the systemd cgroup driver: %w", parent, err)
-		}
 	}
 	return slice + ":" + scopePrefix + ":" + id, nil
+}
+
+// CheckParent refuses a pod's cgroup parent that the driver cannot place
+// cgroups under (errdefs.ErrInvalidArgument): with systemd, one that is not
+// a slice.
+func (d Driver) CheckParent(parent string) error {
+	if d != Systemd || parent == "" {
+		return nil
+	}
+	if _, err := ExpandSlice(path.Base(parent)); err != nil {
+		return fmt.Errorf("cgroup parent %q with the systemd cgroup driver: %w", parent, err)
+	}
+	return nil
 }
 
 // ParentDir is the directory, below each hierarchy's root, of a pod's

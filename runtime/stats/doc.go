@@ -1,7 +1,9 @@
 // Package stats measures containers and pods for the CRI stats RPCs:
 // CPU and memory from their cgroups (v1 or v2), processes from the pids
 // controller, the writable layer from the snapshotter, and pod network
-// counters from the pod's network namespace.
+// counters from the pod's network namespace. A cgroup is found from the
+// cgroupsPath runc was given, in either cgroup driver's form
+// (internal/cgroup.Dir), and a pod's from kubelet's cgroup parent.
 //
 // kubelet polls every few seconds (summary API, eviction, the cAdvisor
 // metrics endpoint) and a node may run hundreds of containers
