@@ -35,7 +35,8 @@ func TestAppArmor(t *testing.T) {
 			t.Errorf("berth-default is not loaded in enforce mode; loaded profiles:\n%s", profiles)
 		}
 		if label != "berth-default (enforce)" {
-			t.Errorf("the container runs as %q, want berth-default (enforce)", label)
+			t.Errorf("the container runs as %q (an exec in it: %q), want berth-default (enforce)",
+				label, execOut(t, id, "cat", "/proc/self/attr/current"))
 		}
 	default:
 		if parserErr == nil {

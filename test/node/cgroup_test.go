@@ -50,22 +50,34 @@ func checkScope(t *testing.T, what, cgroup, dir, id string) {
 	}
 }
 
-// TestPodSandboxResources: a pod limit given through
-// UpdatePodSandboxResources shows in the pod slice's memory.max.
+// TestPodSandboxResources: a pod resize as kubelet does it with the
+// systemd driver: kubelet sets the pod slice's MemoryMax through systemd,
+// then calls UpdatePodSandboxResources (the CRI: "after the Kubelet
+// reconfigures the pod-level cgroups"). The call is accepted, the limit
+// shows in the slice's memory.max and stays, and it bounds the pod's
+// containers, whose scopes are inside that slice.
 func TestPodSandboxResources(t *testing.T) {
 	slice, dir := burstable()
-	pod, _ := runPod(t, withParent(slice))
-	const limit = 192 << 20
+	pod, cfg := runPod(t, withParent(slice))
+	id := runCtr(t, pod, cfg)
+	run(t, "systemctl", "set-property", "--runtime", slice, "MemoryMax=201326592")
 	ctx, cancel := ctxTimeout(time.Minute)
 	defer cancel()
 	if _, err := rt.UpdatePodSandboxResources(ctx, &runtimeapi.UpdatePodSandboxResourcesRequest{
 		PodSandboxId: pod,
-		Resources:    &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: limit, CpuPeriod: 100000, CpuQuota: 150000},
+		Resources:    &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 192 << 20},
 	}); err != nil {
 		t.Fatalf("UpdatePodSandboxResources: %v", err)
 	}
 	if got := readCgroup(t, dir, "memory.max"); got != "201326592" {
-		t.Errorf("%s/memory.max is %s after UpdatePodSandboxResources with a 192 MiB limit", dir, got)
+		t.Errorf("%s/memory.max is %s after the resize to 192 MiB", dir, got)
+	}
+	_, info := ctrStatus(t, id)
+	if cg := procCgroup(t, info.Pid); !strings.HasPrefix(cg, dir+"/") {
+		t.Errorf("the container is in %s, outside the pod slice %s whose limit bounds the pod", cg, dir)
+	}
+	if out := execOut(t, id, "echo", "alive"); out != "alive" {
+		t.Errorf("exec after the resize printed %q", out)
 	}
 }
 
@@ -118,6 +130,9 @@ func TestCgroupMountFlagsKept(t *testing.T) {
 			}
 			stopCtr(t, id)
 			removeCtr(t, id)
+			if now := cgroup2Options(t); !hasDelegation(now) {
+				t.Fatalf("stopping container %d (privileged %v) changed the cgroup2 mount from %q to %q", i, c.cfg.Linux.SecurityContext.Privileged, before, now)
+			}
 		}
 	}
 	if after := cgroup2Options(t); !hasDelegation(after) {

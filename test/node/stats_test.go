@@ -74,27 +74,38 @@ func TestStats(t *testing.T) {
 		t.Errorf("ListPodSandboxStats: containers %v, want the container with CPU", l.GetContainers())
 	}
 
-	m, err := rt.ListPodSandboxMetrics(ctx, &runtimeapi.ListPodSandboxMetricsRequest{})
-	if err != nil {
-		t.Fatalf("ListPodSandboxMetrics: %v", err)
-	}
-	got := map[string]uint64{}
-	for _, p := range m.GetPodMetrics() {
-		if p.GetPodSandboxId() != pod {
-			continue
+	// The metrics may be sampled on berthd's own schedule: poll.
+	var got map[string]uint64
+	metricsNonZero := func() bool {
+		ctx, cancel := ctxTimeout(time.Minute)
+		defer cancel()
+		m, err := rt.ListPodSandboxMetrics(ctx, &runtimeapi.ListPodSandboxMetricsRequest{})
+		if err != nil {
+			t.Fatalf("ListPodSandboxMetrics: %v", err)
 		}
-		for _, c := range p.GetContainerMetrics() {
-			if c.GetContainerId() != id {
+		got = map[string]uint64{}
+		for _, p := range m.GetPodMetrics() {
+			if p.GetPodSandboxId() != pod {
 				continue
 			}
-			for _, mm := range c.GetMetrics() {
-				got[mm.GetName()] = mm.GetValue().GetValue()
+			for _, c := range p.GetContainerMetrics() {
+				if c.GetContainerId() != id {
+					continue
+				}
+				for _, mm := range c.GetMetrics() {
+					got[mm.GetName()] = mm.GetValue().GetValue()
+				}
 			}
 		}
+		return got["container_cpu_usage_seconds_total"] > 0 && got["container_memory_working_set_bytes"] > 0
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !metricsNonZero() && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
 	}
 	for _, name := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes"} {
 		if got[name] == 0 {
-			t.Errorf("ListPodSandboxMetrics: %s of the container is %d (metrics %v)", name, got[name], got)
+			t.Errorf("ListPodSandboxMetrics: %s of the container still 0 after 2 min (metrics %v)", name, got)
 		}
 	}
 }
