@@ -33,6 +33,10 @@
 #   EXPECTED        expectations file (default test/e2e-node/expected-failures.txt)
 #   KEEP_LOGS_DIR   receives the reports and logs (default _output/e2e-node/run)
 #   BERTHD          berthd binary (default _output/bin/berthd)
+#   CGROUP_ROOT     kubelet's cgroupRoot (default /, as upstream: some specs look for
+#                   /kubepods). Set another (e.g. /berth-e2e-node-pods) when /kubepods
+#                   holds someone else's cgroups: kubelet removes pod cgroups it does
+#                   not know, and kills their processes.
 #
 # Usage: hack/e2e-node.sh   (`make e2e-node` runs it; root)
 set -euo pipefail
@@ -53,6 +57,9 @@ BRIDGE=berthn0
 SUBNET=10.92.0.0/16
 RUNTIME_CGROUP=/berth-e2e-node
 KUBELET_ROOT=/var/lib/kubelet
+CGROUP_ROOT="${CGROUP_ROOT:-/}"
+CGROUP_ROOT="/${CGROUP_ROOT#/}"
+KUBEPODS="${CGROUP_ROOT%/}/kubepods"
 
 log() { printf 'e2e-node: %s\n' "$*"; }
 die() {
@@ -82,8 +89,8 @@ CGROUP_ROOTS=()
 for h in /sys/fs/cgroup/*/; do
 	h="${h%/}"
 	[[ -f "${h}/cgroup.procs" ]] || continue
-	for d in kubepods kubelet system "${RUNTIME_CGROUP#/}"; do
-		[[ -d "${h}/${d}" ]] && die "${h}/${d} exists already: another kubelet runs here, or a run left it"
+	for d in "${KUBEPODS}" /kubelet /system "${RUNTIME_CGROUP}"; do
+		[[ -d "${h}${d}" ]] && die "${h}${d} exists already: another kubelet or test uses it, or a run left it (see CGROUP_ROOT)"
 	done
 	CGROUP_ROOTS+=("${h}")
 done
@@ -188,7 +195,8 @@ cleanup() {
 	done
 	local h
 	for h in "${CGROUP_ROOTS[@]}"; do
-		rmdir_tree "${h}/kubepods"
+		rmdir_tree "${h}${KUBEPODS}"
+		[[ "${CGROUP_ROOT}" != / ]] && rmdir_tree "${h}${CGROUP_ROOT}"
 		rmdir_tree "${h}/kubelet"
 		rmdir_tree "${h}/system"
 		rmdir_tree "${h}${RUNTIME_CGROUP}"
@@ -252,6 +260,9 @@ cat >"${WORK}/net.d/10-e2e-node.conflist" <<CONF
 }
 CONF
 
+if [[ "${CGROUP_ROOT}" != / ]]; then
+	for h in "${CGROUP_ROOTS[@]}"; do mkdir -p "${h}${CGROUP_ROOT}"; done
+fi
 # berthd and all it starts run in a cgroup of their own, which kubelet
 # reports as the "runtime" system container. Only in the hierarchies where
 # this script runs in the root cgroup: where the machine has put it in a
@@ -295,7 +306,7 @@ apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # test/e2e_node/jenkins/default-kubelet-config.yaml, plus what this host needs.
 cgroupDriver: cgroupfs
-cgroupRoot: /
+cgroupRoot: ${CGROUP_ROOT}
 failCgroupV1: false
 failSwapOn: false
 podCIDR: "10.100.0.0/24"

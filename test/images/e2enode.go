@@ -20,8 +20,9 @@ const E2ENodePauseRef = "registry.k8s.io/pause:3.10.2"
 
 // E2ENodePrograms are the programs the node e2e set carries besides
 // Programs: agnhost, built from k8s.io/kubernetes/test/images/agnhost at
-// the suite's version by hack/e2e-node-build.sh.
-var E2ENodePrograms = []string{"agnhost"}
+// the suite's version by hack/e2e-node-build.sh, and nmeter
+// (test/images/cmd/nmeter), busybox's applet that Debian's busybox lacks.
+var E2ENodePrograms = []string{"agnhost", "nmeter"}
 
 // E2ENodeFiles are plain files the node e2e set copies from BinDir:
 // agnhost's test certificate for 127.0.0.1/localhost, which the upstream
@@ -51,9 +52,9 @@ func E2ENodeCatalog(string) []Image {
 		},
 		{
 			Refs:     []string{e2eImages + "busybox:1.37.0-2"},
-			Contents: "busybox base; cmd `sh`",
-			UsedBy:   "node e2e: the default image of most specs",
-			build:    busyboxImage(nil),
+			Contents: "busybox base + `/bin/nmeter` (test/images/cmd/nmeter: `%[N]t` only); cmd `sh`",
+			UsedBy:   "node e2e: the default image of most specs; the container lifecycle specs time-stamp their logs with `nmeter -d0 '%3t'`",
+			build:    nmeterBusyboxImage(),
 		},
 		{
 			Refs:     []string{e2eImages + "agnhost:2.66.1"},
@@ -191,5 +192,23 @@ func agnhostImage() func(*parts) (v1.Image, error) {
 			cfg.ExposedPorts[port] = struct{}{}
 		}
 		return p.image(cfg, base, bash, layerSpec{l, "berth: ADD agnhost, localhost.crt/.key; adduser user-defined-in-image"})
+	}
+}
+
+// nmeterBusyboxImage is the busybox image with the nmeter applet, as the
+// upstream busybox image has it.
+func nmeterBusyboxImage() func(*parts) (v1.Image, error) {
+	return func(p *parts) (v1.Image, error) {
+		base, err := p.busybox()
+		if err != nil {
+			return nil, err
+		}
+		nmeter, err := p.programLayer("nmeter", "bin/nmeter", 0o755, nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg := p.baseConfig()
+		cfg.Cmd = []string{"sh"}
+		return p.image(cfg, base, nmeter)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 )
@@ -106,6 +107,12 @@ func TestAgnhostImages(t *testing.T) {
 	}
 
 	needRoot(t)
+	// The container lifecycle specs stamp their logs with this line.
+	bb := unpack(t, byRef(t, built, e2eImages+"busybox:1.37.0-2").Img)
+	stdout, stderr, err := inContainer(t, bb, "", `date -u +%FT$(nmeter -d0 '%3t' | head -n1)Z`)
+	if err != nil || !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n$`).MatchString(stdout) {
+		t.Errorf("busybox time stamp: stdout %q stderr %q err %v", stdout, stderr, err)
+	}
 	root := unpack(t, cur)
 	for _, tc := range []struct{ script, want string }{
 		// containers.go runs /agnhost-2 entrypoint-tester and reads argv back.
