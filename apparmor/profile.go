@@ -97,7 +97,9 @@ func request(sp *runtimeapi.SecurityProfile, legacy string) (Profile, bool, erro
 	case runtimeapi.SecurityProfile_Unconfined:
 		return Profile{Kind: Unconfined}, true, nil
 	case runtimeapi.SecurityProfile_Localhost:
-		p, err := localhost(sp.GetLocalhostRef())
+		// kubelet's conversion of the annotation, and critest, send the
+		// ref as "localhost/<name>"; containerd strips the prefix too.
+		p, err := localhost(strings.TrimPrefix(sp.GetLocalhostRef(), legacyLocalhost))
 		return p, true, err
 	default:
 		return Profile{}, false, fmt.Errorf("unknown AppArmor profile type %d: %w", sp.GetProfileType(), errdefs.ErrInvalidArgument)

@@ -32,6 +32,7 @@ func TestResolveDecisionTable(t *testing.T) {
 		{name: "RuntimeDefault", sp: profile(rd, ""), enabled: true, want: def},
 		{name: "Unconfined", sp: profile(un, ""), enabled: true, want: none},
 		{name: "Localhost", sp: profile(lh, "deny-write"), enabled: true, want: Profile{Kind: Localhost, Name: "deny-write"}},
+		{name: "Localhost ref with the localhost/ prefix", sp: profile(lh, "localhost/deny-write"), enabled: true, want: Profile{Kind: Localhost, Name: "deny-write"}},
 		{name: "privileged RuntimeDefault is unconfined", sp: profile(rd, ""), privileged: true, enabled: true, want: none},
 		{name: "privileged default is unconfined", privileged: true, enabled: true, want: none},
 		{name: "privileged Localhost applies", sp: profile(lh, "deny-write"), privileged: true, enabled: true, want: Profile{Kind: Localhost, Name: "deny-write"}},
@@ -51,6 +52,7 @@ func TestResolveDecisionTable(t *testing.T) {
 
 		// Malformed, whatever the kernel.
 		{name: "Localhost without a name", sp: profile(lh, ""), enabled: true, wantErr: errdefs.IsInvalidArgument},
+		{name: "Localhost ref that is only the prefix", sp: profile(lh, "localhost/"), enabled: true, wantErr: errdefs.IsInvalidArgument},
 		{name: "Localhost name with a space", sp: profile(lh, "a b"), enabled: true, wantErr: errdefs.IsInvalidArgument},
 		{name: "ref with RuntimeDefault", sp: profile(rd, "x"), wantErr: errdefs.IsInvalidArgument},
 		{name: "unknown type", sp: profile(9, ""), enabled: true, wantErr: errdefs.IsInvalidArgument},

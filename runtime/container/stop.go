@@ -74,6 +74,7 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	// A container that does not own its PID namespace leaves its other
 	// processes running when its first one dies: kill them all.
 	all := c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER
+	c.killSent.Store(true) // its exit is no OOM kill (oomAtExit)
 	gone, err := m.kill(ctx, c, syscall.SIGKILL, all)
 	if err != nil && m.exitedMeanwhile(ctx, c, err) {
 		return nil
