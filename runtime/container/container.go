@@ -108,6 +108,11 @@ type Container struct {
 	// oomSeen says a shim reported an OOM kill in the container's cgroup
 	// (WatchOOM).
 	oomSeen atomic.Bool
+	// parentOOM is the pod cgroup's OOM kill count before the container
+	// started, plus one (0: unknown); killSent says Berth sent SIGKILL.
+	// oomAtExit reads both.
+	parentOOM atomic.Uint64
+	killSent  atomic.Bool
 	// logs is the running container's log file; nil before Start, after
 	// exit, or when there is no log path.
 	logs *logFile
@@ -120,6 +125,18 @@ type Container struct {
 
 func newContainer(md Metadata, st Status) *Container {
 	return &Container{Metadata: md, status: st, exited: make(chan struct{})}
+}
+
+// setOOMBaseline records the pod cgroup's OOM kill count before start.
+func (c *Container) setOOMBaseline(n uint64, ok bool) {
+	if ok {
+		c.parentOOM.Store(n + 1)
+	}
+}
+
+func (c *Container) oomBaseline() (uint64, bool) {
+	n := c.parentOOM.Load()
+	return n - 1, n > 0
 }
 
 // Status returns a copy of the current status.

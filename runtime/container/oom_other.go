@@ -3,4 +3,6 @@
 package container
 
 // oomKilled needs Linux cgroups; elsewhere no exit is an OOM kill.
-func oomKilled(string) bool { return false }
+func oomAtExit(*Container, int32) bool { return false }
+
+func parentOOMKills(string) (uint64, bool) { return 0, false }

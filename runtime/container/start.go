@@ -127,6 +127,8 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 			return fmt.Errorf("NRI plugin refused to start container %s: %w", c.ID, err)
 		}
 	}
+	// Before the process runs: an OOM kill right after start must count.
+	c.setOOMBaseline(parentOOMKills(c.CgroupsPath))
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task: %w", err)
 	}
@@ -199,7 +201,7 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 // records exit code, time and reason, here and in containerd.
 func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
 	// The cgroup goes with the task: ask it about the OOM killer first.
-	oom := oomKilled(c.CgroupsPath)
+	oom := oomAtExit(c, code)
 	if tio != nil {
 		drained := make(chan struct{})
 		go func() { tio.Wait(); close(drained) }()

@@ -53,6 +53,9 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 			sig = syscall.SIGTERM
 		}
 		gone, err := m.kill(ctx, c, sig, false)
+		if err != nil && m.exitedMeanwhile(ctx, c, err) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("send %s: %w", c.StopSignal, err)
 		}
@@ -70,7 +73,11 @@ func (m *Manager) stop(ctx context.Context, c *Container, timeout time.Duration)
 	// A container that does not own its PID namespace leaves its other
 	// processes running when its first one dies: kill them all.
 	all := c.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() != runtimeapi.NamespaceMode_CONTAINER
+	c.killSent.Store(true) // its exit is no OOM kill (oomAtExit)
 	gone, err := m.kill(ctx, c, syscall.SIGKILL, all)
+	if err != nil && m.exitedMeanwhile(ctx, c, err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("send SIGKILL: %w", err)
 	}
@@ -111,12 +118,37 @@ func (m *Manager) kill(ctx context.Context, c *Container, sig syscall.Signal, al
 	return false, err
 }
 
+// exitedMeanwhile says whether a container whose signal failed with
+// killErr has exited anyway. A process that exits as it is signalled has
+// its task deleted by the exit's recording (recordExit), and the kill then
+// fails on the shim's closed connection ("ttrpc: closed", code Unknown)
+// rather than with NotFound; the exit is recorded right after, so the
+// stop succeeded. containerd's CRI waits on the exit the same way. An
+// unavailable containerd is no such race: its error is returned at once.
+func (m *Manager) exitedMeanwhile(ctx context.Context, c *Container, killErr error) bool {
+	if errdefs.IsUnavailable(killErr) {
+		return false
+	}
+	select {
+	case <-c.Exited():
+		return true
+	case <-time.After(exitRecordWait):
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// exitRecordWait bounds the wait for an exit being recorded: the IO
+// drain, the task's deletion and the status write.
+const exitRecordWait = ioDrainTimeout + 5*time.Second
+
 // awaitRecorded waits for the monitor to record the exit of a container
 // whose task is already gone, so that the caller sees it EXITED.
 func (m *Manager) awaitRecorded(ctx context.Context, c *Container) error {
 	select {
 	case <-c.Exited():
-	case <-time.After(ioDrainTimeout + 5*time.Second):
+	case <-time.After(exitRecordWait):
 	case <-ctx.Done():
 	}
 	return nil
