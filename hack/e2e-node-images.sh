@@ -5,7 +5,7 @@
 #
 #   _output/e2e-node/images/debs/     busybox, libc6, util-linux, bash, libtinfo6 .debs (a cache)
 #   _output/e2e-node/images/bin/      the static programs (berth-pause, webserver, nnp,
-#                                     pgrep, nmeter, and agnhost from hack/e2e-node-build.sh) and
+#                                     pgrep, nmeter, curl, and agnhost from hack/e2e-node-build.sh) and
 #                                     agnhost's test certificate from the kubernetes module
 #   _output/e2e-node/images/layout/   OCI image layout that berth-registry serves
 #   _output/e2e-node/images/digests.txt
@@ -83,6 +83,7 @@ build_static "${IMG}/bin/webserver" ./test/images/cmd/webserver
 build_static "${IMG}/bin/nnp" ./test/images/cmd/nnp
 build_static "${IMG}/bin/pgrep" ./test/images/cmd/pgrep
 build_static "${IMG}/bin/nmeter" ./test/images/cmd/nmeter
+build_static "${IMG}/bin/curl" ./test/images/cmd/curl
 build_static "${IMG}/build-images" ./test/images/cmd/build-images
 install -m 0755 "${OUT}/bin/agnhost" "${IMG}/bin/agnhost"
 install -m 0644 "${certs}/localhost.crt" "${certs}/localhost.key" "${IMG}/bin/"

@@ -21,8 +21,10 @@ const E2ENodePauseRef = "registry.k8s.io/pause:3.10.2"
 // E2ENodePrograms are the programs the node e2e set carries besides
 // Programs: agnhost, built from k8s.io/kubernetes/test/images/agnhost at
 // the suite's version by hack/e2e-node-build.sh, and nmeter
-// (test/images/cmd/nmeter), busybox's applet that Debian's busybox lacks.
-var E2ENodePrograms = []string{"agnhost", "nmeter"}
+// (test/images/cmd/nmeter), busybox's applet that Debian's busybox lacks,
+// and curl (test/images/cmd/curl), a GET-only stand-in for the curl of
+// upstream's Alpine-based agnhost.
+var E2ENodePrograms = []string{"agnhost", "nmeter", "curl"}
 
 // E2ENodeFiles are plain files the node e2e set copies from BinDir:
 // agnhost's test certificate for 127.0.0.1/localhost, which the upstream
@@ -58,8 +60,8 @@ func E2ENodeCatalog(string) []Image {
 		},
 		{
 			Refs:     []string{e2eImages + "agnhost:2.66.1"},
-			Contents: "busybox base + bash + `/agnhost` (k8s.io/kubernetes/test/images/agnhost, static) and `/agnhost-2` link, `/localhost.crt` and `.key`, `/uploads`; user-defined-in-image (1000) in group-defined-in-image (50000); entrypoint `/agnhost`, cmd `pause`",
-			UsedBy:   "node e2e: probes, lifecycle hooks, entrypoint, mounttest volumes, netexec",
+			Contents: "busybox base + bash + `/usr/bin/curl` (test/images/cmd/curl: GET only) + `/agnhost` (k8s.io/kubernetes/test/images/agnhost, static) and `/agnhost-2` link, `/localhost.crt` and `.key`, `/uploads`; user-defined-in-image (1000) in group-defined-in-image (50000); entrypoint `/agnhost`, cmd `pause`",
+			UsedBy:   "node e2e: probes, lifecycle hooks (exec hooks run `curl http://IP:8080/echo?msg=...`), entrypoint, mounttest volumes, netexec",
 			build:    agnhostImage(),
 		},
 		{
@@ -154,8 +156,13 @@ func agnhostImage() func(*parts) (v1.Image, error) {
 			if err != nil {
 				return nil, err
 			}
+			curl, err := p.in.program("curl")
+			if err != nil {
+				return nil, err
+			}
 			t := NewTree()
 			t.File("agnhost", 0o755, data)
+			t.File("usr/bin/curl", 0o755, curl)
 			t.Symlink("agnhost-2", "agnhost")
 			for _, name := range E2ENodeFiles {
 				data, err := p.in.file(name)
@@ -191,7 +198,7 @@ func agnhostImage() func(*parts) (v1.Image, error) {
 		for _, port := range []string{"80/tcp", "8080/tcp", "8081/tcp", "9376/tcp", "5000/tcp"} {
 			cfg.ExposedPorts[port] = struct{}{}
 		}
-		return p.image(cfg, base, bash, layerSpec{l, "berth: ADD agnhost, localhost.crt/.key; adduser user-defined-in-image"})
+		return p.image(cfg, base, bash, layerSpec{l, "berth: ADD agnhost, curl, localhost.crt/.key; adduser user-defined-in-image"})
 	}
 }
 

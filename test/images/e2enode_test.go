@@ -118,6 +118,8 @@ func TestAgnhostImages(t *testing.T) {
 		// containers.go runs /agnhost-2 entrypoint-tester and reads argv back.
 		{"/agnhost-2 entrypoint-tester override arguments", "[/agnhost-2 entrypoint-tester override arguments]\n"},
 		{"/bin/bash -c 'echo bash ok'", "bash ok\n"},
+		// The exec lifecycle hooks call curl; nothing listens on port 1.
+		{"curl http://127.0.0.1:1/ 2>/dev/null; echo curl exit $?", "curl exit 7\n"},
 		{"id -G user-defined-in-image", "1000 50000\n"},
 		{"test -d /uploads && test -s /localhost.crt && test -s /localhost.key && echo files ok", "files ok\n"},
 	} {
