@@ -72,6 +72,19 @@ func shimsOf(d *harness.Daemon) int {
 	return n
 }
 
+// waitPoolFull waits, for 20 s at most, until the sandbox pool's refill is
+// done: as many shims as pooled sandboxes, and the pool full. Its shims
+// and mounts are then counted the same way before and after the cycles; a
+// loaded machine makes the refill, which runs on idle CPU time, slow.
+func waitPoolFull(t *testing.T, d *harness.Daemon, metrics string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if pooled := metric(t, metrics, "berth_sandbox_pool_ready"); pooled == poolSize && shimsOf(d) == pooled {
+			return
+		}
+	}
+}
+
 func startForLeaks(t *testing.T) (*harness.Daemon, string, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -127,6 +140,7 @@ func podCycle(t *testing.T, d *harness.Daemon, image string, i int) (id, ip stri
 func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 	d, image, metrics := startForLeaks(t)
 	podCycle(t, d, image, 0) // warm-up: caches, bridge, connections
+	waitPoolFull(t, d, metrics)
 	fdsBefore, goBefore := openFDs(t, d.PID()), goroutines(t, metrics)
 	mountsBefore := len(harness.MountsUnder(d.Dir))
 
@@ -138,6 +152,7 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 		ids, ips = append(ids, id), append(ips, ip)
 	}
 	t.Logf("%d pod lifecycles (with a container, a third with a TCP and a third with a UDP hostPort) in %v", n, time.Since(start).Round(time.Millisecond))
+	waitPoolFull(t, d, metrics)
 
 	if left := leftovers(t, d, ids, ips); len(left) > 0 {
 		t.Errorf("leaked: %v", left)
