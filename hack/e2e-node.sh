@@ -38,7 +38,10 @@
 #                   holds someone else's cgroups: kubelet removes pod cgroups it does
 #                   not know, and kills their processes.
 #
-# Usage: hack/e2e-node.sh   (`make e2e-node` runs it; root)
+# Usage: hack/e2e-node.sh   (`make e2e-node` runs it; root). To stop a run,
+# send SIGTERM to this script: ginkgo, the suite's processes and kubelet
+# (one process group) stop, the report covers what finished, and the
+# cleanup runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -145,6 +148,18 @@ stop_pid() {
 	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
 	wait "${pid}" 2>/dev/null || true
 }
+# stop_group PID stops the process group that PID leads (ginkgo, its
+# e2e_node.test processes and the kubelet and apiserver they start):
+# SIGTERM first, which ginkgo turns into an orderly stop with reports, then
+# SIGKILL after two minutes.
+stop_group() {
+	local pid=$1
+	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
+	kill -TERM -- "-${pid}" 2>/dev/null || true
+	for _ in $(seq 1200); do kill -0 -- "-${pid}" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL -- "-${pid}" 2>/dev/null || true
+	wait "${pid}" 2>/dev/null || true
+}
 wait_for() { # SECONDS COMMAND...
 	local deadline=$((SECONDS + $1))
 	shift
@@ -173,7 +188,7 @@ cgroups_moved() {
 cleanup() {
 	local rc=$?
 	set +e
-	stop_pid "${GINKGO_PID}"
+	stop_group "${GINKGO_PID}"
 	# The suite stops kubelet in its AfterSuite; whatever pods a failed run
 	# left go through CRI.
 	if [[ -S "${SOCK}" && -n "$(crictl pods -q 2>/dev/null)" ]]; then
@@ -233,6 +248,8 @@ cleanup() {
 	exit "${rc}"
 }
 trap cleanup EXIT
+# A run is long: SIGTERM or SIGINT to this script stops it cleanly.
+trap 'exit 143' TERM INT
 
 # ---- registry, berthd --------------------------------------------------------
 rm -rf "${LOGS}"
@@ -331,7 +348,7 @@ start=${SECONDS}
 set +e
 (
 	cd "${WORK}/run" &&
-		exec env PATH="${WORK}/path" TMPDIR="${WORK}/tmp" "${BIN}/ginkgo" --procs="${PROCS}" --timeout=4h \
+		exec setsid env PATH="${WORK}/path" TMPDIR="${WORK}/tmp" "${BIN}/ginkgo" --procs="${PROCS}" --timeout=4h \
 			--focus="${FOCUS}" --skip="${SKIP}" --no-color \
 			--output-dir="${LOGS}" --json-report=report.json --junit-report=junit.xml \
 			"${BIN}/e2e_node.test" -- \
