@@ -60,7 +60,7 @@ func E2ENodeCatalog(string) []Image {
 		},
 		{
 			Refs:     []string{e2eImages + "agnhost:2.66.1"},
-			Contents: "busybox base + bash + `/usr/bin/curl` (test/images/cmd/curl: GET only) + `/agnhost` (k8s.io/kubernetes/test/images/agnhost, static) and `/agnhost-2` link, `/localhost.crt` and `.key`, `/uploads`; user-defined-in-image (1000) in group-defined-in-image (50000); entrypoint `/agnhost`, cmd `pause`",
+			Contents: "busybox base + bash + `/usr/bin/curl` (test/images/cmd/curl: GET only) + `/bin/nmeter` + `/agnhost` (k8s.io/kubernetes/test/images/agnhost, static) and `/agnhost-2` link, `/localhost.crt` and `.key`, `/uploads`; user-defined-in-image (1000) in group-defined-in-image (50000); entrypoint `/agnhost`, cmd `pause`",
 			UsedBy:   "node e2e: probes, lifecycle hooks (exec hooks run `curl http://IP:8080/echo?msg=...`), entrypoint, mounttest volumes, netexec",
 			build:    agnhostImage(),
 		},
@@ -160,9 +160,16 @@ func agnhostImage() func(*parts) (v1.Image, error) {
 			if err != nil {
 				return nil, err
 			}
+			// The sidecar specs switch a container between busybox and
+			// agnhost and keep its nmeter time stamps.
+			nmeter, err := p.in.program("nmeter")
+			if err != nil {
+				return nil, err
+			}
 			t := NewTree()
 			t.File("agnhost", 0o755, data)
 			t.File("usr/bin/curl", 0o755, curl)
+			t.File("bin/nmeter", 0o755, nmeter)
 			t.Symlink("agnhost-2", "agnhost")
 			for _, name := range E2ENodeFiles {
 				data, err := p.in.file(name)
@@ -198,7 +205,7 @@ func agnhostImage() func(*parts) (v1.Image, error) {
 		for _, port := range []string{"80/tcp", "8080/tcp", "8081/tcp", "9376/tcp", "5000/tcp"} {
 			cfg.ExposedPorts[port] = struct{}{}
 		}
-		return p.image(cfg, base, bash, layerSpec{l, "berth: ADD agnhost, curl, localhost.crt/.key; adduser user-defined-in-image"})
+		return p.image(cfg, base, bash, layerSpec{l, "berth: ADD agnhost, curl, nmeter, localhost.crt/.key; adduser user-defined-in-image"})
 	}
 }
 

@@ -120,6 +120,8 @@ func TestAgnhostImages(t *testing.T) {
 		{"/bin/bash -c 'echo bash ok'", "bash ok\n"},
 		// The exec lifecycle hooks call curl; nothing listens on port 1.
 		{"curl http://127.0.0.1:1/ 2>/dev/null; echo curl exit $?", "curl exit 7\n"},
+		// The sidecar specs run busybox's time stamp line in agnhost too.
+		{"nmeter -d-1 '%t' | wc -c", "9\n"},
 		{"id -G user-defined-in-image", "1000 50000\n"},
 		{"test -d /uploads && test -s /localhost.crt && test -s /localhost.key && echo files ok", "files ok\n"},
 	} {
