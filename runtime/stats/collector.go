@@ -335,9 +335,20 @@ func podNetwork(sb *sandbox.Sandbox, pausePid uint32) *runtimeapi.NetworkUsage {
 	if err != nil {
 		return nil
 	}
-	now := time.Now().UnixNano()
+	return networkUsage(parseNetDev(data), time.Now().UnixNano())
+}
+
+// networkUsage is the CRI's view of a pod's interfaces, eth0 its default.
+// A namespace with no interface but lo (a pod whose network is being torn
+// down) has no usage at all: kubelet dereferences the default interface of
+// any usage it gets (cri_stats_provider's network stats), so one without it
+// would crash kubelet's summary, and with it the eviction manager.
+func networkUsage(ifaces []ifaceStats, now int64) *runtimeapi.NetworkUsage {
+	if len(ifaces) == 0 {
+		return nil
+	}
 	n := &runtimeapi.NetworkUsage{Timestamp: now}
-	for _, i := range parseNetDev(data) {
+	for _, i := range ifaces {
 		u := &runtimeapi.NetworkInterfaceUsage{
 			Name:     i.name,
 			RxBytes:  &runtimeapi.UInt64Value{Value: i.rxBytes},

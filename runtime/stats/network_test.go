@@ -38,3 +38,21 @@ func TestNanoCores(t *testing.T) {
 		t.Fatalf("nanoCores backwards = %d, want 0", got)
 	}
 }
+
+// TestNetworkUsageNeedsAnInterface: kubelet reads the default interface of
+// every network usage it is given; a pod whose namespace has only lo left
+// (its network torn down, its pause still alive) must report none, not a
+// usage without a default interface (which crashed kubelet's summary).
+func TestNetworkUsageNeedsAnInterface(t *testing.T) {
+	onlyLo := parseNetDev([]byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0
+`))
+	if u := networkUsage(onlyLo, 1); u != nil {
+		t.Errorf("networkUsage of a namespace with only lo = %v, want none", u)
+	}
+	u := networkUsage([]ifaceStats{{name: "net1", rxBytes: 1}, {name: "eth0", rxBytes: 2}}, 1)
+	if u == nil || u.GetDefaultInterface().GetName() != "eth0" || len(u.GetInterfaces()) != 2 {
+		t.Errorf("networkUsage = %v, want eth0 the default of two interfaces", u)
+	}
+}
