@@ -85,7 +85,11 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 			if g := sc.GetRunAsGroup(); g != nil {
 				gid = uint32(g.GetValue())
 			}
-			opts = append(opts, oci.WithUserID(uint32(u.GetValue())), withGID(gid))
+			// Numbers only: oci.WithUserID would mount the rootfs to read
+			// its /etc/passwd, and the pause's snapshot is still being
+			// prepared beside this spec (makePause). The pause image has
+			// no passwd: the group is the pod's, or root's as runc's.
+			opts = append(opts, withUser(uint32(u.GetValue()), gid))
 		}
 		if groups := sc.GetSupplementalGroups(); len(groups) > 0 {
 			opts = append(opts, withAdditionalGIDs(groups))
@@ -153,9 +157,9 @@ func withShm(shmPath string) oci.SpecOpts {
 	}
 }
 
-func withGID(gid uint32) oci.SpecOpts {
+func withUser(uid, gid uint32) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
-		s.Process.User.GID = gid
+		s.Process.User.UID, s.Process.User.GID = uid, gid
 		return nil
 	}
 }
