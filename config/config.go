@@ -33,9 +33,14 @@ type Config struct {
 	// get a warning, not a failure.
 	OOMScoreAdj  int    `toml:"oom_score_adj" comment:"OOM score of berthd and its containerd; clamped with a warning where the kernel refuses a negative value."`
 	CgroupDriver string `toml:"cgroup_driver" comment:"cgroupfs, systemd, or auto (systemd when the host runs systemd as PID 1)."`
-	// SandboxPool is how many pod sandboxes are kept started ahead of the
-	// pods that take them: each is a pause process and its shim, idle.
-	SandboxPool int `toml:"sandbox_pool" comment:"Pod sandboxes (pause and shim, with a network namespace) kept started ahead of the pods that take them, which then start without waiting for their pause; 0 disables. cgroupfs driver on cgroup v1 only."`
+	// DropInfraContainer runs pods whose containers do not share a PID
+	// namespace (no shareProcessNamespace) without a pause process, as
+	// CRI-O's drop_infra_ctr does: Berth pins their namespaces itself.
+	DropInfraContainer bool `toml:"drop_infra_container" comment:"Start pods whose containers do not share a PID namespace without a pause process (Berth pins their network, IPC and UTS namespaces). false gives every pod a pause."`
+	// SandboxPool is the setting of the sandbox pool Berth kept before
+	// 2026-12: accepted, so that an upgraded node's config still loads,
+	// and ignored with a warning (Removed).
+	SandboxPool *int `toml:"sandbox_pool,omitempty" comment:"Removed: Berth no longer starts sandboxes ahead of pods; ignored."`
 	// DefaultRuntime names the runtimes entry a pod without a
 	// RuntimeClass (an empty runtime handler) runs with.
 	DefaultRuntime string `toml:"default_runtime" comment:"The runtime handler (a [runtimes.NAME] table) of pods that name none."`
@@ -181,15 +186,15 @@ func (c Config) NRISocket() string {
 // says otherwise.
 func Default() Config {
 	return Config{
-		Root:           "/var/lib/berth",
-		State:          "/run/berth",
-		Socket:         "/run/berth/berth.sock",
-		LogLevel:       "info",
-		OOMScoreAdj:    -999,
-		CgroupDriver:   "auto",
-		SandboxPool:    2,
-		DefaultRuntime: "runc",
-		Runtimes:       map[string]Runtime{"runc": {Type: RuncShim}},
+		Root:               "/var/lib/berth",
+		State:              "/run/berth",
+		Socket:             "/run/berth/berth.sock",
+		LogLevel:           "info",
+		OOMScoreAdj:        -999,
+		CgroupDriver:       "auto",
+		DropInfraContainer: true,
+		DefaultRuntime:     "runc",
+		Runtimes:           map[string]Runtime{"runc": {Type: RuncShim}},
 		Containerd: Containerd{
 			Binary:       "containerd",
 			Namespace:    "berth",
@@ -263,9 +268,6 @@ func (c Config) Validate() error {
 	case "auto", "cgroupfs", "systemd":
 	default:
 		return fmt.Errorf("cgroup_driver must be auto, cgroupfs or systemd, got %q: %w", c.CgroupDriver, errdefs.ErrInvalidArgument)
-	}
-	if c.SandboxPool < 0 || c.SandboxPool > maxSandboxPool {
-		return fmt.Errorf("sandbox_pool must be between 0 and %d, got %d: %w", maxSandboxPool, c.SandboxPool, errdefs.ErrInvalidArgument)
 	}
 	if c.Containerd.Namespace == "" {
 		return fmt.Errorf("containerd.namespace must not be empty: %w", errdefs.ErrInvalidArgument)
@@ -352,9 +354,6 @@ func IsLoopback(address string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// maxSandboxPool bounds the idle pauses and shims a node keeps.
-const maxSandboxPool = 16
-
 // maxShimSocketDir is containerd v2's limit on shim socket_dir (Linux).
 const maxShimSocketDir = 38
 
@@ -375,4 +374,14 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// Removed lists the settings that are set but no longer do anything, for
+// berthd to warn about.
+func (c *Config) Removed() []string {
+	var out []string
+	if c.SandboxPool != nil {
+		out = append(out, "sandbox_pool: Berth no longer keeps a sandbox pool; pods without a shared PID namespace start without a pause instead (drop_infra_container)")
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -71,16 +70,5 @@ func TestRunRefusesAParentThatIsNoSliceUnderSystemd(t *testing.T) {
 	_, err := m.Run(context.Background(), cfg, "")
 	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "systemd") {
 		t.Errorf("Run with a cgroupfs parent under the systemd driver: %v, want an error naming the driver", err)
-	}
-}
-
-func TestNoPoolUnderSystemdAndTheLogSaysSo(t *testing.T) {
-	var buf bytes.Buffer
-	m := NewManager(Config{CgroupDriver: cgroup.Systemd, PoolSize: 2, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	if m.pool.enabled() {
-		t.Error("the sandbox pool is enabled with the systemd cgroup driver")
-	}
-	if n := strings.Count(buf.String(), "no sandbox pool"); n != 1 {
-		t.Errorf("the log says %d times that there is no pool, want once:\n%s", n, buf.String())
 	}
 }

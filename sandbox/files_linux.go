@@ -95,12 +95,13 @@ func mountShm(path string) error {
 	return nil
 }
 
-// unmountShm is idempotent: a missing or unmounted path is fine.
+// unmountShm unmounts the pod's /dev/shm and removes its mount point. It
+// is idempotent: a missing or unmounted path is fine.
 func unmountShm(path string) error {
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount pod /dev/shm %s: %w", path, err)
 	}
-	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

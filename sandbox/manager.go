@@ -97,10 +97,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Events receives the sandboxes' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
-	// PoolSize is how many sandboxes are kept started ahead of the pods
-	// that take them (pool.go); 0 keeps none. The pool works only with the
-	// cgroupfs driver on cgroup v1.
-	PoolSize int
+	// DropInfra runs pods whose containers do not share a PID namespace
+	// without a pause process (doc.go); when false every pod has one.
+	DropInfra bool
 }
 
 // Manager runs, stops and removes pod sandboxes.
@@ -113,8 +112,6 @@ type Manager struct {
 
 	pauseMu sync.Mutex
 	pause   *pauseImage
-
-	pool pool
 
 	// cleanups counts the work left running after a call returned: pause
 	// tasks deleted after their exit, mounts of stopped sandboxes.
@@ -171,36 +168,11 @@ func (f *inflight) wait(ctx context.Context) error {
 
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
-	m := &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
-	switch {
-	case cfg.PoolSize > 0 && cfg.CgroupDriver == cgroup.Systemd:
-		// systemd owns the scopes a pooled pause would be moved between.
-		cfg.Logger.Info("no sandbox pool: it needs the cgroupfs cgroup driver, and the driver is systemd")
-	case cfg.PoolSize > 0:
-		m.pool.size = cfg.PoolSize
-		hier, err := cgroupV1Hierarchies()
-		switch {
-		case err != nil:
-			cfg.Logger.Warn("no sandbox pool: the cgroup hierarchies could not be read", "error", err)
-		case hier == nil:
-			cfg.Logger.Info("no sandbox pool: it needs cgroup v1, where a pooled pause can be moved into its pod's cgroup with runc's settings")
-		}
-		m.pool.hier, m.pool.cpu = hier, cpuHierarchy(hier)
-	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "berth", Subsystem: "sandbox", Name: "pool_ready",
-			Help: "Pod sandboxes started ahead and waiting for a pod to take them.",
-		}, func() float64 { return float64(m.pool.readyCount()) }))
-	}
-	return m
+	return &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
 }
 
 // publish announces a change of sb's own (not one of its containers').
 func (m *Manager) publish(kind lifecycle.Kind, sb *Sandbox) {
-	if sb.pooled.Load() {
-		return // no pod's yet
-	}
 	m.cfg.Events.Publish(lifecycle.Event{Kind: kind, ID: sb.ID, Sandbox: sb})
 }
 
@@ -233,8 +205,6 @@ func (m *Manager) Handler(sb *Sandbox) (*handlers.Handler, error) {
 }
 
 func (m *Manager) sandboxDir(id string) string { return filepath.Join(m.cfg.Root, "sandboxes", id) }
-
-func (m *Manager) shmDir(id string) string { return filepath.Join(m.cfg.State, "sandboxes", id, "shm") }
 
 func (m *Manager) netnsDir() string { return filepath.Join(m.cfg.State, "netns") }
 

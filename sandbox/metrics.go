@@ -9,14 +9,13 @@ import (
 // Stages of RunPodSandbox and StopPodSandbox that are timed.
 const (
 	stageRun     = "run"         // the whole RunPodSandbox work
-	stagePrepare = "netns-files" // pod files, /dev/shm, network namespace
+	stagePrepare = "netns-files" // pod files, /dev/shm, namespaces, lease and records
 	stageCNIAdd  = "cni-add"
 	stagePause   = "pause-start" // pause container, rootfs and task
 	// The parts of pause-start.
 	stagePauseContainer = "pause-container" // containerd container and its rootfs
 	stagePauseTask      = "pause-task"      // shim start and runc create
 	stagePauseRun       = "pause-run"       // runc start
-	stageAdopt          = "adopt"           // a pooled pause given the pod's hostname and cgroup
 	stageStop           = "stop"            // the whole StopPodSandbox work
 	stageCNIDel         = "cni-del"
 	stagePauseStop      = "pause-stop"

@@ -18,19 +18,21 @@ import (
 )
 
 // Recover rebuilds the store from containerd after berthd (re)starts,
-// before any RPC is served: every pause container Berth made becomes a
+// before any RPC is served: every sandbox container Berth made becomes a
 // sandbox again with its name, IPs and hostPorts; one whose pause process
-// is gone is NOTREADY, its network kept for kubelet's StopPodSandbox to
-// release. Then it releases what no sandbox owns any more: CNI attachments
+// is gone, or, infra-less, that was stopped or outlived by a reboot
+// (state.go), is NOTREADY, its network kept for kubelet's StopPodSandbox
+// to release. Then it releases what no sandbox owns any more: CNI attachments
 // (CNI GC), pinned namespaces and files of sandboxes that are gone.
 //
 // Only failing to list containerd's containers is an error: serving with
 // an empty store would let kubelet create every pod twice. Problems with
 // one sandbox or one leftover are logged, and the rest recovered.
 func (m *Manager) Recover(ctx context.Context) (int, error) {
-	// Pooled sandboxes no pod took go first: their records and namespaces
-	// would otherwise be taken for leftovers below, their pauses left.
-	for _, err := range m.removePooledLeftovers(ctx) {
+	// What an older Berth's sandbox pool left goes first: its records and
+	// namespaces would otherwise be taken for leftovers below, its pauses
+	// left running.
+	for _, err := range m.removeLegacyPool(ctx) {
 		m.cfg.Logger.Warn("sandbox recovery", "error", err)
 	}
 	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
@@ -43,14 +45,19 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 			m.cfg.Logger.Warn("sandbox recovery", "error", err)
 		}
 	}()
-	var live, ids []string
+	var live, ids, withPause []string
 	runtimes := map[string]string{}
 	for _, c := range containers {
 		ids = append(ids, c.ID())
 		sb, err := m.recoverOne(ctx, c, runtimes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("recover sandbox %s: %w", c.ID(), err))
+			// Its containerd sandbox record is kept: it may have a pause.
+			withPause = append(withPause, c.ID())
 			continue
+		}
+		if !sb.Infraless {
+			withPause = append(withPause, sb.ID)
 		}
 		m.store.add(sb)
 		m.names.restore(sb.Name, sb.ID)
@@ -65,7 +72,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 		errs = append(errs, fmt.Errorf("CNI garbage collection: %w", err))
 	}
 	errs = append(errs, m.removeOrphans()...)
-	errs = append(errs, m.reconcileRecords(ctx, ids, runtimes)...)
+	errs = append(errs, m.reconcileRecords(ctx, withPause, runtimes)...)
 	errs = append(errs, m.reconcileLeases(ctx, ids)...)
 	return len(containers), nil
 }
@@ -89,6 +96,12 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 			// The namespace went with a reboot, or a Stop finished it.
 			st.NetworkTornDown = true
 		}
+	}
+	if md.Infraless {
+		if markedReady(m.stateDir(md.ID)) {
+			st.State = runtimeapi.PodSandboxState_SANDBOX_READY
+		}
+		return newSandbox(*md, st), nil
 	}
 	sb := newSandbox(*md, st)
 
@@ -157,18 +170,15 @@ func (m *Manager) removeOrphans() []error {
 			}
 		}
 	}
-	for _, dir := range []string{filepath.Join(m.cfg.State, "sandboxes"), filepath.Join(m.cfg.Root, "sandboxes")} {
+	stateRoot := filepath.Join(m.cfg.State, "sandboxes")
+	for _, dir := range []string{stateRoot, filepath.Join(m.cfg.Root, "sandboxes")} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if _, err := m.store.Get(e.Name()); !errdefs.IsNotFound(err) {
 				continue
 			}
-			if shm := filepath.Join(dir, e.Name(), "shm"); dir == filepath.Join(m.cfg.State, "sandboxes") {
-				if err := netns.Remove(filepath.Join(dir, e.Name(), usernsFile)); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if err := unmountShm(shm); err != nil {
+			if dir == stateRoot {
+				if err := unpinState(filepath.Join(dir, e.Name())); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -179,4 +189,19 @@ func (m *Manager) removeOrphans() []error {
 		}
 	}
 	return errs
+}
+
+// unpinState releases what a sandbox's state directory may hold mounted:
+// its namespace pins and its /dev/shm.
+func unpinState(dir string) error {
+	var errs []error
+	for _, pin := range []string{usernsFile, ipcFile, utsFile} {
+		if err := netns.Remove(filepath.Join(dir, pin)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := unmountShm(filepath.Join(dir, shmFile)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

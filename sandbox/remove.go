@@ -45,6 +45,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 // awaitPauseDeleted waits for the watcher to finish deleting the pause
 // task, then deletes it if the watcher could not.
 func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
+	if sb.Infraless {
+		return nil
+	}
 	if w := sb.watch.Load(); w != nil {
 		select {
 		case <-w.deleted:
@@ -96,10 +99,14 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	if err := os.RemoveAll(sb.Dir); err != nil {
 		return fmt.Errorf("remove sandbox files: %w", err)
 	}
-	// The pause is gone (awaitPauseDeleted): the cgroup a pooled one was
-	// moved into is empty.
+	// The pause is gone (awaitPauseDeleted): the cgroup an older Berth
+	// moved it into is empty.
 	if sb.MovedCgroup != "" {
-		return removeCgroup(m.pool.hier, sb.MovedCgroup)
+		hier, err := cgroupV1Hierarchies()
+		if err != nil {
+			return fmt.Errorf("remove the cgroup of a pause an older Berth moved: %w", err)
+		}
+		return removeCgroup(hier, sb.MovedCgroup)
 	}
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -19,13 +19,14 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
+	"golang.org/x/sync/errgroup"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/cni"
-	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
+	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/internal/taskcreate"
 	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/portmap"
@@ -79,23 +80,8 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 	if res == nil {
 		return existing, nil
 	}
-	key, poolable := poolKey(cfg, handler)
-	// The pool moves a pause between cgroups and tells runc so: runc only.
-	poolable = poolable && h.IsRunc()
-	var taken *pooled
-	if poolable {
-		if taken = m.pool.take(ctx, key); taken != nil {
-			id = taken.sb.ID
-			m.names.rekey(res, id)
-		}
-	}
-	type outcome struct {
-		id  string
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func(id string) {
-		defer guard.Recover(m.cfg.Logger, "refill the sandbox pool after "+name, nil)
+	done := make(chan error, 1)
+	go func() {
 		workCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout)
 		defer cancel()
 		var err error
@@ -103,181 +89,251 @@ func (m *Manager) Run(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, han
 			// No request's recovery covers this goroutine: a panic fails
 			// this pod's start, not berthd.
 			defer guard.Recover(m.cfg.Logger, "run sandbox "+name, func(e error) { err = e })
-			if taken != nil {
-				err = m.runPooled(workCtx, taken, name, cfg, handler)
-				if errors.Is(err, errPooledGone) {
-					// Its pause died in the pool: the pod starts its own.
-					id = newID()
-					m.names.rekey(res, id)
-					taken = nil
-				}
-			}
-			if taken == nil {
-				_, err = m.run(workCtx, id, name, cfg, handler, h.ContainerOpts(), false)
-			}
+			err = m.run(workCtx, m.newMetadata(id, name, cfg, handler), h)
 		}()
 		m.names.finish(name, res, err)
-		var started *lifecycle.Subscription
-		if poolable && err == nil && m.cfg.Events != nil {
-			// Subscribed before the caller can start a container.
-			started = m.cfg.Events.Subscribe(16)
-		}
-		done <- outcome{id, err}
-		if poolable {
-			m.refillAfterStart(context.WithoutCancel(workCtx), id, started, key, cfg, handler)
-		}
-	}(id)
+		done <- err
+	}()
 	select {
-	case o := <-done:
-		if o.err != nil {
-			return "", o.err
+	case err := <-done:
+		if err != nil {
+			return "", err
 		}
-		return o.id, nil
+		return id, nil
 	case <-ctx.Done():
 		return "", fmt.Errorf("sandbox %q is still being created; retry to get it: %w", name, ctx.Err())
 	}
 }
 
-// run creates and starts a sandbox: for a pod, or, pooled, for the pool,
-// with no network yet, listed nowhere and announced to no one.
-func (m *Manager) run(ctx context.Context, id, name string, cfg *runtimeapi.PodSandboxConfig, handler string, runtimeOpt containerd.NewContainerOpts, pooled bool) (_ *Sandbox, retErr error) {
-	start := time.Now()
-	h, err := m.cfg.Handlers.Lookup(handler)
-	if err != nil {
-		return nil, err
+// newMetadata decides what the sandbox will be: where its files and
+// namespaces go, and whether it has a pause.
+func (m *Manager) newMetadata(id, name string, cfg *runtimeapi.PodSandboxConfig, handler string) Metadata {
+	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	md := Metadata{
+		ID: id, Name: name, Config: cfg, RuntimeHandler: handler, CreatedAt: time.Now(), Dir: m.sandboxDir(id),
+		Infraless: m.cfg.DropInfra && nsOpts.GetPid() != runtimeapi.NamespaceMode_POD,
 	}
-	pause, err := m.resolvePause(ctx)
-	if err != nil {
-		return nil, err
+	if !md.Infraless {
+		// Validated by Run (CheckParent) before the metadata is made.
+		md.CgroupsPath, _ = m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), id)
 	}
-	md := Metadata{ID: id, Name: name, Config: cfg, RuntimeHandler: handler, CreatedAt: time.Now(), Dir: m.sandboxDir(id)}
-	if md.CgroupsPath, err = m.cfg.CgroupDriver.Path(cfg.GetLinux().GetCgroupParent(), id); err != nil {
-		return nil, err
-	}
-	hostNetwork := md.HostNetwork()
-	if !hostNetwork {
+	if !md.HostNetwork() {
 		md.NetNSPath = netns.Path(m.netnsDir(), id)
+		md.UTSNSPath = filepath.Join(m.stateDir(id), utsFile)
 	}
-	if cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetIpc() != runtimeapi.NamespaceMode_NODE {
-		md.ShmPath = m.shmDir(id)
+	if nsOpts.GetIpc() != runtimeapi.NamespaceMode_NODE {
+		md.ShmPath = filepath.Join(m.stateDir(id), shmFile)
+		md.IPCNSPath = filepath.Join(m.stateDir(id), ipcFile)
 	}
 	if md.IDMappings().Enabled() {
-		md.UserNSPath = m.usernsPin(id)
+		md.UserNSPath = filepath.Join(m.stateDir(id), usernsFile)
 	}
-	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: pooled})
-	sb.pooled.Store(pooled)
+	return md
+}
 
-	// Every resource below is released by the same idempotent teardown as
-	// Stop and Remove use, so it is registered before the first one is
-	// acquired, and covers a CNI ADD that failed halfway. If the teardown
-	// itself fails, the sandbox stays listed NOTREADY for a later
-	// Stop/Remove to finish, rather than leaking what it holds.
+// run is RunPodSandbox's work, in three steps: prepare what the pod's
+// network and infra steps need, run those two side by side, commit. Any
+// failure takes the one rollback path: the same idempotent teardown Stop
+// and Remove use, which undoes whatever was made. If the teardown itself
+// fails, the sandbox stays listed NOTREADY for a later Stop or Remove to
+// finish, rather than leaking what it holds.
+func (m *Manager) run(ctx context.Context, md Metadata, h *handlers.Handler) (retErr error) {
+	start := time.Now()
+	sb := newSandbox(md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY})
 	defer func() {
-		if retErr == nil {
-			return
-		}
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb))
-		if cleanupErr == nil && killLeftShim(id) {
-			m.cfg.Logger.Warn("ended the shim a failed sandbox start left without a task", "sandbox", id)
-		}
-		if cleanupErr != nil && pooled {
-			// Most often containerd died under the start: the supervisor
-			// brings it back within a second.
-			m.cfg.Logger.Warn("cleanup after a failed start of a pooled sandbox failed; retrying", "sandbox", id, "error", cleanupErr)
-			m.pool.discarding.Add(1)
-			go func() {
-				defer m.pool.discarding.Done()
-				m.retryPooledCleanup(ctx, sb)
-			}()
-			return
-		}
-		if cleanupErr != nil {
-			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", id, "error", cleanupErr)
-			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })
-			m.store.add(sb)
+		if retErr != nil {
+			m.rollback(ctx, sb)
 		}
 	}()
-
-	// The pod's lease is made while the files and namespaces are: the
-	// pause rootfs is the first thing made under it. A failed Run's
-	// cleanup (deferred above, so run after this) deletes it, once made.
-	leaseDone := make(chan error, 1)
-	go func() { leaseDone <- EnsureLease(ctx, m.cfg.Client.LeasesService(), id) }()
-	leaseErr := sync.OnceValue(func() error { return <-leaseDone })
-	defer func() { _ = leaseErr() }()
-	// The pause container and its rootfs need the lease, not the files or
-	// the namespaces: they are made meanwhile. The cleanup waits for them
-	// too.
-	madeC := make(chan madePause, 1)
-	kind := KindSandbox
-	if pooled {
-		kind = KindPooled
+	rec, err := m.prepare(ctx, sb, h)
+	if err != nil {
+		return err
 	}
-	go func() { madeC <- m.makePause(ctx, sb, pause, runtimeOpt, kind, leaseErr) }()
-	made := sync.OnceValue(func() madePause { return <-madeC })
-	defer func() { _ = made() }()
+	var ips []netip.Addr
+	var pid uint32
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(m.guarded("set up the network of sandbox "+sb.ID, func() (err error) { ips, err = m.setupNetwork(gctx, sb); return err }))
+	g.Go(m.guarded("start the pause of sandbox "+sb.ID, func() (err error) { pid, err = m.startInfra(gctx, sb, rec); return err }))
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return m.commit(ctx, sb, pid, ips, start)
+}
 
-	if err := writeFiles(&md, m.cfg.ResolvConf); err != nil {
-		return nil, fmt.Errorf("write pod files: %w", err)
+// guarded runs fn on a goroutine of Run's: a panic in it fails the pod's
+// start (Internal), not berthd.
+func (m *Manager) guarded(what string, fn func() error) func() error {
+	return func() (err error) {
+		defer guard.Recover(m.cfg.Logger, what, func(e error) { err = e })
+		return fn()
+	}
+}
+
+// rollback undoes a failed Run.
+func (m *Manager) rollback(ctx context.Context, sb *Sandbox) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); err != nil {
+		m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", sb.ID, "error", err)
+		sb.Update(func(s Status) (Status, error) { s.Problem = err.Error(); return s, nil })
+		m.store.add(sb)
+	}
+}
+
+// records are what prepare made in containerd for the infra step: the
+// sandbox's container, and for a pod with a pause, its rootfs.
+type records struct {
+	container containerd.Container
+	rootfs    []mount.Mount
+}
+
+// prepare makes the pod's files, /dev/shm and namespaces on the node, and
+// meanwhile, in containerd, its lease and records: the container that
+// holds its Metadata (the pause container, for a pod that has one) and
+// the containerd sandbox record.
+func (m *Manager) prepare(ctx context.Context, sb *Sandbox, h *handlers.Handler) (records, error) {
+	start := time.Now()
+	type made struct {
+		rec records
+		err error
+	}
+	madeC := make(chan made, 1)
+	go func() {
+		var rec records
+		err := m.guarded("record sandbox "+sb.ID, func() (err error) { rec, err = m.makeRecords(ctx, sb, h); return err })()
+		madeC <- made{rec, err}
+	}()
+	nodeErr := m.prepareNode(&sb.Metadata)
+	r := <-madeC
+	if err := errors.Join(nodeErr, r.err); err != nil {
+		return records{}, err
+	}
+	m.metrics.since(stagePrepare, start)
+	return r.rec, nil
+}
+
+// prepareNode writes the pod's files, mounts its /dev/shm and pins its
+// namespaces, loopback up.
+func (m *Manager) prepareNode(md *Metadata) error {
+	if err := writeFiles(md, m.cfg.ResolvConf); err != nil {
+		return fmt.Errorf("write pod files: %w", err)
 	}
 	if md.ShmPath != "" {
 		if err := mountShm(md.ShmPath); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if !hostNetwork {
-		if err := m.createNetNS(&md); err != nil {
-			return nil, err
+	pod := netns.Pod{Net: md.NetNSPath, IPC: md.IPCNSPath, UTS: md.UTSNSPath, Hostname: md.Hostname()}
+	if ids := md.IDMappings(); ids.Enabled() {
+		pod.UIDs, pod.GIDs = &ids.UIDs[0], &ids.GIDs[0]
+	}
+	if err := netns.CreatePod(pod); err != nil {
+		return fmt.Errorf("create the pod's namespaces: %w", err)
+	}
+	if md.UserNSPath != "" {
+		// The namespaces' owner, for runc to join.
+		pin := md.NetNSPath
+		if pin == "" {
+			pin = md.IPCNSPath
 		}
+		if err := netns.PinUserNS(pin, md.UserNSPath); err != nil {
+			return fmt.Errorf("pin user namespace: %w", err)
+		}
+	}
+	if md.NetNSPath != "" {
 		if err := netns.BringUpLoopback(md.NetNSPath); err != nil {
-			return nil, fmt.Errorf("bring up lo: %w", err)
+			return fmt.Errorf("bring up lo: %w", err)
 		}
 	}
-	if !pooled {
-		m.metrics.since(stagePrepare, start)
-	}
+	return nil
+}
 
-	// The network and the pause task need only the namespace: set them up
-	// side by side. The pod's IPs are recorded on the pause container as
-	// soon as both exist, so that the commit is not on the path of the
-	// two's slower (most often the pause's).
-	var netDone <-chan error
-	var ips []netip.Addr
-	if hostNetwork || pooled {
-		netDone = closedErr
-	} else {
-		var err error
-		if netDone, err = m.startNetwork(ctx, sb, &ips, func() error { return made().err }); err != nil {
-			return nil, err
+// makeRecords makes the pod's lease and, under it, its records.
+func (m *Manager) makeRecords(ctx context.Context, sb *Sandbox, h *handlers.Handler) (records, error) {
+	if err := EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
+		return records{}, err
+	}
+	lctx := LeaseContext(ctx, sb.ID)
+	if sb.Infraless {
+		c, err := m.cfg.Client.NewContainer(lctx, sb.ID,
+			containerd.WithSpec(&oci.Spec{}, oci.WithAnnotations(sandboxAnnotations(&sb.Metadata))),
+			h.ContainerOpts(),
+			containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
+			containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
+		)
+		if err != nil {
+			return records{}, fmt.Errorf("record the sandbox in containerd: %w", err)
 		}
+		return records{container: c}, nil
+	}
+	pause, err := m.resolvePause(ctx)
+	if err != nil {
+		return records{}, err
 	}
 	recordDone := make(chan error, 1)
-	go func() { recordDone <- m.createRecord(ctx, id, h.Type) }()
-	pauseStart := time.Now()
-	pid, taskErr := m.startPause(ctx, sb, made())
-	if err := errors.Join(taskErr, <-netDone, <-recordDone); err != nil {
+	go func() { recordDone <- m.createRecord(ctx, sb.ID, h.Type) }()
+	made := m.makePause(lctx, sb, pause, h.ContainerOpts())
+	if err := errors.Join(made.err, <-recordDone); err != nil {
+		return records{}, err
+	}
+	return records{container: made.container, rootfs: made.rootfs}, nil
+}
+
+// setupNetwork reserves the pod's hostPorts and attaches it to the pod
+// network (CNI ADD); the IPs are recorded on the sandbox's container.
+func (m *Manager) setupNetwork(ctx context.Context, sb *Sandbox) ([]netip.Addr, error) {
+	if sb.HostNetwork() {
+		return nil, nil
+	}
+	cfg := sb.Config
+	mappings := portMappings(cfg)
+	bw, _ := bandwidthCapability(cfg.GetAnnotations()) // validated before the name was reserved
+	if err := m.cfg.HostPorts.Reserve(sb.ID, hostPorts(mappings)); err != nil {
 		return nil, err
 	}
-	if pooled {
-		sb.Update(func(s Status) (Status, error) {
-			s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, pid
-			return s, nil
-		})
-		return sb, nil
+	cniStart := time.Now()
+	res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
+		ID: sb.ID, NetNSPath: sb.NetNSPath,
+		PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
+		PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
+	})
+	m.metrics.since(stageCNIAdd, cniStart)
+	if err != nil {
+		return nil, err
 	}
-	m.metrics.since(stagePause, pauseStart)
+	if len(res.IPs) == 0 {
+		return nil, nil
+	}
+	return res.IPs, m.recordNetwork(ctx, sb.ID, res.IPs)
+}
+
+// startInfra starts the pod's pause task, for a pod that has one, and
+// returns its PID.
+func (m *Manager) startInfra(ctx context.Context, sb *Sandbox, rec records) (uint32, error) {
+	if sb.Infraless {
+		return 0, nil
+	}
+	start := time.Now()
+	pid, err := m.startPause(ctx, sb, rec)
+	if err == nil {
+		m.metrics.since(stagePause, start)
+	}
+	return pid, err
+}
+
+// commit makes the started sandbox ready and the pod's: NRI plugins agree
+// to it, then it is listed and its start published.
+func (m *Manager) commit(ctx context.Context, sb *Sandbox, pid uint32, ips []netip.Addr, start time.Time) error {
+	if sb.Infraless {
+		// What says, after a restart, that the pod was not stopped.
+		if err := markReady(m.stateDir(sb.ID)); err != nil {
+			return err
+		}
+	}
 	sb.Update(func(s Status) (Status, error) {
 		s.State, s.Pid, s.IPs = runtimeapi.PodSandboxState_SANDBOX_READY, pid, ips
 		return s, nil
 	})
-	return sb, m.announce(ctx, sb, start)
-}
-
-// announce makes a sandbox that is ready the pod's: NRI plugins agree to
-// it, then it is listed and its start published.
-func (m *Manager) announce(ctx context.Context, sb *Sandbox, start time.Time) error {
 	if m.cfg.NRI != nil {
 		// Plugins see the sandbox ready, before anyone else can: it is
 		// not listed, and takes no containers, until they agreed.
@@ -292,7 +348,7 @@ func (m *Manager) announce(ctx context.Context, sb *Sandbox, start time.Time) er
 	m.publish(lifecycle.Created, sb)
 	m.publish(lifecycle.Started, sb)
 	m.metrics.since(stageRun, start)
-	m.cfg.Logger.Info("sandbox ready", "sandbox", sb.ID, "pod", sb.Config.Metadata.Namespace+"/"+sb.Config.Metadata.Name, "ips", sb.Status().IPs, "took", time.Since(start))
+	m.cfg.Logger.Info("sandbox ready", "sandbox", sb.ID, "pod", sb.Config.Metadata.Namespace+"/"+sb.Config.Metadata.Name, "ips", ips, "infraless", sb.Infraless, "took", time.Since(start))
 	return nil
 }
 
@@ -304,14 +360,10 @@ type madePause struct {
 	err       error
 }
 
-// makePause creates the pause container and its rootfs once the pod's
-// lease exists.
-func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts, kind string, leaseErr func() error) madePause {
-	if err := leaseErr(); err != nil {
-		return madePause{err: err}
-	}
+// makePause creates the pause container and its rootfs, under the pod's
+// lease (ctx).
+func (m *Manager) makePause(lctx context.Context, sb *Sandbox, p *pauseImage, runtimeOpt containerd.NewContainerOpts) madePause {
 	step := time.Now()
-	lctx := LeaseContext(ctx, sb.ID)
 	// The rootfs is made while the container is: containerd does not look
 	// for the snapshot a container names, and the pod's lease (lease.go)
 	// keeps both from the garbage collector. The snapshot is made from the
@@ -334,7 +386,7 @@ func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, run
 		containerd.WithImageName(p.ref),
 		containerd.WithSpec(&oci.Spec{}, m.pauseSpecOpts(&sb.Metadata, p)...),
 		runtimeOpt, // after the spec, which the handler may label
-		containerd.WithContainerLabels(map[string]string{LabelKind: kind, labelSandboxName: sb.Name}),
+		containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
 		containerd.WithContainerExtension(extensionMetadata, &sb.Metadata),
 	)
 	r := <-rootfs
@@ -353,10 +405,7 @@ func (m *Manager) makePause(ctx context.Context, sb *Sandbox, p *pauseImage, run
 
 // startPause creates the pause task in the container makePause made, and
 // starts it.
-func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made madePause) (uint32, error) {
-	if made.err != nil {
-		return 0, made.err
-	}
+func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (uint32, error) {
 	container := made.container
 	step := time.Now()
 	task, err := taskcreate.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
@@ -446,18 +495,6 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 		if exitC, err = task.Wait(ctx); err != nil {
 			exitC = retryLater(err)
 		}
-	}
-	// A pooled pause that exits takes its sandbox out of the pool, which
-	// removes it once the task is deleted (below).
-	if m.pool.exited(sb) {
-		m.pool.discarding.Add(1)
-		defer func() {
-			go func() {
-				defer m.pool.discarding.Done()
-				<-w.deleted
-				m.destroyPooled(ctx, sb)
-			}()
-		}()
 	}
 	wasReady := false
 	sb.Update(func(s Status) (Status, error) {
@@ -559,129 +596,3 @@ func dnsCapability(dns *runtimeapi.DNSConfig) *cni.DNS {
 	return &cni.DNS{Servers: dns.Servers, Searches: dns.Searches, Options: dns.Options}
 }
 
-// closedErr is a network set-up that has nothing to do: closed, it gives
-// nil to every receive.
-var closedErr = func() <-chan error {
-	c := make(chan error)
-	close(c)
-	return c
-}()
-
-// startNetwork reserves the pod's hostPorts and runs CNI ADD in the
-// background; the channel gives its outcome once the pod's IPs are in
-// *ips and recorded on the pause container (when made says it exists).
-func (m *Manager) startNetwork(ctx context.Context, sb *Sandbox, ips *[]netip.Addr, made func() error) (<-chan error, error) {
-	cfg := sb.Config
-	mappings := portMappings(cfg)
-	bw, _ := bandwidthCapability(cfg.GetAnnotations()) // validated before the name was reserved
-	if err := m.cfg.HostPorts.Reserve(sb.ID, hostPorts(mappings)); err != nil {
-		return nil, err
-	}
-	netDone := make(chan error, 1)
-	go func() {
-		cniStart := time.Now()
-		res, err := m.cfg.Network.Setup(ctx, cni.SandboxNetwork{
-			ID: sb.ID, NetNSPath: sb.NetNSPath,
-			PodName: cfg.Metadata.Name, PodNamespace: cfg.Metadata.Namespace, PodUID: cfg.Metadata.Uid,
-			PortMappings: mappings, DNS: dnsCapability(cfg.GetDnsConfig()), Bandwidth: bw,
-		})
-		m.metrics.since(stageCNIAdd, cniStart)
-		if err == nil && len(res.IPs) > 0 {
-			*ips = res.IPs
-			// When the pause container could not be made, Run fails
-			// with that error and there is nothing to record on.
-			if made() == nil {
-				err = m.recordNetwork(ctx, sb.ID, res.IPs)
-			}
-		}
-		netDone <- err
-	}()
-	return netDone, nil
-}
-
-// runPooled makes a pooled sandbox the pod's: the pod's files, its network,
-// and its hostname and cgroup given to the pause (adopt), and the pause
-// container's record rewritten as if it had been made for the pod.
-func (m *Manager) runPooled(ctx context.Context, e *pooled, name string, cfg *runtimeapi.PodSandboxConfig, handler string) (retErr error) {
-	start := time.Now()
-	md := e.sb.Metadata
-	md.Name, md.Config, md.CreatedAt = name, cfg, time.Now()
-	// Pooled only with the cgroupfs driver (NewManager).
-	md.MovedCgroup, _ = cgroup.Cgroupfs.Path(cfg.GetLinux().GetCgroupParent(), md.ID)
-	md.CgroupsPath = md.MovedCgroup
-	sb, err := m.pool.claim(e, md)
-	if err != nil {
-		m.discard(ctx, e.sb)
-		return err
-	}
-	sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = false; return s, nil })
-	defer func() {
-		if retErr == nil {
-			return
-		}
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		if cleanupErr := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); cleanupErr != nil {
-			m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", sb.ID, "error", cleanupErr)
-			sb.Update(func(s Status) (Status, error) { s.Problem = cleanupErr.Error(); return s, nil })
-			m.store.add(sb)
-		}
-	}()
-	pause, err := m.resolvePause(ctx)
-	if err != nil {
-		return err
-	}
-	if err := writeFiles(&sb.Metadata, m.cfg.ResolvConf); err != nil {
-		return fmt.Errorf("write pod files: %w", err)
-	}
-	var ips []netip.Addr
-	netDone, err := m.startNetwork(ctx, sb, &ips, func() error { return nil })
-	if err != nil {
-		return err
-	}
-	recordDone := make(chan error, 1)
-	go func() { recordDone <- m.relabelPooled(ctx, sb, pause) }()
-	adoptErr := m.adopt(ctx, sb, e.shimHome)
-	if err := errors.Join(adoptErr, <-netDone, <-recordDone); err != nil {
-		return err
-	}
-	if w := sb.watch.Load(); w != nil {
-		select {
-		case <-w.exited:
-			return fmt.Errorf("the pause process of sandbox %s exited", sb.ID)
-		default:
-		}
-	}
-	sb.Update(func(s Status) (Status, error) {
-		s.IPs = ips
-		return s, nil
-	})
-	return m.announce(ctx, sb, start)
-}
-
-// relabelPooled rewrites a taken pooled pause container's record as Run
-// would have written it for the pod: its labels, metadata and spec.
-func (m *Manager) relabelPooled(ctx context.Context, sb *Sandbox, p *pauseImage) error {
-	spec, err := oci.GenerateSpec(ctx, m.cfg.Client, &containers.Container{ID: sb.ID}, m.pauseSpecOpts(&sb.Metadata, p)...)
-	if err != nil {
-		return fmt.Errorf("the pod's pause spec: %w", err)
-	}
-	specAny, err := typeurl.MarshalAny(spec)
-	if err != nil {
-		return err
-	}
-	mdAny, err := typeurl.MarshalAny(&sb.Metadata)
-	if err != nil {
-		return err
-	}
-	_, err = m.cfg.Client.ContainerService().Update(ctx, containers.Container{
-		ID:         sb.ID,
-		Labels:     map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name},
-		Spec:       specAny,
-		Extensions: map[string]typeurl.Any{extensionMetadata: mdAny},
-	}, "labels", "spec", "extensions."+extensionMetadata)
-	if err != nil {
-		return fmt.Errorf("record the pooled pause as the pod's: %w", err)
-	}
-	return nil
-}

@@ -21,28 +21,43 @@ type Metadata struct {
 	Config         *runtimeapi.PodSandboxConfig `json:"config"`
 	RuntimeHandler string                       `json:"runtimeHandler"`
 	CreatedAt      time.Time                    `json:"createdAt"`
+	// Infraless is set for a pod without a pause process: its containers do
+	// not share a PID namespace, and join the namespaces Berth pinned. A
+	// pod with shareProcessNamespace has a pause as its PID 1. Records of
+	// Berth before 2026-12 do not have it: all their pods had a pause.
+	Infraless bool `json:"infraless,omitempty"`
 	// NetNSPath is the pinned network namespace; empty for host network.
 	NetNSPath string `json:"netnsPath,omitempty"`
+	// IPCNSPath and UTSNSPath pin the pod's IPC and UTS namespaces (the
+	// hostname set in it); empty for a pod that shares the node's, and in
+	// records of Berth before 2026-12, whose pods' pause held them.
+	IPCNSPath string `json:"ipcnsPath,omitempty"`
+	UTSNSPath string `json:"utsnsPath,omitempty"`
 	// Dir holds the pod's hostname, hosts and resolv.conf files.
 	Dir string `json:"dir"`
 	// ShmPath is the pod's /dev/shm tmpfs; empty when the pod shares the
 	// host's IPC namespace (and so /dev/shm).
 	ShmPath string `json:"shmPath,omitempty"`
-	// UserNSPath pins the pod's user namespace, which owns its network
-	// namespace, for the pause container to join; empty when the pod uses
-	// the node's user namespace.
+	// UserNSPath pins the pod's user namespace, which owns its other
+	// namespaces, for its containers (and pause) to join; empty when the
+	// pod uses the node's user namespace.
 	UserNSPath string `json:"userNSPath,omitempty"`
-	// MovedCgroup is the cgroup Berth moved a pooled pause into when the
-	// pod took it, and removes after the pause; runc removes the others.
+	// MovedCgroup is the cgroup a Berth before 2026-12 moved a pooled pause
+	// into when the pod took it (legacy_linux.go); removed after the pause.
 	MovedCgroup string `json:"movedCgroup,omitempty"`
 	// CgroupsPath is the pause's OCI cgroupsPath, in the cgroup driver's
 	// form (internal/cgroup); empty in records of Berth before 2026-12,
-	// which used the cgroupfs form (PauseCgroupsPath).
+	// which used the cgroupfs form (PauseCgroupsPath), and for an infra-less
+	// pod.
 	CgroupsPath string `json:"cgroupsPath,omitempty"`
 }
 
-// PauseCgroupsPath is the pause's OCI cgroupsPath.
+// PauseCgroupsPath is the pause's OCI cgroupsPath; "" for an infra-less
+// pod.
 func (m *Metadata) PauseCgroupsPath() string {
+	if m.Infraless {
+		return ""
+	}
 	if m.CgroupsPath != "" {
 		return m.CgroupsPath
 	}
@@ -77,7 +92,8 @@ func (m *Metadata) Hostname() string {
 // A sandbox never goes back to READY: kubelet creates a new attempt.
 type Status struct {
 	State runtimeapi.PodSandboxState
-	// Pid of the pause process, 0 once it exited.
+	// Pid of the pause process, 0 once it exited and for an infra-less
+	// pod.
 	Pid uint32
 	// IPs from CNI; IPs[0] is the pod IP.
 	IPs []netip.Addr
@@ -100,9 +116,6 @@ type Sandbox struct {
 	lifecycle sync.Mutex
 	// watch is set while a watcher waits on the pause task's exit.
 	watch atomic.Pointer[pauseWatch]
-	// pooled is set while the sandbox is in the pool (pool.go): no pod's,
-	// not listed, announced to no one.
-	pooled atomic.Bool
 	// unmounting is the last release of the sandbox's mounts, started by
 	// Stop or Remove and awaited by Remove; set and read under lifecycle.
 	unmounting *unmountJob
@@ -117,6 +130,13 @@ func (s *Sandbox) Status() Status {
 	st := s.status
 	st.IPs = append([]netip.Addr(nil), s.status.IPs...)
 	return st
+}
+
+// TakesContainers says whether containers can be created in the sandbox:
+// it is READY, and, for a pod that has one, its pause runs.
+func (s *Sandbox) TakesContainers() bool {
+	st := s.Status()
+	return st.State == runtimeapi.PodSandboxState_SANDBOX_READY && (s.Infraless || st.Pid != 0)
 }
 
 // Update changes the status atomically; an error leaves it unchanged.

@@ -23,6 +23,18 @@ const (
 	annotationSandboxUID    = "io.kubernetes.cri.sandbox-uid"
 )
 
+// sandboxAnnotations are the annotations of the container that records a
+// sandbox in containerd: the pause's, or an infra-less pod's record.
+func sandboxAnnotations(md *Metadata) map[string]string {
+	return map[string]string{
+		annotationContainerType: "sandbox",
+		annotationSandboxID:     md.ID,
+		annotationSandboxName:   md.Config.GetMetadata().GetName(),
+		annotationSandboxNS:     md.Config.GetMetadata().GetNamespace(),
+		annotationSandboxUID:    md.Config.GetMetadata().GetUid(),
+	}
+}
+
 // pauseOOMScoreAdj keeps the pause process, which holds the pod's
 // namespaces, among the last the OOM killer picks (as containerd does).
 const pauseOOMScoreAdj = -998
@@ -52,22 +64,16 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 		oci.WithNoNewPrivileges,
 		oci.WithCapabilities(nil), // pause needs none
 		oci.WithCgroup(md.PauseCgroupsPath()),
-		oci.WithAnnotations(map[string]string{
-			annotationContainerType: "sandbox",
-			annotationSandboxID:     md.ID,
-			annotationSandboxName:   cfg.GetMetadata().GetName(),
-			annotationSandboxNS:     cfg.GetMetadata().GetNamespace(),
-			annotationSandboxUID:    cfg.GetMetadata().GetUid(),
-		}),
+		oci.WithAnnotations(sandboxAnnotations(md)),
 		withOOMScoreAdj(ClampOOMScoreAdj(pauseOOMScoreAdj, m.cfg.MinOOMScoreAdj)),
 		withCPUShares(pauseCPUShares),
-		withSysctls(cfg.GetLinux().GetSysctls()),
+		WithSysctls(cfg.GetLinux().GetSysctls()),
 		withShm(md.ShmPath),
 	}
-	if md.HostNetwork() {
-		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
-	} else {
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: md.NetNSPath}))
+	// The pause joins the namespaces Berth pinned (prepareNode), as the
+	// pod's containers do; it holds only the PID namespace of its own.
+	opts = append(opts, PodNamespaceOpts(md)...)
+	if !md.HostNetwork() {
 		if h := md.Hostname(); h != "" {
 			opts = append(opts, oci.WithHostname(h))
 		}
@@ -75,9 +81,6 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 	opts = append(opts, withUserNamespace(md))
 	if nsOpts.GetPid() == runtimeapi.NamespaceMode_NODE {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
-	}
-	if nsOpts.GetIpc() == runtimeapi.NamespaceMode_NODE {
-		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
 	}
 	if sc := cfg.GetLinux().GetSecurityContext(); sc != nil {
 		if u := sc.GetRunAsUser(); u != nil {
@@ -100,6 +103,24 @@ func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {
 	return append(opts, seccomp.SandboxOpts(cfg.GetLinux().GetSecurityContext()))
 }
 
+// PodNamespaceOpts join the pod's network, IPC and UTS namespaces where
+// Berth pinned them, or the node's for a pod that shares them. A pod
+// recorded by a Berth before 2026-12 has no IPC and UTS pins: its pause
+// holds them, and only its pause calls this.
+func PodNamespaceOpts(md *Metadata) []oci.SpecOpts {
+	join := func(typ specs.LinuxNamespaceType, path string) oci.SpecOpts {
+		if path == "" {
+			return oci.WithHostNamespace(typ)
+		}
+		return oci.WithLinuxNamespace(specs.LinuxNamespace{Type: typ, Path: path})
+	}
+	return []oci.SpecOpts{
+		join(specs.NetworkNamespace, md.NetNSPath),
+		join(specs.IPCNamespace, md.IPCNSPath),
+		join(specs.UTSNamespace, md.UTSNSPath),
+	}
+}
+
 func withOOMScoreAdj(score int) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		s.Process.OOMScoreAdj = &score
@@ -120,7 +141,9 @@ func withCPUShares(shares uint64) oci.SpecOpts {
 	}
 }
 
-func withSysctls(sysctls map[string]string) oci.SpecOpts {
+// WithSysctls sets the pod's sysctls, which runc applies in the namespaces
+// the process joins.
+func WithSysctls(sysctls map[string]string) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		if len(sysctls) == 0 {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -21,8 +22,9 @@ import (
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
-// Stop stops a sandbox's containers and its pause task, and releases its
-// network: CNI DEL, hostPorts, conntrack entries, the namespace. It is
+// Stop stops a sandbox's containers and its pause task (for a pod that has
+// one), and releases its network: CNI DEL, hostPorts, conntrack entries,
+// and its namespaces. It is
 // idempotent, and an unknown ID is success (kubelet stops sandboxes that
 // may already be gone).
 func (m *Manager) Stop(ctx context.Context, id string) error {
@@ -65,13 +67,17 @@ func (m *Manager) withLocked(id string, fn func(*Sandbox) error) error {
 // (5 to 10 ms here, on a busy node), and nothing a client does waits on
 // them. Remove waits for them (awaitUnmount) before it returns.
 func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
+	// Not ready from here, even if berthd restarts before the rest is done.
+	if err := unmarkReady(m.stateDir(sb.ID)); err != nil {
+		return err
+	}
 	// The pause task and the network are released side by side: CNI DEL
 	// needs only the pinned namespace, not the pause process.
 	defer m.metrics.since(stageStop, time.Now())
 	taskErr := make(chan error, 1)
 	go func() {
 		defer m.metrics.since(stagePauseStop, time.Now())
-		taskErr <- m.stopPause(ctx, sb)
+		taskErr <- m.guarded("stop the pause of sandbox "+sb.ID, func() error { return m.stopPause(ctx, sb) })()
 	}()
 	var errs []error
 	if !sb.Status().NetworkTornDown {
@@ -142,35 +148,40 @@ func (m *Manager) awaitUnmount(ctx context.Context, sb *Sandbox) error {
 	}
 }
 
-// releaseMounts unpins the sandbox's namespaces and unmounts its /dev/shm.
-// The network namespace goes only once CNI DEL succeeded: a retried DEL
-// needs it. Its unmount and the others' run side by side, so that their
-// grace periods overlap.
+// releaseMounts unpins the sandbox's namespaces, unmounts its /dev/shm
+// and removes its state directory. The network namespace goes only once
+// CNI DEL succeeded: a retried DEL needs it. The unmounts run side by
+// side, so that their grace periods overlap.
 func (m *Manager) releaseMounts(sb *Sandbox) error {
-	var netErr error
-	var wg sync.WaitGroup
+	var pins []string
 	if sb.NetNSPath != "" && sb.Status().NetworkTornDown {
+		pins = append(pins, sb.NetNSPath)
+	}
+	for _, p := range []string{sb.IPCNSPath, sb.UTSNSPath, sb.UserNSPath} {
+		if p != "" {
+			pins = append(pins, p)
+		}
+	}
+	errs := make([]error, len(pins)+1)
+	var wg sync.WaitGroup
+	for i, p := range pins {
 		wg.Go(func() {
-			if err := netns.Remove(sb.NetNSPath); err != nil {
-				netErr = fmt.Errorf("remove network namespace: %w", err)
+			if err := netns.Remove(p); err != nil {
+				errs[i] = fmt.Errorf("unpin namespace: %w", err)
 			}
 		})
 	}
-	var errs []error
-	// The user namespace pin sits in the shm mount's directory, which
-	// unmountShm removes.
-	if sb.UserNSPath != "" {
-		if err := netns.Remove(sb.UserNSPath); err != nil {
-			errs = append(errs, fmt.Errorf("unpin user namespace: %w", err))
-		}
-	}
 	if sb.ShmPath != "" {
-		if err := unmountShm(sb.ShmPath); err != nil {
-			errs = append(errs, err)
-		}
+		errs[len(pins)] = unmountShm(sb.ShmPath)
 	}
 	wg.Wait()
-	return errors.Join(append(errs, netErr)...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(m.stateDir(sb.ID)); err != nil {
+		return fmt.Errorf("remove sandbox state: %w", err)
+	}
+	return nil
 }
 
 // stopPause kills the pause process and waits until its watcher has
@@ -178,6 +189,9 @@ func (m *Manager) releaseMounts(sb *Sandbox) error {
 // watcher (berthd found the pause dead when it started), the task is
 // deleted here.
 func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
+	if sb.Infraless {
+		return nil
+	}
 	w := sb.watch.Load()
 	if w == nil {
 		return taskdel.Delete(ctx, m.cfg.Client, sb.ID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
@@ -14,7 +13,6 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/sandbox/netns"
 )
 
 // IDMappings are a pod's user namespace mappings: one range of UIDs and one
@@ -102,33 +100,6 @@ func validateUserNamespace(cfg *runtimeapi.PodSandboxConfig) error {
 func (m *Metadata) IDMappings() IDMappings {
 	ids, _ := UserNamespace(m.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetUsernsOptions())
 	return ids
-}
-
-// usernsFile is the name of a sandbox's user namespace pin in its state
-// directory, beside its shm mount.
-const usernsFile = "userns"
-
-func (m *Manager) usernsPin(id string) string {
-	return filepath.Join(m.cfg.State, "sandboxes", id, usernsFile)
-}
-
-// createNetNS pins the pod's network namespace; for a pod with its own user
-// namespace, it is made inside that user namespace, which is pinned too.
-func (m *Manager) createNetNS(md *Metadata) error {
-	ids := md.IDMappings()
-	if !ids.Enabled() {
-		if _, err := netns.Create(m.netnsDir(), md.ID); err != nil {
-			return fmt.Errorf("create network namespace: %w", err)
-		}
-		return nil
-	}
-	if _, err := netns.CreateInUserNS(m.netnsDir(), md.ID, ids.UIDs[0], ids.GIDs[0]); err != nil {
-		return fmt.Errorf("create network namespace: %w", err)
-	}
-	if err := netns.PinUserNS(md.NetNSPath, md.UserNSPath); err != nil {
-		return fmt.Errorf("pin user namespace: %w", err)
-	}
-	return nil
 }
 
 // RemapSnapshotOpts label a rootfs snapshot with the pod's mappings, so the

@@ -56,7 +56,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		return "", err
 	}
 	sbStatus := sb.Status()
-	if sbStatus.State != runtimeapi.PodSandboxState_SANDBOX_READY || sbStatus.Pid == 0 {
+	if !sb.TakesContainers() {
 		return "", fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
 	logFile, err := logPath(sb.Config.GetLogDirectory(), cfg.GetLogPath())
@@ -202,8 +202,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if _, err := m.cfg.Client.NewContainer(ctx, id,
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
-		// Its task goes into the pod's shim (see sandbox/record.go).
-		containerd.WithSandbox(sb.ID),
+		withPodShim(sb),
 		containerd.WithSpec(spec),
 		runtimeOpt, // after the spec, which the handler may label
 		containerd.WithContainerLabels(labels),
@@ -351,4 +350,17 @@ func newID() string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// withPodShim puts the container's task into its pod's shim. A pod with a
+// pause has a containerd sandbox record, which containerd follows to the
+// pause's shim without running the shim binary (sandbox/record.go). An
+// infra-less pod has no task of its own to find a shim by: the runc shim
+// groups the pod's containers by their io.kubernetes.cri.sandbox-id
+// annotation, so the first starts the pod's shim and the others join it.
+func withPodShim(sb *sandbox.Sandbox) containerd.NewContainerOpts {
+	if sb.Infraless {
+		return func(context.Context, *containerd.Client, *containers.Container) error { return nil }
+	}
+	return containerd.WithSandbox(sb.ID)
 }

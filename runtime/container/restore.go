@@ -39,7 +39,7 @@ func (m *Manager) Restore(ctx context.Context, sandboxID string, cfg *runtimeapi
 	if err != nil {
 		return "", err
 	}
-	if st := sb.Status(); st.State != runtimeapi.PodSandboxState_SANDBOX_READY || st.Pid == 0 {
+	if !sb.TakesContainers() {
 		return "", fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
 	if err := m.cfg.CRIU.Check(ctx); err != nil {

@@ -360,40 +360,49 @@ func mountIDMappings(kind, src string, ms []*runtimeapi.IDMapping) ([]specs.Linu
 	return out, nil
 }
 
-// namespaceOpts joins the sandbox's namespaces: network through the pinned
-// namespace (or the host's), IPC and UTS through the pause process, and
-// the PID namespace the CRI mode asks for.
+// namespaceOpts joins the sandbox's namespaces: network, IPC and UTS where
+// Berth pinned them (or the node's), the user namespace likewise, and the
+// PID namespace the CRI mode asks for: the pause's for POD. A pod recorded
+// by a Berth before 2026-12 has no IPC and UTS pins: they are joined
+// through its pause.
 func namespaceOpts(p specParams, ns *runtimeapi.NamespaceOption) ([]oci.SpecOpts, error) {
 	sb := p.Sandbox
 	proc := func(pid uint32, typ string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, typ) }
-	var opts []oci.SpecOpts
-	if sb.HostNetwork() {
-		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
-	} else {
-		opts = append(opts,
-			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.NetNSPath}),
-			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: proc(p.SandboxPid, "uts")}))
+	join := func(typ specs.LinuxNamespaceType, path string) oci.SpecOpts {
+		return oci.WithLinuxNamespace(specs.LinuxNamespace{Type: typ, Path: path})
 	}
-	if ns.GetIpc() == runtimeapi.NamespaceMode_NODE {
-		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
-	} else {
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: proc(p.SandboxPid, "ipc")}))
+	opts := sandbox.PodNamespaceOpts(&sb.Metadata)
+	if sb.UTSNSPath == "" && !sb.HostNetwork() {
+		opts = append(opts, join(specs.UTSNamespace, proc(p.SandboxPid, "uts")))
+	}
+	if sb.IPCNSPath == "" && sb.ShmPath != "" {
+		opts = append(opts, join(specs.IPCNamespace, proc(p.SandboxPid, "ipc")))
 	}
 	if p.IDs.Enabled() {
-		opts = append(opts,
-			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UserNamespace, Path: proc(p.SandboxPid, "user")}),
-			oci.WithUserNamespace(p.IDs.UIDs, p.IDs.GIDs))
+		userns := sb.UserNSPath
+		if userns == "" {
+			userns = proc(p.SandboxPid, "user")
+		}
+		opts = append(opts, join(specs.UserNamespace, userns), oci.WithUserNamespace(p.IDs.UIDs, p.IDs.GIDs))
 	}
 	switch ns.GetPid() {
 	case runtimeapi.NamespaceMode_NODE:
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	case runtimeapi.NamespaceMode_POD:
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: proc(p.SandboxPid, "pid")}))
+		if sb.Infraless || p.SandboxPid == 0 {
+			return nil, fmt.Errorf("sandbox %s has no pod PID namespace to share (its pod does not share one): %w", sb.ID, errdefs.ErrFailedPrecondition)
+		}
+		opts = append(opts, join(specs.PIDNamespace, proc(p.SandboxPid, "pid")))
 	case runtimeapi.NamespaceMode_TARGET:
 		if p.TargetPid == 0 {
 			return nil, fmt.Errorf("PID namespace target %q is not running: %w", ns.GetTargetId(), errdefs.ErrFailedPrecondition)
 		}
-		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: proc(p.TargetPid, "pid")}))
+		opts = append(opts, join(specs.PIDNamespace, proc(p.TargetPid, "pid")))
+	}
+	if sb.Infraless {
+		// No pause applied the pod's sysctls: runc applies them in the
+		// pod's namespaces as each container starts, to the same values.
+		opts = append(opts, sandbox.WithSysctls(sb.Config.GetLinux().GetSysctls()))
 	}
 	return opts, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -299,10 +298,12 @@ func (c *Collector) PodSandboxStats(ctx context.Context, sb *sandbox.Sandbox) (*
 	if parent := sb.Config.GetLinux().GetCgroupParent(); parent != "" {
 		measured = add(c.cfg.CgroupDriver.ParentDir(parent))
 	} else {
-		measured = add(cgroup.Dir(sb.PauseCgroupsPath()))
+		if !sb.Infraless {
+			measured = add(cgroup.Dir(sb.PauseCgroupsPath()))
+		}
 		for _, ctr := range ctrs {
-			if ctr.Status().State == runtimeapi.ContainerState_CONTAINER_RUNNING {
-				add(cgroup.Dir(ctr.CgroupsPath))
+			if ctr.Status().State == runtimeapi.ContainerState_CONTAINER_RUNNING && add(cgroup.Dir(ctr.CgroupsPath)) {
+				measured = measured || sb.Infraless
 			}
 		}
 		total.memLimit = 0 // a sum of limits is no pod limit
@@ -312,7 +313,7 @@ func (c *Collector) PodSandboxStats(ctx context.Context, sb *sandbox.Sandbox) (*
 		linux.Memory = memoryUsage(total)
 		linux.Process = &runtimeapi.ProcessUsage{Timestamp: total.at.UnixNano(), ProcessCount: &runtimeapi.UInt64Value{Value: total.pids}}
 	}
-	linux.Network = podNetwork(sb, st.Pid)
+	linux.Network = podNetwork(sb)
 	return &runtimeapi.PodSandboxStats{
 		Attributes: &runtimeapi.PodSandboxAttributes{
 			Id:          sb.ID,
@@ -324,18 +325,17 @@ func (c *Collector) PodSandboxStats(ctx context.Context, sb *sandbox.Sandbox) (*
 	}, nil
 }
 
-// podNetwork reads the pod namespace's interface counters through the
-// pause process, which lives in it. Host-network pods have none of their
-// own.
-func podNetwork(sb *sandbox.Sandbox, pausePid uint32) *runtimeapi.NetworkUsage {
-	if sb.HostNetwork() || pausePid == 0 {
+// podNetwork reads the counters of the interfaces in the pod's network
+// namespace. Host-network pods have none of their own.
+func podNetwork(sb *sandbox.Sandbox) *runtimeapi.NetworkUsage {
+	if sb.HostNetwork() || sb.NetNSPath == "" {
 		return nil
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pausePid))
+	ifaces, err := namespaceIfaces(sb.NetNSPath)
 	if err != nil {
 		return nil
 	}
-	return networkUsage(parseNetDev(data), time.Now().UnixNano())
+	return networkUsage(ifaces, time.Now().UnixNano())
 }
 
 // networkUsage is the CRI's view of a pod's interfaces, eth0 its default.

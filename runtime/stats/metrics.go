@@ -220,10 +220,10 @@ func (c *Collector) PodSandboxMetrics(ctx context.Context, sb *sandbox.Sandbox) 
 	}
 	md := sb.Config.GetMetadata()
 	pm := &runtimeapi.PodSandboxMetrics{PodSandboxId: sb.ID}
-	if !sb.HostNetwork() && st.Pid != 0 {
-		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", st.Pid)); err == nil {
+	if !sb.HostNetwork() && sb.NetNSPath != "" {
+		if ifaces, err := namespaceIfaces(sb.NetNSPath); err == nil {
 			labels := []string{md.GetName(), md.GetNamespace(), "", sb.ID, ""}
-			pm.Metrics = podNetworkMetrics(labels, time.Now(), parseNetDev(data))
+			pm.Metrics = podNetworkMetrics(labels, time.Now(), ifaces)
 		}
 	}
 	for _, ctr := range c.cfg.Containers.ListSandbox(sb.ID) {

@@ -37,3 +37,6 @@ func BringUpLoopback(path string) error { return errNoNetNS }
 
 // List is not available off Linux.
 func List(dir string) ([]string, error) { return nil, errNoNetNS }
+
+// CreatePod is not available off Linux.
+func CreatePod(Pod) error { return errNoNetNS }

@@ -139,11 +139,7 @@ func inspectiNotFound(t *testing.T, d *harness.Daemon, ref string) {
 }
 
 func TestImagesLoadedAndRemovedWithCtrAreSeenAtOnce(t *testing.T) {
-	// No sandbox pool: a pooled sandbox being started when containerd is
-	// killed is left for berthd's next start to remove, which the
-	// harness's leak check at the end would report; the pool is not what
-	// this test is about.
-	d := harness.Start(t, harness.WithConfig("sandbox_pool = 0\n"))
+	d := harness.Start(t)
 	roundTrip := func(ref string) {
 		t.Helper()
 		ctr(t, d, "images", "import", ociArchive(t, ref))

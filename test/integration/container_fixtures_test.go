@@ -58,6 +58,12 @@ func withSecurity(fn func(*runtimeapi.LinuxContainerSecurityContext)) CtrOption 
 	return func(c *runtimeapi.ContainerConfig) { fn(c.Linux.SecurityContext) }
 }
 
+// withCtrPID sets the container's PID namespace mode, as kubelet sets it
+// from the pod's.
+func withCtrPID(mode runtimeapi.NamespaceMode) CtrOption {
+	return withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.NamespaceOptions.Pid = mode })
+}
+
 func ctrConfig(image string, opts ...CtrOption) *runtimeapi.ContainerConfig {
 	name := fmt.Sprintf("ctr-%d", ctrSeq.Add(1))
 	c := &runtimeapi.ContainerConfig{

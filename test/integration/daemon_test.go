@@ -134,19 +134,11 @@ func TestKilledContainerdIsRestarted(t *testing.T) {
 		t.Errorf("exec after containerd's restart = %q", got)
 	}
 	next, _ := runPod(t, d) // and a new pod starts
-	// No shim outlives the pods but the sandboxes the pool keeps: not
-	// even the one of a pooled sandbox whose start containerd's death cut
-	// short.
+	// No shim outlives the pods.
 	removePod(t, d, next)
 	removePod(t, d, pod)
-	var shims, pooled int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if shims, pooled = shimsOf(d), len(pooledSandboxes(t, d)); shims == pooled && pooled <= poolSize {
-			break
-		}
-	}
-	if shims != pooled || pooled > poolSize {
-		t.Errorf("%d shims run with no pod left and %d pooled sandboxes", shims, pooled)
+	if n := waitNoShims(d); n != 0 {
+		t.Errorf("%d shims run with no pod left", n)
 	}
 }
 

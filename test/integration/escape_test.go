@@ -177,7 +177,7 @@ func TestPodTextIsRefusedBeforeAnythingIsMade(t *testing.T) {
 	if err != nil || len(resp.Items) != 0 {
 		t.Errorf("refused pods left sandboxes: %v %v", resp.GetItems(), err)
 	}
-	if left := notPooled(netnsLeft(d), pooledSandboxes(t, d)); len(left) != 0 {
+	if left := netnsLeft(d); len(left) != 0 {
 		t.Errorf("refused pods left network namespaces: %v", left)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/config"
 	"github.com/berth-cri/berth/test/harness"
 )
 
@@ -35,6 +33,14 @@ func withHostPort(proto runtimeapi.Protocol, container, host int32) PodOption {
 func withHostNetwork() PodOption {
 	return func(c *runtimeapi.PodSandboxConfig) {
 		c.Linux.SecurityContext.NamespaceOptions.Network = runtimeapi.NamespaceMode_NODE
+	}
+}
+
+// withPodPID sets the pod's PID namespace mode: kubelet asks CONTAINER for
+// a pod without shareProcessNamespace (infra-less in Berth), POD with it.
+func withPodPID(mode runtimeapi.NamespaceMode) PodOption {
+	return func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.SecurityContext.NamespaceOptions.Pid = mode
 	}
 }
 
@@ -188,14 +194,11 @@ func readLine(addr string) (string, error) {
 func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []string {
 	t.Helper()
 	var found []string
-	// The sandbox pool's (no pod's) are berthd's to keep; ids are never
-	// pooled ones: a pod took them. One being made has its mounts a moment
-	// before its pause container is labelled pooled.
-	var pool, netnsMounts, shmMounts []string
+	// The unmounts run in the background, right after Stop.
+	var netnsMounts, shmMounts []string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		pool = pooledSandboxes(t, d)
-		netnsMounts = notPooled(harness.MountsUnder(filepath.Join(d.State, "netns")), pool)
-		shmMounts = notPooled(harness.MountsUnder(filepath.Join(d.State, "sandboxes")), pool)
+		netnsMounts = harness.MountsUnder(filepath.Join(d.State, "netns"))
+		shmMounts = harness.MountsUnder(filepath.Join(d.State, "sandboxes"))
 		if len(netnsMounts)+len(shmMounts) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -204,10 +207,7 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 		found = append(found, fmt.Sprintf("netns mounts %v", netnsMounts))
 	}
 	if len(shmMounts) > 0 {
-		found = append(found, fmt.Sprintf("shm mounts %v", shmMounts))
-	}
-	if len(pool) > poolSize {
-		found = append(found, fmt.Sprintf("%d pooled sandboxes, more than the pool's %d", len(pool), poolSize))
+		found = append(found, fmt.Sprintf("shm and namespace mounts %v", shmMounts))
 	}
 	if br, err := netlink.LinkByName(d.Bridge); err == nil {
 		links, _ := netlink.LinkList()
@@ -248,37 +248,6 @@ func leftovers(t *testing.T, d *harness.Daemon, ids []string, ips []string) []st
 		}
 	}
 	return found
-}
-
-// poolSize is how many sandboxes berthd's pool keeps by default.
-var poolSize = config.Default().SandboxPool
-
-// pooledSandboxes are the IDs of the sandboxes berthd keeps started ahead
-// of pods (its sandbox pool).
-func pooledSandboxes(t *testing.T, d *harness.Daemon) []string {
-	t.Helper()
-	ctx, cancel := ctxTimeout(10 * time.Second)
-	defer cancel()
-	cs, err := containerdOf(t, d).Containers(ctx, `labels."io.berth.kind"==sandbox-pool`)
-	if err != nil {
-		t.Fatalf("list pooled sandboxes: %v", err)
-	}
-	var ids []string
-	for _, c := range cs {
-		ids = append(ids, c.ID())
-	}
-	return ids
-}
-
-// notPooled drops the paths of pooled sandboxes.
-func notPooled(paths, pooled []string) []string {
-	var out []string
-	for _, p := range paths {
-		if !slices.ContainsFunc(pooled, func(id string) bool { return strings.Contains(p, id) }) {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // containerdLeftovers lists what berthd's containerd still holds of the

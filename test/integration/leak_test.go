@@ -72,17 +72,15 @@ func shimsOf(d *harness.Daemon) int {
 	return n
 }
 
-// waitPoolFull waits, for 20 s at most, until the sandbox pool's refill is
-// done: as many shims as pooled sandboxes, and the pool full. Its shims
-// and mounts are then counted the same way before and after the cycles; a
-// loaded machine makes the refill, which runs on idle CPU time, slow.
-func waitPoolFull(t *testing.T, d *harness.Daemon, metrics string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if pooled := metric(t, metrics, "berth_sandbox_pool_ready"); pooled == poolSize && shimsOf(d) == pooled {
-			return
-		}
+// waitNoShims waits, for 10 s at most, until no shim of the daemon's runs:
+// a pod's shim exits once its last task is deleted, a moment after the
+// RemovePodSandbox that deleted it.
+func waitNoShims(d *harness.Daemon) int {
+	n := shimsOf(d)
+	for deadline := time.Now().Add(10 * time.Second); n > 0 && time.Now().Before(deadline); n = shimsOf(d) {
+		time.Sleep(100 * time.Millisecond)
 	}
+	return n
 }
 
 func startForLeaks(t *testing.T) (*harness.Daemon, string, string) {
@@ -108,6 +106,13 @@ func podCycle(t *testing.T, d *harness.Daemon, image string, i int) (id, ip stri
 	case 2:
 		opts = append(opts, withHostPort(runtimeapi.Protocol_UDP, 53, freePort(t, "udp")))
 	}
+	pid := runtimeapi.NamespaceMode_POD
+	if i%2 == 1 {
+		// Half the pods are infra-less (kubelet's pods without
+		// shareProcessNamespace), half have a pause.
+		pid = runtimeapi.NamespaceMode_CONTAINER
+	}
+	opts = append(opts, withPodPID(pid))
 	cfg := podConfig(opts...)
 	ctx, cancel := ctxTimeout(60 * time.Second)
 	defer cancel()
@@ -118,7 +123,7 @@ func podCycle(t *testing.T, d *harness.Daemon, image string, i int) (id, ip stri
 	id = resp.PodSandboxId
 	ip = podIP(t, d, id)
 	c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-		PodSandboxId: id, SandboxConfig: cfg, Config: ctrConfig(image, withCommand("sleep", "3600")),
+		PodSandboxId: id, SandboxConfig: cfg, Config: ctrConfig(image, withCtrPID(pid), withCommand("sleep", "3600")),
 	})
 	if err != nil {
 		t.Fatalf("cycle %d: CreateContainer: %v", i, err)
@@ -140,7 +145,8 @@ func podCycle(t *testing.T, d *harness.Daemon, image string, i int) (id, ip stri
 func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 	d, image, metrics := startForLeaks(t)
 	podCycle(t, d, image, 0) // warm-up: caches, bridge, connections
-	waitPoolFull(t, d, metrics)
+	podCycle(t, d, image, 1)
+	waitNoShims(d)
 	fdsBefore, goBefore := openFDs(t, d.PID()), goroutines(t, metrics)
 	mountsBefore := len(harness.MountsUnder(d.Dir))
 
@@ -151,8 +157,7 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 		id, ip := podCycle(t, d, image, i)
 		ids, ips = append(ids, id), append(ips, ip)
 	}
-	t.Logf("%d pod lifecycles (with a container, a third with a TCP and a third with a UDP hostPort) in %v", n, time.Since(start).Round(time.Millisecond))
-	waitPoolFull(t, d, metrics)
+	t.Logf("%d pod lifecycles (with a container, half infra-less, a third with a TCP and a third with a UDP hostPort) in %v", n, time.Since(start).Round(time.Millisecond))
 
 	if left := leftovers(t, d, ids, ips); len(left) > 0 {
 		t.Errorf("leaked: %v", left)
@@ -160,10 +165,8 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 	if m := len(harness.MountsUnder(d.Dir)); m != mountsBefore {
 		t.Errorf("mounts under berthd's dirs: %d before, %d after: %v", mountsBefore, m, harness.MountsUnder(d.Dir))
 	}
-	// The sandbox pool keeps its pods' pauses and shims started ahead
-	// (berth_sandbox_pool_ready), and no more.
-	if s, pooled := shimsOf(d), metric(t, metrics, "berth_sandbox_pool_ready"); s != pooled || pooled > poolSize {
-		t.Errorf("%d containerd shims still run with no pod left; the pool holds %d", s, pooled)
+	if left := waitNoShims(d); left != 0 {
+		t.Errorf("%d containerd shims still run with no pod left", left)
 	}
 	// A few fds and goroutines come and go (gRPC connections, timers); a
 	// leak grows with the cycles.
@@ -176,22 +179,19 @@ func TestNothingLeaksOverManyPodLifecycles(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("berthd fds %d -> %d, goroutines %d -> %d", fdsBefore, fdsAfter, goBefore, goAfter)
-	// Every pod start is timed, by stage and at the edge. A pod either
-	// started its pause or took a pooled one, which was adopted; all but
-	// the first took one here.
+	// Every pod start is timed, by stage and at the edge; only the pods
+	// with a pause (the warm-up's first, and every other one) start one.
 	for _, series := range []string{
 		`berth_sandbox_stage_duration_seconds_count{stage="run"}`,
 		`berth_sandbox_stage_duration_seconds_count{stage="cni-add"}`,
 		`berth_cri_request_duration_seconds_count{code="OK",method="RunPodSandbox"}`,
 	} {
-		if got := metric(t, metrics, series); got != n+1 {
-			t.Errorf("%s = %d, want %d", series, got, n+1)
+		if got := metric(t, metrics, series); got != n+2 {
+			t.Errorf("%s = %d, want %d", series, got, n+2)
 		}
 	}
-	started := metric(t, metrics, `berth_sandbox_stage_duration_seconds_count{stage="pause-start"}`)
-	adopted := metric(t, metrics, `berth_sandbox_stage_duration_seconds_count{stage="adopt"}`)
-	if started+adopted != n+1 || adopted != n {
-		t.Errorf("%d pods started their pause and %d took a pooled one; want 1 and %d", started, adopted, n)
+	if started, want := metric(t, metrics, `berth_sandbox_stage_duration_seconds_count{stage="pause-start"}`), 1+(n+1)/2; started != want {
+		t.Errorf("%d pods started a pause; want %d (the pods without an infra-less PID mode)", started, want)
 	}
 	if fdsAfter > fdsBefore+5 {
 		t.Errorf("berthd fds grew from %d to %d over %d cycles", fdsBefore, fdsAfter, n)

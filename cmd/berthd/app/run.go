@@ -187,19 +187,21 @@ func (o *Options) Run(ctx context.Context) error {
 		Logger:         log.With("component", "sandbox"),
 		Registerer:     reg,
 		Events:         events,
-		PoolSize:       cfg.SandboxPool,
+		DropInfra:      cfg.DropInfraContainer,
 	})
 
 	defer func() {
 		// After the CRI server stopped, before containerd does.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		sandboxes.ClosePool(ctx)
 		if err := sandboxes.WaitCleanups(ctx); err != nil {
 			log.Warn("pause tasks still being deleted at shutdown; RemovePodSandbox finishes them after the restart", "error", err)
 		}
 	}()
 
+	for _, removed := range cfg.Removed() {
+		log.Warn("ignoring a removed setting", "setting", removed)
+	}
 	appArmor := apparmor.Detect(cfg.State)
 	if appArmor.Degraded != "" {
 		log.Warn("AppArmor: " + appArmor.Degraded)
