@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,10 +26,10 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/internal/taskcreate"
 	"github.com/berth-cri/berth/internal/taskdel"
 	"github.com/berth-cri/berth/portmap"
+	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -595,4 +595,3 @@ func dnsCapability(dns *runtimeapi.DNSConfig) *cni.DNS {
 	}
 	return &cni.DNS{Servers: dns.Servers, Searches: dns.Searches, Options: dns.Options}
 }
-
