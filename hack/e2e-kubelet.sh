@@ -397,17 +397,13 @@ else
 fi
 check "no containers left in crictl ps -a" bash -c \
 	"[[ -z \$('${BIN}/crictl' --config ${WORK}/crictl.yaml ps -a -q) ]]"
-# What is left is the sandbox pool's: at most its size (berthd's default)
-# of sandboxes started ahead for the next pods, each with its network
-# namespace.
-pool_size="$("${BERTHD}" config default | awk '$1 == "sandbox_pool" { print $3 }')"
-pooled="$(curl -fsS "http://${METRICS}/metrics" | awk '/^berth_sandbox_pool_ready / { print $2 }')"
 netns_mounts="$(grep -c " ${STATE}/netns/" /proc/self/mountinfo || true)"
+ns_mounts="$(grep -c " ${STATE}/sandboxes/" /proc/self/mountinfo || true)"
 netns_files="$(find "${STATE}/netns" -mindepth 1 2>/dev/null | wc -l)"
-if [[ -n "${pooled}" && -n "${pool_size}" && "${pooled}" -le "${pool_size}" && "${netns_mounts}" == "${pooled}" && "${netns_files}" == "${pooled}" ]]; then
-	pass "no netns mounts or files under berthd's state but the sandbox pool's (${pooled})"
+if [[ "${netns_mounts}" == 0 && "${ns_mounts}" == 0 && "${netns_files}" == 0 ]]; then
+	pass "no namespace pins, shm mounts or netns files left under berthd's state"
 else
-	fail "${netns_mounts} netns mounts and ${netns_files} files left under ${STATE}/netns, the sandbox pool holding ${pooled:-?} of ${pool_size:-?}"
+	fail "${netns_mounts} netns mounts, ${ns_mounts} pins or shm mounts and ${netns_files} netns files left under ${STATE}"
 fi
 no_hostport() { ! curl -fsS --max-time 1 "http://127.0.0.1:${HOST_PORT}/" >/dev/null 2>&1; }
 check "hostPort ${HOST_PORT} released" no_hostport

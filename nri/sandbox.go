@@ -100,10 +100,13 @@ func podSandbox(sb *sandbox.Sandbox) *api.PodSandbox {
 	for _, ip := range st.IPs {
 		pod.Ips = append(pod.Ips, ip.String())
 	}
-	// The pinned namespace, while it exists: Stop removes it.
-	if sb.NetNSPath != "" {
-		if _, err := os.Stat(sb.NetNSPath); err == nil {
-			pod.Linux.Namespaces = []*api.LinuxNamespace{{Type: "network", Path: sb.NetNSPath}}
+	// The pinned namespaces, while they exist: Stop removes them.
+	for _, ns := range []struct{ typ, path string }{{"network", sb.NetNSPath}, {"ipc", sb.IPCNSPath}, {"uts", sb.UTSNSPath}} {
+		if ns.path == "" {
+			continue
+		}
+		if _, err := os.Stat(ns.path); err == nil {
+			pod.Linux.Namespaces = append(pod.Linux.Namespaces, &api.LinuxNamespace{Type: ns.typ, Path: ns.path})
 		}
 	}
 	return pod

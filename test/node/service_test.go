@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,31 +100,6 @@ func TestStopKeepsShims(t *testing.T) {
 	}
 	if out := execOut(t, id, "echo", "back"); out != "back" {
 		t.Errorf("exec after the restart printed %q", out)
-	}
-}
-
-// TestSandboxPoolOff: the sandbox pool is for the cgroupfs driver on v1;
-// here berthd says once that it is off, and nothing of it is in the
-// cgroups.
-func TestSandboxPoolOff(t *testing.T) {
-	var lines []string
-	for _, l := range strings.Split(berthLog(t), "\n") {
-		if strings.Contains(strings.ToLower(l), "pool") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) != 1 {
-		t.Errorf("berthd's log since its start has %d lines about the pool, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
-	}
-	var found []string
-	_ = filepath.WalkDir(cgroupRoot, func(path string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() && strings.Contains(d.Name(), "pool") {
-			found = append(found, path)
-		}
-		return nil
-	})
-	if len(found) > 0 {
-		t.Errorf("pool cgroups on the node: %v", found)
 	}
 }
 

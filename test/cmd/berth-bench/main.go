@@ -77,6 +77,7 @@ func main() {
 		critest    = flag.String("critest-results", "", "only summarise critest -benchmark output: name=directory,... ; the first is the one compared")
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
+		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
 	)
 	flag.Parse()
 	if *critest != "" {
@@ -107,7 +108,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage, handler: *handler}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -176,8 +177,10 @@ type bench struct {
 	// handler is the runtime handler every pod runs under (RuntimeClass);
 	// each runtime compared must have one of that name.
 	handler string
-	seq     int
-	mu      sync.Mutex
+	// sharePID gives every pod one PID namespace (shareProcessNamespace).
+	sharePID bool
+	seq      int
+	mu       sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -225,18 +228,20 @@ func (b *bench) podConfig() *runtimeapi.PodSandboxConfig {
 		// The labels kubelet sets and selects pods and containers by.
 		Labels: map[string]string{labelPodUID: name, labelPodName: name, labelPodNamespace: "bench"},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-			NamespaceOptions: kubeletNamespaces(),
+			NamespaceOptions: b.kubeletNamespaces(),
 		}},
 	}
 }
 
-// kubeletNamespaces are the namespaces kubelet asks for a pod with
-// shareProcessNamespace: sleep is not PID 1 of a namespace of its own, where
-// it would ignore SIGTERM and StopContainer would time the grace period.
-func kubeletNamespaces() *runtimeapi.NamespaceOption {
-	return &runtimeapi.NamespaceOption{
-		Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_POD, Ipc: runtimeapi.NamespaceMode_POD,
+// kubeletNamespaces are the namespaces kubelet asks for a pod: a PID
+// namespace per container, or, with shareProcessNamespace (-share-pid),
+// one for the pod, held by a pause.
+func (b *bench) kubeletNamespaces() *runtimeapi.NamespaceOption {
+	pid := runtimeapi.NamespaceMode_CONTAINER
+	if b.sharePID {
+		pid = runtimeapi.NamespaceMode_POD
 	}
+	return &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: pid, Ipc: runtimeapi.NamespaceMode_POD}
 }
 
 // The masked and read-only paths kubelet sends for procMount Default
@@ -251,18 +256,20 @@ var (
 )
 
 // sleeper is a busybox container that sleeps for an hour, labelled as
-// kubelet labels its containers.
+// kubelet labels its containers. Its shell ends on SIGTERM: as PID 1 of a
+// PID namespace of its own, a bare sleep would ignore it, and
+// StopContainer would wait out the grace period.
 func (b *bench) sleeper(pod *runtimeapi.PodSandboxConfig, name string) *runtimeapi.ContainerConfig {
 	return &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: name},
 		Image:    &runtimeapi.ImageSpec{Image: b.image},
-		Command:  []string{"sleep", "3600"},
+		Command:  []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"},
 		Labels: map[string]string{
 			labelPodUID: pod.GetMetadata().GetUid(), labelPodName: pod.GetMetadata().GetName(),
 			labelPodNamespace: pod.GetMetadata().GetNamespace(), labelContainerName: name,
 		},
 		Linux: &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
-			NamespaceOptions: kubeletNamespaces(),
+			NamespaceOptions: b.kubeletNamespaces(),
 			MaskedPaths:      kubeletMaskedPaths,
 			ReadonlyPaths:    kubeletReadonlyPaths,
 		}},
