@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -148,5 +149,37 @@ func TestInfralessPodSurvivesRestarts(t *testing.T) {
 	removePod(t, d, pod)
 	if n := waitNoShims(d); n != 0 {
 		t.Errorf("%d shims run after the infra-less pod was removed", n)
+	}
+}
+
+// An infra-less pod with a user namespace of its own and sysctls: the
+// namespaces Berth pins are owned by the pod's user namespace, and the
+// pod's sysctls, which no pause applies, hold in its containers.
+func TestInfralessPodWithUserNamespaceAndSysctls(t *testing.T) {
+	d, image := startWithBusybox(t)
+	sysctls := func(c *runtimeapi.PodSandboxConfig) {
+		c.Linux.Sysctls = map[string]string{"net.ipv4.ip_local_port_range": "20000 30000", "kernel.shm_rmid_forced": "1"}
+	}
+	pod, podCfg := runPod(t, d, withPodPID(runtimeapi.NamespaceMode_CONTAINER), withUserNS(podUserNS()), sysctls)
+	ctr := runContainer(t, d, pod, podCfg, ctrConfig(image, withCtrPID(runtimeapi.NamespaceMode_CONTAINER),
+		withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.NamespaceOptions.UsernsOptions = podUserNS() })))
+	assertNoPause(t, d, pod)
+	want := fmt.Sprintf("0 %d %d", usernsHostID, usernsLength)
+	if got := strings.Join(strings.Fields(mustExec(t, d, ctr, "cat", "/proc/self/uid_map")), " "); got != want {
+		t.Errorf("uid_map in the container = %q, want %q", got, want)
+	}
+	if got := strings.Join(strings.Fields(mustExec(t, d, ctr, "cat", "/proc/sys/net/ipv4/ip_local_port_range")), " "); got != "20000 30000" {
+		t.Errorf("net.ipv4.ip_local_port_range in the pod = %q, want 20000 30000", got)
+	}
+	if got := mustExec(t, d, ctr, "cat", "/proc/sys/kernel/shm_rmid_forced"); got != "1" {
+		t.Errorf("kernel.shm_rmid_forced in the pod = %q, want 1", got)
+	}
+	if got := mustExec(t, d, ctr, "hostname"); got != podCfg.Hostname {
+		t.Errorf("hostname = %q, want %q", got, podCfg.Hostname)
+	}
+	// Its root administers its own network namespace (owned by its user
+	// namespace), which a node-owned one would refuse.
+	if out, err := execSync(t, d, ctr, 10, "ip", "link", "set", "lo", "mtu", "1500"); err != nil || out.ExitCode != 0 {
+		t.Errorf("the pod's root cannot administer its network namespace (exit %d, %v): %s", out.GetExitCode(), err, out.GetStderr())
 	}
 }
