@@ -162,7 +162,10 @@ func TestInfralessPodWithUserNamespaceAndSysctls(t *testing.T) {
 	}
 	pod, podCfg := runPod(t, d, withPodPID(runtimeapi.NamespaceMode_CONTAINER), withUserNS(podUserNS()), sysctls)
 	ctr := runContainer(t, d, pod, podCfg, ctrConfig(image, withCtrPID(runtimeapi.NamespaceMode_CONTAINER),
-		withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) { sc.NamespaceOptions.UsernsOptions = podUserNS() })))
+		withSecurity(func(sc *runtimeapi.LinuxContainerSecurityContext) {
+			sc.NamespaceOptions.UsernsOptions = podUserNS()
+			sc.Capabilities = &runtimeapi.Capability{AddCapabilities: []string{"NET_ADMIN"}}
+		})))
 	assertNoPause(t, d, pod)
 	want := fmt.Sprintf("0 %d %d", usernsHostID, usernsLength)
 	if got := strings.Join(strings.Fields(mustExec(t, d, ctr, "cat", "/proc/self/uid_map")), " "); got != want {
@@ -177,8 +180,9 @@ func TestInfralessPodWithUserNamespaceAndSysctls(t *testing.T) {
 	if got := mustExec(t, d, ctr, "hostname"); got != podCfg.Hostname {
 		t.Errorf("hostname = %q, want %q", got, podCfg.Hostname)
 	}
-	// Its root administers its own network namespace (owned by its user
-	// namespace), which a node-owned one would refuse.
+	// Its root, given CAP_NET_ADMIN (in its user namespace), administers
+	// its network namespace, owned by that user namespace: a node-owned one
+	// would refuse.
 	if out, err := execSync(t, d, ctr, 10, "ip", "link", "set", "lo", "mtu", "1500"); err != nil || out.ExitCode != 0 {
 		t.Errorf("the pod's root cannot administer its network namespace (exit %d, %v): %s", out.GetExitCode(), err, out.GetStderr())
 	}
