@@ -20,7 +20,6 @@ import (
 
 // Where the kernel and the distribution keep AppArmor's state.
 const (
-	enabledParam = "/sys/module/apparmor/parameters/enabled"
 	profilesFile = "/sys/kernel/security/apparmor/profiles"
 	policyDir    = "/etc/apparmor.d"
 	currentAttr  = "/proc/self/attr/current"
@@ -53,22 +52,14 @@ type Host struct {
 	loadMu sync.Mutex
 }
 
-// KernelEnabled reports whether the running kernel has AppArmor enabled.
-// Kernel-dependent: false on this kind of node wherever the module is
-// absent (as on kernels built without it).
-func KernelEnabled() bool {
-	b, err := os.ReadFile(enabledParam)
-	return err == nil && len(b) > 0 && b[0] == 'Y'
-}
-
 // parserDirs are where distributions install apparmor_parser, searched
 // besides PATH: systemd gives services a PATH with them, a shell may not.
 var parserDirs = []string{"/sbin", "/usr/sbin"}
 
 // Detect returns the node's AppArmor, with the generated profile written
-// under dir.
-func Detect(dir string) *Host {
-	return detect(KernelEnabled(), func() (string, error) { return lookParser(parserDirs) }, dir)
+// under dir; kernel says whether the kernel enables AppArmor (host.Facts).
+func Detect(kernel bool, dir string) *Host {
+	return detect(kernel, func() (string, error) { return lookParser(parserDirs) }, dir)
 }
 
 // detect decides from the kernel's answer and the parser's lookup.
@@ -103,10 +94,10 @@ func lookParser(dirs []string) (string, error) {
 // ContainerOpts returns the option setting the container's AppArmor
 // profile. A Localhost profile must be loaded already (FailedPrecondition
 // otherwise); berth-default is loaded by the option, when the spec is
-// built, if the kernel lacks it. A nil Host detects the kernel's.
+// built, if the kernel lacks it. A nil Host is a node without AppArmor.
 func (h *Host) ContainerOpts(sc *runtimeapi.LinuxContainerSecurityContext) (oci.SpecOpts, error) {
 	if h == nil {
-		h = Detect("")
+		h = detect(false, nil, "")
 	}
 	//nolint:staticcheck // The deprecated string still arrives from older kubelets and crictl.
 	p, err := Resolve(sc.GetApparmor(), sc.GetApparmorProfile(), sc.GetPrivileged(), h.Enabled)

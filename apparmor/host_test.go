@@ -15,6 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/host"
 )
 
 // fakeHost is an enabled Host whose profiles list is a file and whose
@@ -187,7 +189,7 @@ func TestDisabledHost(t *testing.T) {
 // kernel without AppArmor it checks that Berth sees none; with AppArmor
 // it loads berth-default for real and needs root and apparmor_parser.
 func TestKernel(t *testing.T) {
-	h := Detect(t.TempDir())
+	h := Detect(host.Detect().AppArmor, t.TempDir())
 	if _, err := os.Stat("/sys/module/apparmor"); err != nil {
 		if h.Enabled {
 			t.Fatal("AppArmor reported enabled on a kernel without the module")

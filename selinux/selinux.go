@@ -8,21 +8,12 @@ package selinux
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
-
-const enforceFile = "/sys/fs/selinux/enforce"
-
-// Enforcing reports whether the host enforces SELinux.
-func Enforcing() bool {
-	b, err := os.ReadFile(enforceFile)
-	return err == nil && strings.TrimSpace(string(b)) == "1"
-}
 
 // Defaults for the fields of a label the pod leaves empty.
 const (

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -21,18 +22,18 @@ import (
 // nsdelegate and memory_recursiveprot, or starting it would turn them off
 // for the whole node. cgroup v1 is as before: no cgroup namespace.
 func TestCgroupNamespaceAndMount(t *testing.T) {
-	v2 := hostFeatures{CgroupV2: true, CgroupSuperblockFlags: superblockFlags("rw,nsdelegate,memory_recursiveprot")}
+	v2 := host.Facts{CgroupV2: true, CgroupSuperblockFlags: []string{"nsdelegate", "memory_recursiveprot"}}
 	for _, tc := range []struct {
 		name       string
-		host       hostFeatures
+		host       host.Facts
 		privileged bool
 		wantNS     bool
 		wantOpts   []string
 	}{
 		{"v2 unprivileged", v2, false, true, []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		{"v2 privileged", v2, true, false, []string{"nosuid", "noexec", "nodev", "relatime", "rw", "nsdelegate", "memory_recursiveprot"}},
-		{"v1 unprivileged", hostFeatures{}, false, false, []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-		{"v1 privileged", hostFeatures{}, true, false, []string{"nosuid", "noexec", "nodev", "relatime", "rw"}},
+		{"v1 unprivileged", host.Facts{}, false, false, []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		{"v1 privileged", host.Facts{}, true, false, []string{"nosuid", "noexec", "nodev", "relatime", "rw"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := &runtimeapi.LinuxContainerSecurityContext{Privileged: tc.privileged}
@@ -79,14 +80,5 @@ func TestCgroupNamespaceAndMount(t *testing.T) {
 				t.Errorf("%d cgroup mounts, options %q; want one with %q", n, got, tc.wantOpts)
 			}
 		})
-	}
-}
-
-func TestSuperblockFlags(t *testing.T) {
-	if got := superblockFlags("rw,nsdelegate,memory_recursiveprot"); !slices.Equal(got, []string{"nsdelegate", "memory_recursiveprot"}) {
-		t.Errorf("superblockFlags = %q", got)
-	}
-	if got := superblockFlags("rw"); len(got) != 0 {
-		t.Errorf("superblockFlags(rw) = %q, want none", got)
 	}
 }

@@ -142,7 +142,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		ID: id, Config: specCfg, Sandbox: sb, SandboxPid: sbStatus.Pid, IDs: ids,
 		Image: img.Config, ImageName: cfg.GetImage().GetImage(),
 		CgroupsPath:    cgroupsPath,
-		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: detectHost(), Security: m.cfg.Security,
+		MinOOMScoreAdj: m.cfg.MinOOMScoreAdj, Host: m.cfg.Node, Security: m.cfg.Security,
 	}
 	if ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(); ns.GetPid() == runtimeapi.NamespaceMode_TARGET {
 		target, err := m.store.Get(ns.GetTargetId())

@@ -12,6 +12,8 @@ import (
 	"github.com/containerd/errdefs"
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/host"
 )
 
 // FuzzUpdateContainerResources feeds arbitrary resource updates over
@@ -45,7 +47,7 @@ func FuzzUpdateContainerResources(f *testing.F) {
 		if upd.CpuQuota != 0 && merged.CpuQuota != upd.CpuQuota {
 			t.Fatalf("a set field was not applied: update %v, merged %v", upd, merged)
 		}
-		for _, h := range []hostFeatures{{}, {CgroupV2: true, SwapAvailable: true, Hugetlb: true}} {
+		for _, h := range []host.Facts{{}, {CgroupV2: true, Swap: true, Hugetlb: true}} {
 			if res := linuxResources(merged, h); res == nil || res.CPU == nil || res.Memory == nil {
 				t.Fatalf("no CPU or memory resources for %v", merged)
 			}

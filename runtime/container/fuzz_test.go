@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -88,8 +89,8 @@ func FuzzContainerConfig(f *testing.F) {
 			// create them on the machine running the test.
 			_, _, _ = bindMount(m, untouchedHostPath)
 		}
-		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{})
-		_ = linuxResources(cfg.GetLinux().GetResources(), hostFeatures{CgroupV2: true, SwapAvailable: true, Hugetlb: true})
+		_ = linuxResources(cfg.GetLinux().GetResources(), host.Facts{})
+		_ = linuxResources(cfg.GetLinux().GetResources(), host.Facts{CgroupV2: true, Swap: true, Hugetlb: true})
 		// The spec options are applied too, as CreateContainer does, but
 		// without the fuzzed mounts and devices: those were checked above,
 		// and applying them would create host paths on this machine.

@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/checkpoint"
@@ -86,6 +87,9 @@ type NRI interface {
 
 // Config wires a Manager.
 type Config struct {
+	// Node holds the node's facts (host.Detect): what may be set in a
+	// container's spec depends on them.
+	Node      host.Facts
 	Client    *containerd.Client
 	Sandboxes Sandboxes
 	Images    Images

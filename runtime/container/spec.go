@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,11 +13,11 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
-	"github.com/moby/sys/mountinfo"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/sandbox"
 )
 
@@ -47,70 +46,21 @@ type specParams struct {
 	ImageName      string
 	CgroupsPath    string
 	MinOOMScoreAdj int
-	Host           hostFeatures
+	Host           host.Facts
 	Security       Security
-}
-
-// hostFeatures are the node's cgroup facts that change what may be set.
-type hostFeatures struct {
-	CgroupV2      bool
-	SwapAvailable bool
-	// Hugetlb is whether the hugetlb controller exists. kubelet sets
-	// hugepage limits on every container; without the controller runc
-	// refuses them, so they are dropped, as containerd does by default
-	// (tolerate_missing_hugetlb_controller).
-	Hugetlb bool
-	// CgroupSuperblockFlags are the flags of the host's cgroup2 mount
-	// (nsdelegate, memory_recursiveprot) that a cgroup2 mount made in the
-	// host's cgroup namespace must repeat: it shares the one superblock,
-	// and a mount without them would turn them off for the whole node
-	// (containerd #12952).
-	CgroupSuperblockFlags []string
-}
-
-// detectHost reads the cgroup facts of this node.
-func detectHost() hostFeatures {
-	var h hostFeatures
-	if controllers, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		h.CgroupV2, h.SwapAvailable = true, true
-		h.Hugetlb = slices.Contains(strings.Fields(string(controllers)), "hugetlb")
-		if mounts, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter("/sys/fs/cgroup")); err == nil && len(mounts) > 0 {
-			h.CgroupSuperblockFlags = superblockFlags(mounts[len(mounts)-1].VFSOptions)
-		}
-		return h
-	}
-	if _, err := os.Stat("/sys/fs/cgroup/hugetlb"); err == nil {
-		h.Hugetlb = true
-	}
-	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
-		h.SwapAvailable = true
-	}
-	return h
-}
-
-// superblockFlags picks, from a cgroup2 mount's superblock options, those
-// a second mount of it must repeat.
-func superblockFlags(vfsOptions string) []string {
-	var out []string
-	for _, opt := range strings.Split(vfsOptions, ",") {
-		if opt == "nsdelegate" || opt == "memory_recursiveprot" {
-			out = append(out, opt)
-		}
-	}
-	return out
 }
 
 // privateCgroupNS says whether the container gets its own cgroup
 // namespace, as containerd decides: on cgroup v2, unless privileged (a
 // privileged container sees and may manage the node's cgroups). On v1 none
 // does, for compatibility with what containers saw so far.
-func privateCgroupNS(h hostFeatures, privileged bool) bool { return h.CgroupV2 && !privileged }
+func privateCgroupNS(h host.Facts, privileged bool) bool { return h.CgroupV2 && !privileged }
 
 // cgroupMount is the container's /sys/fs/cgroup: read-only (a privileged
 // container's is made writable by oci.WithPrivileged). In its own cgroup
 // namespace it shows the container's cgroup alone; in the host's it is the
 // host's cgroup2 superblock, whose flags it keeps.
-func cgroupMount(h hostFeatures, privateNS bool) specs.Mount {
+func cgroupMount(h host.Facts, privateNS bool) specs.Mount {
 	opts := []string{"nosuid", "noexec", "nodev", "relatime", "ro"}
 	if !privateNS {
 		opts = append(opts, h.CgroupSuperblockFlags...)
@@ -460,7 +410,7 @@ func capNames(caps []string) []string {
 // linuxResources converts CRI resources to the OCI ones. Zero means unset
 // in CRI. Swap is only set where the node accounts it (runc fails
 // otherwise), and unified only on cgroup v2.
-func linuxResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) *specs.LinuxResources {
+func linuxResources(r *runtimeapi.LinuxContainerResources, h host.Facts) *specs.LinuxResources {
 	out := &specs.LinuxResources{CPU: &specs.LinuxCPU{}, Memory: &specs.LinuxMemory{}}
 	if r == nil {
 		return out
@@ -482,7 +432,7 @@ func linuxResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) *spec
 		limit := v
 		out.Memory.Limit = &limit
 	}
-	if v := r.GetMemorySwapLimitInBytes(); v > 0 && h.SwapAvailable {
+	if v := r.GetMemorySwapLimitInBytes(); v > 0 && h.Swap {
 		swap := v
 		out.Memory.Swap = &swap
 	}
@@ -502,7 +452,7 @@ func linuxResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) *spec
 
 // withResources sets CPU, memory, hugepage and unified limits, keeping the
 // default spec's device rules.
-func withResources(r *runtimeapi.LinuxContainerResources, h hostFeatures) oci.SpecOpts {
+func withResources(r *runtimeapi.LinuxContainerResources, h host.Facts) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		res := linuxResources(r, h)
 		if s.Linux.Resources == nil {

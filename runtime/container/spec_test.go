@@ -10,6 +10,8 @@ import (
 	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/berth-cri/berth/host"
 )
 
 func TestProcessArgs(t *testing.T) {
@@ -53,7 +55,7 @@ func TestLinuxResources(t *testing.T) {
 		MemorySwapLimitInBytes: 1 << 20, CpusetCpus: "0", Unified: map[string]string{"memory.high": "1"},
 		HugepageLimits: []*runtimeapi.HugepageLimit{{PageSize: "2MB", Limit: 4 << 20}},
 	}
-	v1 := linuxResources(r, hostFeatures{Hugetlb: true})
+	v1 := linuxResources(r, host.Facts{Hugetlb: true})
 	if *v1.CPU.Shares != 512 || *v1.CPU.Quota != 20000 || *v1.CPU.Period != 100000 || *v1.Memory.Limit != 1<<20 || v1.CPU.Cpus != "0" {
 		t.Errorf("v1 resources = %+v %+v", v1.CPU, v1.Memory)
 	}
@@ -63,11 +65,11 @@ func TestLinuxResources(t *testing.T) {
 	if len(v1.HugepageLimits) != 1 || v1.HugepageLimits[0].Pagesize != "2MB" {
 		t.Errorf("hugepages = %+v", v1.HugepageLimits)
 	}
-	v2 := linuxResources(r, hostFeatures{CgroupV2: true, SwapAvailable: true})
+	v2 := linuxResources(r, host.Facts{CgroupV2: true, Swap: true})
 	if v2.Memory.Swap == nil || v2.Unified["memory.high"] != "1" {
 		t.Errorf("v2 resources lack swap or unified")
 	}
-	empty := linuxResources(&runtimeapi.LinuxContainerResources{}, hostFeatures{})
+	empty := linuxResources(&runtimeapi.LinuxContainerResources{}, host.Facts{})
 	if empty.CPU.Shares != nil || empty.CPU.Quota != nil || empty.Memory.Limit != nil {
 		t.Error("zero CRI values must stay unset")
 	}
@@ -156,10 +158,10 @@ func TestStopSignal(t *testing.T) {
 func TestHugepageLimitsOnlyWithTheHugetlbController(t *testing.T) {
 	// kubelet sends a limit for every page size on every container.
 	r := &runtimeapi.LinuxContainerResources{HugepageLimits: []*runtimeapi.HugepageLimit{{PageSize: "2MB", Limit: 0}}}
-	if got := linuxResources(r, hostFeatures{}).HugepageLimits; len(got) != 0 {
+	if got := linuxResources(r, host.Facts{}).HugepageLimits; len(got) != 0 {
 		t.Fatalf("without a hugetlb cgroup runc refuses hugepage limits, yet the spec has %v", got)
 	}
-	if got := linuxResources(r, hostFeatures{Hugetlb: true}).HugepageLimits; len(got) != 1 || got[0].Pagesize != "2MB" {
+	if got := linuxResources(r, host.Facts{Hugetlb: true}).HugepageLimits; len(got) != 1 || got[0].Pagesize != "2MB" {
 		t.Fatalf("with the hugetlb controller the limits must stay: %v", got)
 	}
 }

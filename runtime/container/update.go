@@ -48,7 +48,7 @@ func (m *Manager) updateResources(ctx context.Context, id string, r *runtimeapi.
 			merged = mergeResources(merged, adjusted)
 		}
 	}
-	host := detectHost()
+	host := m.cfg.Node
 	res := linuxResources(merged, host)
 
 	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)

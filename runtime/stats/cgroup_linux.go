@@ -10,25 +10,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // cgroupRoot is where the hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
-var unified = sync.OnceValue(func() bool {
-	var st unix.Statfs_t
-	return unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-})
-
 // readCgroup measures the cgroup at path (below each hierarchy's root) by
 // reading the few files the stats need: a handful of small reads, where a
 // full cgroup library Stat would read every controller.
-func readCgroup(path string) (sample, error) {
-	return readCgroupAt(cgroupRoot, unified(), path)
+func readCgroup(v2 bool, path string) (sample, error) {
+	return readCgroupAt(cgroupRoot, v2, path)
 }
 
 // readCgroupAt reads below the hierarchies mounted at root, cgroup v2's

@@ -9,6 +9,6 @@ import (
 )
 
 // readCgroup is Linux-only: cgroups exist nowhere else.
-func readCgroup(string) (sample, error) {
+func readCgroup(bool, string) (sample, error) {
 	return sample{}, fmt.Errorf("cgroups need Linux: %w", errdefs.ErrNotImplemented)
 }

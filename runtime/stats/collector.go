@@ -40,6 +40,8 @@ type Config struct {
 	Sandboxes   *sandbox.Store
 	// CgroupDriver says where kubelet's pod cgroups (cgroup parents) are.
 	CgroupDriver cgroup.Driver
+	// CgroupV2 says which files a cgroup's measures are in (host.Facts).
+	CgroupV2 bool
 	// Mountpoint returns the snapshotter's directory on the host, which
 	// kubelet resolves to a device (fs_id); nil or an error leaves fs_id
 	// out, which kubelet tolerates.
@@ -101,7 +103,7 @@ func (c *Collector) cgroup(path string) (cur sample, cores uint64, coresOK bool,
 	}
 	e.used = now
 	if e.cur.at.IsZero() || now.Sub(e.cur.at) >= cgroupTTL {
-		s, err := readCgroup(path)
+		s, err := readCgroup(c.cfg.CgroupV2, path)
 		e.err = err
 		if err == nil {
 			e.prev, e.cur = e.cur, s

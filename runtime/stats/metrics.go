@@ -189,7 +189,7 @@ func (c *Collector) reading(path string) (reading, error) {
 
 	// Read unlocked: a full read touches a few dozen files, and other
 	// callers need not wait for it.
-	r, err := readMetrics(path)
+	r, err := readMetrics(c.cfg.CgroupV2, path)
 	r.at = now
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -12,13 +12,13 @@ import (
 
 // readMetrics reads the cgroup at path (below each hierarchy's root) in
 // full and counts the open files of its processes.
-func readMetrics(path string) (reading, error) {
+func readMetrics(v2 bool, path string) (reading, error) {
 	var (
 		r    reading
 		pids []uint64
 		err  error
 	)
-	if unified() {
+	if v2 {
 		r, pids, err = readMetricsV2(filepath.Join(cgroupRoot, path))
 	} else {
 		r, pids, err = readMetricsV1(cgroupRoot, path)

@@ -9,7 +9,7 @@ import (
 )
 
 // readMetrics is Linux-only: cgroups exist nowhere else.
-func readMetrics(string) (reading, error) {
+func readMetrics(bool, string) (reading, error) {
 	return reading{}, fmt.Errorf("cgroups need Linux: %w", errdefs.ErrNotImplemented)
 }
 

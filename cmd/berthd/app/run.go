@@ -42,7 +42,6 @@ import (
 	"github.com/berth-cri/berth/runtime/supervisor"
 	"github.com/berth-cri/berth/sandbox"
 	"github.com/berth-cri/berth/seccomp"
-	"github.com/berth-cri/berth/selinux"
 	"github.com/berth-cri/berth/version"
 )
 
@@ -71,10 +70,14 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Decided once: runc, the cgroups' names, the stats and kubelet
-	// (RuntimeConfig) must all agree on it.
-	driver := cgroup.Resolve(cfg.CgroupDriver, host.SystemdIsInit())
-	log.Info("cgroup driver", "driver", driver, "setting", cfg.CgroupDriver)
+	// The node's facts, read once and handed to every part that needs
+	// them. The cgroup driver is decided once from them: runc, the
+	// cgroups' names, the stats and kubelet (RuntimeConfig) must all agree
+	// on it.
+	node := host.Detect()
+	driver := cgroup.Resolve(cfg.CgroupDriver, node.SystemdIsInit)
+	log.Info("node", "cgroupV2", node.CgroupV2, "cgroupDriver", driver, "setting", cfg.CgroupDriver,
+		"systemd", node.SystemdIsInit, "swap", node.Swap, "hugetlb", node.Hugetlb, "apparmor", node.AppArmor, "selinuxEnforcing", node.SELinuxEnforcing)
 	runtimes, err := runtimeHandlers(cfg, bins.runc, driver, log)
 	if err != nil {
 		return err
@@ -202,11 +205,12 @@ func (o *Options) Run(ctx context.Context) error {
 	for _, removed := range cfg.Removed() {
 		log.Warn("ignoring a removed setting", "setting", removed)
 	}
-	appArmor := apparmor.Detect(cfg.State)
+	appArmor := apparmor.Detect(node.AppArmor, cfg.State)
 	if appArmor.Degraded != "" {
 		log.Warn("AppArmor: " + appArmor.Degraded)
 	}
 	containers := container.NewManager(container.Config{
+		Node:           node,
 		Client:         client,
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
@@ -217,7 +221,7 @@ func (o *Options) Run(ctx context.Context) error {
 		Security: container.Security{
 			Seccomp:          seccomp.Resolver{Root: cfg.Security.SeccompProfileRoot, Default: seccompDefault(cfg.Security)},
 			AppArmor:         appArmor,
-			SELinuxEnforcing: selinux.Enforcing(),
+			SELinuxEnforcing: node.SELinuxEnforcing,
 		},
 		NRI:    nriAPI.ContainerHooks(),
 		Logger: log.With("component", "container"),
@@ -268,6 +272,7 @@ func (o *Options) Run(ctx context.Context) error {
 			Containers:   containers.Store(),
 			Sandboxes:    sandboxes.Store(),
 			CgroupDriver: driver,
+			CgroupV2:     node.CgroupV2,
 			Mountpoint: func(ctx context.Context) (string, error) {
 				u, err := imgs.FsUsage(ctx)
 				return u.Mountpoint, err
