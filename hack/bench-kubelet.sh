@@ -28,6 +28,8 @@
 #
 # Environment: KUBELET_ROUNDS, KUBELET_PODS; MARKDOWN=1 prints markdown;
 # BERTH_METRICS (berthd's metrics address) adds berthd's own CRI timings.
+# The kubelets' logs, berthd's and the samples are left in
+# _output/bench-kubelet.
 #
 # Usage: hack/bench-kubelet.sh   (`make bench-kubelet`; root)
 set -euo pipefail
@@ -42,6 +44,7 @@ PODS="${KUBELET_PODS:-10}"
 IMAGE=registry.k8s.io/e2e-test-images/busybox:1.29-2
 WORK="${BENCH_WORK}/kubelet"
 SAMPLES="${WORK}/samples.tsv"
+LOGS="${ROOT}/_output/bench-kubelet"
 
 # ---- helpers: the same names and contracts as hack/lib/kubelet-host.sh -------
 # (wip-node), which is to replace this block once it lands.
@@ -170,11 +173,12 @@ cleanup() {
 		log "FAIL: /proc/1/cgroup changed during the run: $(tr '\n' ' ' </proc/1/cgroup)"
 		rc=1
 	fi
-	if ((rc != 0)); then
-		mkdir -p "${ROOT}/_output/bench"
-		for name in "${NAMES[@]}"; do cp "${WORK}/kubelet-${name}.log" "${ROOT}/_output/bench/" 2>/dev/null; done
-		log "kubelet logs kept in _output/bench"
-	fi
+	# The logs, for a look at where a round's time went (bench.sh removes
+	# its work dir).
+	rm -rf "${LOGS}" && mkdir -p "${LOGS}"
+	for name in "${NAMES[@]}"; do cp "${WORK}/kubelet-${name}.log" "${LOGS}/" 2>/dev/null; done
+	cp "${SAMPLES}" "${BENCH_WORK}/berthd.log" "${LOGS}/" 2>/dev/null
+	((rc == 0)) || log "kubelet and berthd logs kept in ${LOGS#"${ROOT}"/}"
 	exit "${rc}"
 }
 trap cleanup EXIT

@@ -14,6 +14,7 @@
 # from manifests to Ready against each.
 #
 # Usage: hack/bench.sh [berth-bench flags]   (`make bench`; root)
+#   BERTHD runs another berthd binary than _output/bin/berthd.
 #   Both runtimes also serve crun (Debian's): --runtime-handler crun runs
 #   every pod under it.
 #   BERTH_BENCH=0 skips berth-bench's phases, KUBELET_BENCH=0 the kubelet's
@@ -111,17 +112,24 @@ CTRD_PID=$!
 PIDS+=($!)
 
 BERTHD_PID=""
-"${BIN}/berthd" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
+"${BERTHD:-${BIN}/berthd}" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
 	--socket "${WORK}/berth.sock" --cni-conf-dir "${WORK}/berth-net" --cni-bin-dir "${CNI_BIN}" \
 	--registry-config-dir "${WORK}/hosts" --log-level info --metrics-address 127.0.0.1:0 >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
 PIDS+=($!)
 
+# berthd answers Status while its start-up and recovery run, and the rest,
+# ImageFsInfo among them, once they are done.
+serving() {
+	"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" info 2>/dev/null | grep -q '"RuntimeReady"' &&
+		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" --image-endpoint "unix://${WORK}/$1.sock" imagefsinfo >/dev/null 2>&1
+}
 for sock in berth ctrd; do
-	for _ in $(seq 300); do
-		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/${sock}.sock" info 2>/dev/null | grep -q '"RuntimeReady"' && break
+	for _ in $(seq 600); do
+		serving "${sock}" && break
 		sleep 0.1
 	done
+	serving "${sock}" || { log "${sock} did not serve within 60 s"; exit 1; }
 done
 # The containerd berthd supervises, for the memory phase: berthd logs its PID
 # each time it starts it.
