@@ -342,7 +342,7 @@ berthd_ops() {
 			if ($0 ~ /_sum\{/) sum[op] += $2; else cnt[op] += $2 }
 		END { for (op in cnt) print op, cnt[op], sum[op] }' | sort
 }
-BERTHD_OPS="RunPodSandbox CreateContainer StartContainer ExecSync stage:netns-files stage:cni-add stage:run"
+BERTHD_OPS="RunPodSandbox CreateContainer StartContainer ExecSync stage:netns-files stage:cni-add stage:pause-start stage:adopt stage:run"
 
 mkdir -p "${WORK}"
 for name in "${NAMES[@]}"; do
