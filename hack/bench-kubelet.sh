@@ -167,7 +167,15 @@ cleanup() {
 	[[ -d /var/log/containers ]] && find /var/log/containers -maxdepth 1 -type l -lname "${WORK}/*" -delete
 	for p in /var/lib/kubelet /var/log/containers /var/log/pods; do
 		[[ -n "${EXISTED[${p}]:-}" ]] && continue
-		if [[ "${p}" == /var/lib/kubelet ]]; then rm -rf "${p}"; else rmdir "${p}" 2>/dev/null; fi
+		if [[ "${p}" != /var/lib/kubelet ]]; then
+			rmdir "${p}" 2>/dev/null
+		elif ss -xlH 2>/dev/null | grep -q ' /var/lib/kubelet/'; then
+			# kubelet puts its device plugin socket there whatever its root
+			# dir: another kubelet came meanwhile, and it is its.
+			log "cleanup: /var/lib/kubelet left in place: another kubelet listens there"
+		else
+			rm -rf "${p}"
+		fi
 	done
 	if [[ "$(cat /proc/1/cgroup)" != "${PID1_CGROUP}" ]]; then
 		log "FAIL: /proc/1/cgroup changed during the run: $(tr '\n' ' ' </proc/1/cgroup)"
