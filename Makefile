@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node bench bench-kubelet fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -95,8 +95,11 @@ test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 an
 e2e-node: deps build images ## Kubernetes' node conformance suite (e2e_node.test [NodeConformance], KUBERNETES_VERSION) against a fresh berthd; fails on a failure not in test/e2e-node/expected-failures.txt (PROCS, FOCUS, SKIP; long: not in make test)
 	@hack/e2e-node.sh
 
-bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, critest -benchmark
+bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, a real kubelet's 10 static pods to Ready, critest -benchmark
 	@hack/bench.sh
+
+bench-kubelet: deps build images ## Only bench's kubelet row: 10 static pods from manifests to Ready, Berth against containerd's CRI, alternating (KUBELET_ROUNDS, 5)
+	@BERTH_BENCH=0 CRITEST_BENCH=0 hack/bench.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
 	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry

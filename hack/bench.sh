@@ -10,11 +10,16 @@
 # containerd berthd supervises and the CRI containerd from here). Then
 # critest's own benchmarks run against each runtime, with
 # hack/critest-benchmark.yaml, and their results are summarised the same way.
+# Between the two, hack/bench-kubelet.sh times a real kubelet's static pods
+# from manifests to Ready against each.
 #
 # Usage: hack/bench.sh [berth-bench flags]   (`make bench`; root)
+#   BERTHD runs another berthd binary than _output/bin/berthd.
 #   Both runtimes also serve crun (Debian's): --runtime-handler crun runs
 #   every pod under it.
-#   CRITEST_BENCH=0 skips the critest benchmarks; CRITEST_PARAMS=file
+#   BERTH_BENCH=0 skips berth-bench's phases, KUBELET_BENCH=0 the kubelet's
+#   (KUBELET_ROUNDS, KUBELET_PODS: hack/bench-kubelet.sh),
+#   CRITEST_BENCH=0 the critest benchmarks; CRITEST_PARAMS=file
 #   replaces hack/critest-benchmark.yaml; CRITEST_BLOCKS=n runs critest 2n
 #   times against each runtime (3 by default: 6 runs each).
 set -euo pipefail
@@ -107,35 +112,53 @@ CTRD_PID=$!
 PIDS+=($!)
 
 BERTHD_PID=""
-"${BIN}/berthd" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
+"${BERTHD:-${BIN}/berthd}" --config "${WORK}/berth.toml" --root "${WORK}/berth-root" --state "${WORK}/bst" \
 	--socket "${WORK}/berth.sock" --cni-conf-dir "${WORK}/berth-net" --cni-bin-dir "${CNI_BIN}" \
 	--registry-config-dir "${WORK}/hosts" --log-level info --metrics-address 127.0.0.1:0 >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
 PIDS+=($!)
 
+# berthd answers Status while its start-up and recovery run, and the rest,
+# ImageFsInfo among them, once they are done.
+serving() {
+	"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" info 2>/dev/null | grep -q '"RuntimeReady"' &&
+		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" --image-endpoint "unix://${WORK}/$1.sock" imagefsinfo >/dev/null 2>&1
+}
 for sock in berth ctrd; do
-	for _ in $(seq 300); do
-		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/${sock}.sock" info 2>/dev/null | grep -q '"RuntimeReady"' && break
+	for _ in $(seq 600); do
+		serving "${sock}" && break
 		sleep 0.1
 	done
+	serving "${sock}" || { log "${sock} did not serve within 60 s"; exit 1; }
 done
 # The containerd berthd supervises, for the memory phase: berthd logs its PID
 # each time it starts it.
 BERTH_CTRD_PID="$(grep 'containerd is serving' "${WORK}/berthd.log" | tail -1 | grep -o ' pid=[0-9]*' | cut -d= -f2)"
 [[ -n "${BERTH_CTRD_PID}" ]] || { log "no containerd PID in berthd's log"; exit 1; }
 log "berthd (pid ${BERTHD_PID}, its containerd ${BERTH_CTRD_PID}) and containerd with CRI (pid ${CTRD_PID}) are up; running the workload, alternating between them"
-cd "${ROOT}" && go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
-	--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
+cd "${ROOT}"
+# berthd logs "serving metrics" with the address it bound.
+metrics="$(grep -o 'serving metrics.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//' | tail -1 || true)"
+if [[ "${BERTH_BENCH:-1}" != 0 ]]; then
+	go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
+		--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
 
-# Where Berth's pod starts and stops spent their time, from its own metrics.
-metrics="$(grep -o 'serving metrics and pprof.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//')"
-if [[ -n "${metrics}" ]]; then
+	# Where Berth's pod starts and stops spent their time, from its own metrics.
+	if [[ -n "${metrics}" ]]; then
+		echo
+		echo "berthd sandbox stages (mean ms over every pod of the run):"
+		curl -s "http://${metrics}/metrics" | awk '
+			/^berth_sandbox_stage_duration_seconds_sum/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); sum[st] = $2 }
+			/^berth_sandbox_stage_duration_seconds_count/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); cnt[st] = $2 }
+			END { for (st in sum) if (cnt[st] > 0) printf "  %-12s %7.1f\n", st, 1000 * sum[st] / cnt[st] }' | sort
+	fi
+fi
+
+# A real kubelet against each: static pods to Ready (hack/bench-kubelet.sh).
+if [[ "${KUBELET_BENCH:-1}" != 0 ]]; then
 	echo
-	echo "berthd sandbox stages (mean ms over every pod of the run):"
-	curl -s "http://${metrics}/metrics" | awk '
-		/^berth_sandbox_stage_duration_seconds_sum/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); sum[st] = $2 }
-		/^berth_sandbox_stage_duration_seconds_count/ { match($0, /stage="[^"]+"/); st = substr($0, RSTART+7, RLENGTH-8); cnt[st] = $2 }
-		END { for (st in sum) if (cnt[st] > 0) printf "  %-12s %7.1f\n", st, 1000 * sum[st] / cnt[st] }' | sort
+	BENCH_WORK="${WORK}" BENCH_SOCKETS="berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" BERTH_METRICS="${metrics}" \
+		MARKDOWN="$(printf '%s\n' "$@" | grep -qx -- '--\?markdown' && echo 1 || echo 0)" "${ROOT}/hack/bench-kubelet.sh"
 fi
 
 [[ "${CRITEST_BENCH:-1}" == 0 ]] && exit 0

@@ -20,7 +20,9 @@
 // stats Lists.
 //
 // With --critest-results it only summarises the JSON critest -benchmark
-// wrote for each runtime, in the same table.
+// wrote for each runtime, in the same table; with --samples, timings taken
+// in turns by another driver (hack/bench-kubelet.sh: a real kubelet's static
+// pods to Ready).
 package main
 
 import (
@@ -75,11 +77,26 @@ func main() {
 		memPods    = flag.Int("memory-pods", 100, "running pods (one container each) memory is read at (0 skips the phase)")
 		pidSpec    = flag.String("pids", "", "each runtime's own processes for the memory phase: name=pid+pid,... (bench.sh passes them)")
 		critest    = flag.String("critest-results", "", "only summarise critest -benchmark output: name=directory,... ; the first is the one compared")
+		samplesF   = flag.String("samples", "", "only summarise timings taken in turns elsewhere: a file of runtime<TAB>operation<TAB>nanoseconds lines (hack/bench-kubelet.sh)")
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
 		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
 	)
 	flag.Parse()
+	if *samplesF != "" {
+		f, err := os.Open(*samplesF)
+		if err == nil {
+			var rts []*runtimeEndpoint
+			rts, err = loadSamples(f)
+			f.Close()
+			if err == nil {
+				report(os.Stdout, rts, *markdown, true)
+				return
+			}
+		}
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(1)
+	}
 	if *critest != "" {
 		rts, err := loadCritest(*critest)
 		if err != nil {
