@@ -53,6 +53,8 @@ func InstallerImage(ctx context.Context, in Inputs, contextDir, ref string) (v1.
 	tools, err := p.layer("install-shim", func() (*Tree, error) {
 		t := NewTree()
 		t.File("usr/bin/install", 0o755, []byte(installShim))
+		// The scripts' #!/usr/bin/env bash; busybox's applets are in /bin.
+		t.Symlink("usr/bin/env", "/bin/env")
 		return t, nil
 	})
 	if err != nil {
@@ -64,7 +66,7 @@ func InstallerImage(ctx context.Context, in Inputs, contextDir, ref string) (v1.
 	}
 	cfg := p.baseConfig()
 	cfg.Entrypoint = []string{InstallerEntrypoint}
-	return p.image(cfg, base, sh, layerSpec{tools, "berth: install(1) shim"},
+	return p.image(cfg, base, sh, layerSpec{tools, "berth: install(1) shim, /usr/bin/env"},
 		layerSpec{berth, "berth: COPY . /berth/"})
 }
 
