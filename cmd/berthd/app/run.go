@@ -398,7 +398,7 @@ func (o *Options) Run(ctx context.Context) error {
 			}
 			log.Info("upgrading: shutting down to re-execute the installed binary, keeping the CRI socket and containerd",
 				"binary", exe, "next", next)
-			notify(log, "RELOADING=1\nSTATUS=re-executing "+exe)
+			notifyReloading(log, exe)
 			return nil
 		}
 	}
