@@ -10,6 +10,11 @@
 // test files of k8s.io/kubernetes/test/e2e_node import (go mod tidy does
 // not see test files of a dependency and would drop them; after a bump,
 // run `go list -mod=mod -deps -test k8s.io/kubernetes/test/e2e_node`).
+//
+// hack/e2e-cluster-build.sh builds the one-node cluster of make e2e-cluster
+// here too: etcd (go.etcd.io/etcd/server/v3, whose own go.mod has replace
+// lines that `go install` refuses), kube-apiserver,
+// kube-controller-manager, kube-scheduler and kubectl are tools.
 module github.com/berth-cri/berth/test/kubelet
 
 go 1.26.0
