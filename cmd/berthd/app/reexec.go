@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -41,9 +43,12 @@ type handover struct {
 	file   *os.File // the listening CRI socket
 }
 
+// errOtherSocket: the socket handed on is not the one configured now.
+var errOtherSocket = errors.New("handed on another socket")
+
 // criListener returns the CRI socket a previous berthd handed on, or a new
 // one. inherited tells the caller to accept only once ready.
-func criListener(path string) (l net.Listener, inherited bool, err error) {
+func criListener(path string, log *slog.Logger) (l net.Listener, inherited bool, err error) {
 	v, ok := os.LookupEnv(listenFDEnv)
 	if !ok {
 		l, err = cri.Listen(path)
@@ -52,6 +57,14 @@ func criListener(path string) (l net.Listener, inherited bool, err error) {
 	// Not for containerd, runc or anything else berthd starts.
 	os.Unsetenv(listenFDEnv)
 	f, err := inheritedSocket(v, path)
+	if errors.Is(err, errOtherSocket) {
+		// The configuration moved the socket with the upgrade: serve
+		// where it says now. kubelet, still pointed at the old path,
+		// finds nobody there, as after any restart.
+		log.Warn("not taking over the CRI socket handed on", "error", err)
+		l, err = cri.Listen(path)
+		return l, false, err
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -61,7 +74,8 @@ func criListener(path string) (l net.Listener, inherited bool, err error) {
 
 // inheritedSocket parses listenFDEnv's value. A descriptor handed on for
 // another socket path (the configuration changed with the upgrade) is
-// refused: the new berthd must serve where its configuration says.
+// closed and refused with errOtherSocket: the new berthd must serve where
+// its configuration says.
 func inheritedSocket(v, path string) (*os.File, error) {
 	fdText, handedPath, ok := strings.Cut(v, ":")
 	fd, err := strconv.Atoi(fdText)
@@ -71,7 +85,7 @@ func inheritedSocket(v, path string) (*os.File, error) {
 	f := os.NewFile(uintptr(fd), handedPath)
 	if handedPath != path {
 		f.Close()
-		return nil, fmt.Errorf("the previous berthd handed on its socket %s, the configuration says %s: restart berthd instead", handedPath, path)
+		return nil, fmt.Errorf("%w: the previous berthd served %s, the configuration says %s", errOtherSocket, handedPath, path)
 	}
 	return f, nil
 }

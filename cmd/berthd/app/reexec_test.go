@@ -1,6 +1,8 @@
 package app
 
 import (
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,7 +20,7 @@ func TestInheritedSocketParsesTheHandover(t *testing.T) {
 		{name: "no path", value: "7", path: "/run/berth/berth.sock", wantErr: "want <fd>:<socket path>"},
 		{name: "not a number", value: "x:/run/berth/berth.sock", path: "/run/berth/berth.sock", wantErr: "want <fd>:<socket path>"},
 		{name: "stdio", value: "2:/run/berth/berth.sock", path: "/run/berth/berth.sock", wantErr: "want <fd>:<socket path>"},
-		{name: "another socket", value: "-:/run/old.sock", path: "/run/berth/berth.sock", wantErr: "the configuration says /run/berth/berth.sock"},
+		{name: "another socket", value: "-:/run/old.sock", path: "/run/berth/berth.sock", wantErr: "handed on another socket: the previous berthd served /run/old.sock, the configuration says /run/berth/berth.sock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			value := tc.value
@@ -55,7 +57,8 @@ func TestCRIListenerTakesTheHandedOnSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "berth.sock")
 	t.Setenv(listenFDEnv, "") // restored after the test
 	os.Unsetenv(listenFDEnv)
-	l, inherited, err := criListener(path)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, inherited, err := criListener(path, log)
 	if err != nil || inherited {
 		t.Fatalf("fresh start: inherited=%v err=%v", inherited, err)
 	}
@@ -64,9 +67,15 @@ func TestCRIListenerTakesTheHandedOnSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close() // as the old berthd's shutdown does
-	os.Setenv(listenFDEnv, strconv.Itoa(int(h.file.Fd()))+":"+path)
+	// As across the exec: a bare descriptor, no *os.File owning it.
+	fd, err := dupFD(h.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.file.Close()
+	os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+path)
 
-	l2, inherited, err := criListener(path)
+	l2, inherited, err := criListener(path, log)
 	if err != nil || !inherited {
 		t.Fatalf("after a handover: inherited=%v err=%v", inherited, err)
 	}
@@ -111,4 +120,45 @@ func TestCheckBinaryRefusesOneThatDoesNotRun(t *testing.T) {
 
 func dupFD(f *os.File) (int, error) {
 	return unix.Dup(int(f.Fd()))
+}
+
+// A socket handed on for another path (the upgrade moved it) is closed, and
+// berthd listens where its configuration says rather than failing to start.
+func TestCRIListenerListensAnewWhenTheSocketMoved(t *testing.T) {
+	dir := t.TempDir()
+	old, now := filepath.Join(dir, "old.sock"), filepath.Join(dir, "new.sock")
+	t.Setenv(listenFDEnv, "")
+	os.Unsetenv(listenFDEnv)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, _, err := criListener(old, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := prepareHandover(l, "/bin/true", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	fd, err := dupFD(h.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.file.Close()
+	os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+old)
+	l2, inherited, err := criListener(now, log)
+	if err != nil || inherited {
+		t.Fatalf("moved socket: inherited=%v err=%v; want a fresh listener", inherited, err)
+	}
+	defer l2.Close()
+	// Closed, not kept: a client of the old path is refused rather than
+	// left waiting in a backlog nobody accepts from.
+	if c, err := net.Dial("unix", old); err == nil {
+		c.Close()
+		t.Errorf("the socket handed on for %s still takes connections", old)
+	}
+	c, err := net.Dial("unix", now)
+	if err != nil {
+		t.Fatalf("nobody listens at the configured %s: %v", now, err)
+	}
+	c.Close()
 }

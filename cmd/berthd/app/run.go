@@ -302,7 +302,7 @@ func (o *Options) Run(ctx context.Context) error {
 			Logger: log.With("component", "stats"),
 		}),
 	})
-	l, inherited, err := criListener(cfg.Socket)
+	l, inherited, err := criListener(cfg.Socket, log)
 	if err != nil {
 		return err
 	}
