@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node bench bench-kubelet fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster test-node e2e-node bench bench-kubelet fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -88,6 +88,9 @@ fuzz: ## Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m for a long 
 e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _output/bin) standalone against a fresh berthd: static pods, probes, hostPort, restarts, logs, stats, teardown
 	@hack/e2e-kubelet.sh
 
+e2e-cluster: deps build images ## A one-node cluster (etcd, API server, controller-manager, scheduler, kubelet; KUBERNETES_VERSION, built once) on a berthd from make install: node, Deployment, kubectl exec/attach/logs/port-forward/cp, pod status, DaemonSet upgrade in place (UPGRADE=false skips it; docs/kubelet.md)
+	@hack/e2e-cluster.sh
+
 test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 and systemd as PID 1 (QEMU; image cached in _output/test-node): checks, kubelet, critest subset (docs/test-node.md)
 	@hack/kubelet.sh
 	@hack/test-node.sh
@@ -102,5 +105,5 @@ bench-kubelet: deps build images ## Only bench's kubelet row: 10 static pods fro
 	@BERTH_BENCH=0 CRITEST_BENCH=0 hack/bench.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)
-	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry
-	rm -rf $(OUT)/installer $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images
+	rm -f $(BIN)/berthd $(BIN)/berth-pause $(BIN)/berth-registry $(BIN)/berth-criloop
+	rm -rf $(OUT)/installer $(OUT)/installer-e2e $(OUT)/images/layout $(OUT)/images/pause.tar $(OUT)/.stamps/images

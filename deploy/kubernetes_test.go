@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,7 +106,7 @@ func TestDaemonSetInstallsOnEveryNode(t *testing.T) {
 		t.Errorf("tolerations %+v leave out tainted nodes", pod.Tolerations)
 	}
 	if !pod.HostPID {
-		t.Error("hostPID is off: the installer cannot reach the node's systemd")
+		t.Error("hostPID is off: the installer can neither signal berthd nor reach the node's systemd")
 	}
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the installer mounts a service account token it never uses")
@@ -140,8 +141,9 @@ func TestDaemonSetInstallsOnEveryNode(t *testing.T) {
 	}
 
 	// Exactly these node directories, each mounted where install.sh, run
-	// with DESTDIR=/host, writes it.
-	wantHostPaths := map[string]bool{"/usr/local": true, "/opt/cni/bin": true, "/etc/cni/net.d": true, "/etc/berth": true}
+	// with DESTDIR=/host, writes it, and berthd's state dir, where
+	// install-on-node.sh finds its pid and socket.
+	wantHostPaths := map[string]bool{"/usr/local": true, "/opt/cni/bin": true, "/etc/cni/net.d": true, "/etc/berth": true, "/run/berth": true}
 	mounts := map[string]corev1.VolumeMount{}
 	for _, m := range install.VolumeMounts {
 		mounts[m.Name] = m
@@ -152,7 +154,7 @@ func TestDaemonSetInstallsOnEveryNode(t *testing.T) {
 		switch {
 		case v.HostPath != nil:
 			if !wantHostPaths[v.HostPath.Path] {
-				t.Errorf("volume %s mounts the node's %s, which the installer does not write", v.Name, v.HostPath.Path)
+				t.Errorf("volume %s mounts the node's %s, which the installer does not use", v.Name, v.HostPath.Path)
 			}
 			delete(wantHostPaths, v.HostPath.Path)
 			if !mounted || m.MountPath != "/host"+v.HostPath.Path || m.ReadOnly {
@@ -238,7 +240,10 @@ esac
 			t.Fatalf("install-on-node.sh: %v\n%s", err, out)
 		}
 		data, _ := os.ReadFile(calls)
-		return strings.Split(strings.TrimSpace(string(data)), "\n")
+		// The stand-in answers the systemd check (test -d
+		// /run/systemd/system) yes; what matters is what follows.
+		return slices.DeleteFunc(strings.Split(strings.TrimSpace(string(data)), "\n"),
+			func(c string) bool { return c == "test -d /run/systemd/system" })
 	}
 	restarted := func(calls []string) bool { return slices.Contains(calls, "systemctl restart berth.service") }
 
@@ -264,5 +269,96 @@ esac
 	os.Remove(active)
 	if stopped := run(); !restarted(stopped) {
 		t.Errorf("a stopped berth.service was not started: %q", stopped)
+	}
+}
+
+// TestInstallerUpgradesBerthdInPlaceWithoutSystemd runs the init container
+// script on a node without systemd, where a stand-in berthd (a process
+// named berthd that, on SIGUSR2, rewrites its pid file and from then on
+// answers with the new version, as a re-executed berthd does) runs: the
+// installer signals it only when the install changed something, waits for
+// the new version, and fails when no berthd runs at all.
+func TestInstallerUpgradesBerthdInPlaceWithoutSystemd(t *testing.T) {
+	t.Parallel()
+	in := newInstaller(t)
+	image := filepath.Join(t.TempDir(), "image")
+	stage := exec.Command("../hack/install.sh", "stage", image)
+	stage.Env = append(os.Environ(), in.env...)
+	if out, err := stage.CombinedOutput(); err != nil {
+		t.Fatalf("stage: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(image, "_output/bin/berthd"), "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(string(out))[1]
+
+	work := t.TempDir()
+	runDir := filepath.Join(in.destdir, "run", "berth")
+	version, signals := filepath.Join(work, "version"), filepath.Join(work, "signals")
+	writeFile(t, version, "0.0.1-old\n")
+	// No systemd: the stand-in nsenter fails its check.
+	writeFile(t, filepath.Join(work, "bin", "nsenter"), `#!/bin/sh
+while [ "$1" != "--" ]; do shift; done
+shift
+case "$*" in
+"test -d /run/systemd/system") exit 1 ;;
+esac
+echo "unexpected host command: $*" >&2
+exit 1
+`)
+	os.Chmod(filepath.Join(work, "bin", "nsenter"), 0o755)
+	writeFile(t, filepath.Join(image, "_output/bin/crictl"), "#!/bin/sh\necho \"RuntimeVersion:  $(cat "+version+")\"\n")
+	os.Chmod(filepath.Join(image, "_output/bin/crictl"), 0o755)
+	writeFile(t, filepath.Join(work, "berthd"), `#!/bin/sh
+trap 'echo USR2 >>`+signals+`; echo $$ >`+runDir+`/berthd.pid; echo `+want+` >`+version+`' USR2
+echo $$ >`+runDir+`/berthd.pid
+while :; do sleep 0.05; done
+`)
+	os.Chmod(filepath.Join(work, "berthd"), 0o755)
+	cfg := filepath.Join(work, "config.toml")
+	writeFile(t, cfg, "log_level = 'info'\n")
+
+	run := func() (string, error) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(image, "deploy/kubernetes/install-on-node.sh"))
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Join(work, "bin")+":"+os.Getenv("PATH"),
+			"DESTDIR="+in.destdir, "BERTH_UNIT=berth.service", "BERTH_CONFIG="+cfg, "CRICTL_YAML=no", "UPGRADE_TIMEOUT=20")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	signalled := func() int {
+		data, _ := os.ReadFile(signals)
+		return strings.Count(string(data), "USR2")
+	}
+
+	if out, err := run(); err == nil || !strings.Contains(out, "no berthd runs here") {
+		t.Fatalf("with no berthd and no systemd the installer exited %v:\n%s", err, out)
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	berthd := exec.Command(filepath.Join(work, "berthd"))
+	if err := berthd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { berthd.Process.Kill(); berthd.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := os.Stat(filepath.Join(runDir, "berthd.pid")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stand-in berthd wrote no pid file")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The first run above installed already: change the config so this
+	// one has something to upgrade to.
+	writeFile(t, cfg, "log_level = 'debug'\n")
+	if o, err := run(); err != nil || signalled() != 1 || !strings.Contains(o, "upgraded in place: now "+want) {
+		t.Fatalf("upgrade: exit %v, %d signals:\n%s", err, signalled(), o)
+	}
+	if o, err := run(); err != nil || signalled() != 1 || !strings.Contains(o, "not upgraded") {
+		t.Fatalf("the same install again: exit %v, %d signals (want the one from before):\n%s", err, signalled(), o)
 	}
 }

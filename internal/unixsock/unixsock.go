@@ -6,6 +6,13 @@
 // connect to it before then, because it is bound and chmodded under a
 // fresh 0700 directory beside path and renamed into place. Closing the
 // listener removes path. The caller removes any stale socket at path.
+//
+// A listener can be handed to another process (berthd re-executing itself
+// on an upgrade): File gives its descriptor and leaves path in place when
+// the listener is closed afterwards, because the socket now belongs to the
+// receiver; the receiver wraps the descriptor again with FromFile. The
+// socket is never closed in between, so clients connecting meanwhile wait
+// in its backlog instead of being refused.
 package unixsock
 
 import (
@@ -13,6 +20,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Listen listens on a new unix socket at path with mode perm.
@@ -40,15 +48,46 @@ func Listen(path string, perm os.FileMode) (net.Listener, error) {
 	return &listener{UnixListener: l, path: path}, nil
 }
 
+// FromFile takes over a listening unix socket handed on as f (see File),
+// serving at path; f itself is closed. Closing the result removes path, as
+// Listen's does.
+func FromFile(f *os.File, path string) (net.Listener, error) {
+	defer f.Close()
+	l, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("inherited socket for %s: %w", path, err)
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		return nil, fmt.Errorf("inherited socket for %s is a %s listener, not a unix one", path, l.Addr().Network())
+	}
+	ul.SetUnlinkOnClose(false)
+	return &listener{UnixListener: ul, path: path}, nil
+}
+
 type listener struct {
 	*net.UnixListener
-	path string
+	path     string
+	handedOn atomic.Bool
+}
+
+// File returns a duplicate of the listening descriptor, to hand the socket
+// on; from then on Close leaves path in place.
+func (l *listener) File() (*os.File, error) {
+	f, err := l.UnixListener.File()
+	if err == nil {
+		l.handedOn.Store(true)
+	}
+	return f, err
 }
 
 // Close stops listening and removes the socket, as net's own unix
-// listeners do.
+// listeners do, unless the socket was handed on.
 func (l *listener) Close() error {
 	err := l.UnixListener.Close()
-	os.Remove(l.path)
+	if !l.handedOn.Load() {
+		os.Remove(l.path)
+	}
 	return err
 }

@@ -83,3 +83,67 @@ func TestListenLeavesTheUmaskAlone(t *testing.T) {
 		t.Fatalf("the process umask changed to %s while a socket was made (it is %s)", u, want)
 	}
 }
+
+// A socket handed on with File keeps its path and accepts, through the
+// receiver's FromFile, the clients that connected while it changed hands:
+// none of them is refused.
+func TestHandedOnSocketKeepsServing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.sock")
+	l, err := Listen(path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(interface{ File() (*os.File, error) }).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("Close of a handed-on listener removed the socket: %v", err)
+	}
+	// Nobody accepts now, yet connecting succeeds: the kernel queues it.
+	waiting, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial between the two owners: %v", err)
+	}
+	defer waiting.Close()
+	if _, err := waiting.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+
+	l2, err := FromFile(f, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l2.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := c.Read(buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("the receiver read %q, %v from the client queued meanwhile", buf, err)
+	}
+	c.Close()
+	l2.Close()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("Close of the receiver's listener left the socket: %v", err)
+	}
+}
+
+func TestFromFileRefusesATCPListener(t *testing.T) {
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	f, err := tl.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := FromFile(f, filepath.Join(t.TempDir(), "x.sock")); err == nil {
+		l.Close()
+		t.Fatal("FromFile took a TCP listener as the CRI socket")
+	}
+}

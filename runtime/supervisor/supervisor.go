@@ -37,6 +37,7 @@ type Supervisor struct {
 	status   string        // how the current process ended, once exited is closed
 	exited   chan struct{} // closed when the current process has ended
 	stopping bool
+	released bool // by Release: containerd left running, not waited for
 
 	restarts int
 	stop     chan struct{} // closed by Stop: ends the monitor's backoff early
@@ -91,6 +92,10 @@ func (s *Supervisor) Restarts() int {
 // and ends supervision. Shims and their containers keep running.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
+	if s.released {
+		s.mu.Unlock()
+		return
+	}
 	if s.stopping {
 		s.mu.Unlock()
 		<-s.done
@@ -102,6 +107,20 @@ func (s *Supervisor) Stop() {
 	s.terminate()
 	<-s.done
 	os.Remove(s.cfg.pidPath())
+}
+
+// Release ends supervision and leaves containerd running, its pid file in
+// place, for the next berthd on these directories to adopt: berthd calls it
+// instead of Stop when it re-executes itself for an upgrade, so no task,
+// shim or container notices. Stop after Release does nothing.
+func (s *Supervisor) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return
+	}
+	s.stopping, s.released = true, true
+	close(s.stop)
 }
 
 func (s *Supervisor) startProcess() error {
@@ -307,8 +326,11 @@ func (s *Supervisor) leftoverPID() int {
 	return pid
 }
 
-// watchExit returns a channel closed when pid, which is not our child,
-// exits. A pidfd follows the process itself, so a reused pid cannot fool it.
+// watchExit returns a channel closed when pid, which no exec.Cmd of ours
+// waits for, exits. A pidfd follows the process itself, so a reused pid
+// cannot fool it. A berthd that re-executed itself is still the parent of
+// the containerd it adopts, so the exit is also reaped here (ECHILD for a
+// containerd that init inherited), or it would stay a zombie.
 func watchExit(pid int) (chan struct{}, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
@@ -321,6 +343,8 @@ func watchExit(pid int) (chan struct{}, error) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for {
 			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 				return
 			}
 		}

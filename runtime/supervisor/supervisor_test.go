@@ -243,3 +243,75 @@ func TestStopDuringARestartIsPrompt(t *testing.T) {
 		}
 	}
 }
+
+// Release is what berthd does before re-executing itself: containerd keeps
+// running, and the next supervisor on the same directories adopts that very
+// process rather than starting another.
+func TestReleaseLeavesContainerdForTheNextToAdopt(t *testing.T) {
+	cfg := testConfig(t)
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := s.PID()
+	s.Release()
+	s.Stop() // after Release: nothing to do, and prompt
+	if !alive(pid) {
+		t.Fatalf("containerd %d did not outlive Release", pid)
+	}
+	if err := waitServing(context.Background(), cfg.Address(), 2*time.Second, nil); err != nil {
+		t.Fatalf("released containerd stopped serving: %v", err)
+	}
+
+	next, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(next.Stop)
+	if next.PID() != pid {
+		t.Fatalf("the next supervisor runs containerd %d, not the released %d", next.PID(), pid)
+	}
+}
+
+// After berthd re-executes itself, the containerd it adopts is its own
+// child that no exec.Cmd waits for: when it dies, the supervisor must reap
+// it, or every crash would leave a zombie behind.
+func TestReapsAnAdoptedChild(t *testing.T) {
+	cfg := testConfig(t)
+	if err := cfg.writeFiles(); err != nil {
+		t.Fatal(err)
+	}
+	// Forked without exec.Cmd, as the re-executed berthd finds it.
+	pid, err := syscall.ForkExec(cfg.Binary, []string{cfg.Binary, "--config", cfg.configPath()},
+		&syscall.ProcAttr{Env: cfg.Env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); syscall.Wait4(pid, nil, syscall.WNOHANG, nil) })
+	if err := os.WriteFile(cfg.pidPath(), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitServing(context.Background(), cfg.Address(), 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if s.PID() != pid {
+		t.Fatalf("started containerd %d instead of adopting its child %d", s.PID(), pid)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// A zombie keeps its /proc entry until reaped.
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("adopted child %d not reaped 10 s after it died", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -66,12 +66,14 @@ type Daemon struct {
 	mu      sync.Mutex
 	stopped bool
 	args    []string // the extra flags, for Restart
+	binary  string   // berthd's binary; empty: the built one
 }
 
 type options struct {
 	conflist *string
 	args     []string
 	config   string
+	binary   string
 }
 
 // Option changes how Start runs berthd.
@@ -85,6 +87,10 @@ func WithoutNetworkConfig() Option { return func(o *options) { empty := ""; o.co
 func WithNetworkConfig(conflist string) Option {
 	return func(o *options) { o.conflist = &conflist }
 }
+
+// WithBinary runs this berthd binary instead of the built one; berthd
+// looks for containerd, its shim, runc and berth-pause beside it first.
+func WithBinary(path string) Option { return func(o *options) { o.binary = path } }
 
 // WithArgs adds berthd flags.
 func WithArgs(args ...string) Option { return func(o *options) { o.args = append(o.args, args...) } }
@@ -186,7 +192,7 @@ func Start(t *testing.T, opts ...Option) *Daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.cleanup)
-	d.args = o.args
+	d.args, d.binary = o.args, o.binary
 	d.start(o.args)
 	return d
 }
@@ -213,7 +219,11 @@ func (d *Daemon) start(extra []string) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	d.cmd = exec.Command(Bin(t, "berthd"), args...)
+	binary := d.binary
+	if binary == "" {
+		binary = Bin(t, "berthd")
+	}
+	d.cmd = exec.Command(binary, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {

@@ -6,6 +6,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,17 @@ Try it:  crictl --runtime-endpoint unix:///run/berth/berth.sock info`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd.Context())
+			if err := o.Run(cmd.Context()); err != nil || o.handover == nil {
+				return err
+			}
+			err := o.handover.exec()
+			// Only on failure: this berthd has shut down already, so run
+			// its own binary again (the file stays reachable through
+			// /proc/self/exe even once replaced) rather than leave the node
+			// without a runtime.
+			fmt.Fprintf(os.Stderr, "berthd: executing %s failed (%v); executing the running binary again\n", o.handover.exe, err)
+			o.handover.exe = "/proc/self/exe"
+			return o.handover.exec()
 		},
 	}
 	cmd.SetVersionTemplate("{{.Version}}\n")

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 )
 
 // notify tells systemd about berthd's state when berthd runs as a
@@ -25,4 +27,13 @@ func notifyReady(log *slog.Logger, socket string) {
 
 func notifyStopping(log *slog.Logger) {
 	notify(log, daemon.SdNotifyStopping+"\nSTATUS=shutting down")
+}
+
+// notifyReloading tells systemd that berthd is re-executing exe; the new
+// process image sends READY=1 once it serves. systemd wants the monotonic
+// time with RELOADING=1 (sd_notify(3)).
+func notifyReloading(log *slog.Logger, exe string) {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	notify(log, fmt.Sprintf("%s\nMONOTONIC_USEC=%d\nSTATUS=re-executing %s", daemon.SdNotifyReloading, ts.Nano()/1000, exe))
 }

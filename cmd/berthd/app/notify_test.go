@@ -77,3 +77,21 @@ func TestEmbeddedContainerdDoesNotGetTheNotifySocket(t *testing.T) {
 		}
 	}
 }
+
+// Re-executing for an upgrade is a reload to systemd: RELOADING=1 with the
+// monotonic time it requires, READY=1 coming from the new process image.
+func TestNotifyReloadingCarriesTheMonotonicTime(t *testing.T) {
+	conn := notifySocket(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	notifyReloading(log, "/usr/local/bin/berthd")
+	got := receive(t, conn)
+	if !slices.Contains(got, "RELOADING=1") || !slices.Contains(got, "STATUS=re-executing /usr/local/bin/berthd") {
+		t.Errorf("reloading notification = %q", got)
+	}
+	if !slices.ContainsFunc(got, func(l string) bool {
+		v, ok := strings.CutPrefix(l, "MONOTONIC_USEC=")
+		return ok && v != "" && v != "0" && strings.Trim(v, "0123456789") == ""
+	}) {
+		t.Errorf("reloading notification without MONOTONIC_USEC: %q", got)
+	}
+}

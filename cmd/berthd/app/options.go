@@ -13,6 +13,8 @@ type Options struct {
 	// flags holds flag values; a flag overrides the file only if it was set.
 	flags  config.Config
 	Config config.Config
+	// handover is set by Run when it returns to re-execute berthd.
+	handover *handover
 }
 
 // flagOverrides maps each flag to the setting it overrides.

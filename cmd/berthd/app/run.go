@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,10 @@ const shutdownGrace = 10 * time.Second
 // shuts down in order: stop accepting RPCs, let in-flight ones finish, close
 // the containerd client, stop the embedded containerd. Containers keep
 // running: their shims do not depend on berthd or containerd.
+//
+// On upgradeSignal it shuts down the same way but keeps the CRI socket and
+// the embedded containerd, and returns with o.handover set: the caller
+// then executes the installed binary (reexec.go).
 func (o *Options) Run(ctx context.Context) error {
 	cfg := o.Config
 	log := newLogger(cfg.LogLevel)
@@ -64,7 +69,15 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("berthd starting", "version", version.Version, "commit", version.Commit, "config", o.ConfigPath)
+	upgrades := make(chan os.Signal, 1)
+	signal.Notify(upgrades, upgradeSignal)
+	defer signal.Stop(upgrades)
+	log.Info("berthd starting", "version", version.Version, "commit", version.Commit, "config", o.ConfigPath, "pid", os.Getpid())
+	// Where the upgrade finds the binary the installer replaced.
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("locate berthd's binary: %w", err)
+	}
 
 	bins, err := checkHost(cfg)
 	if err != nil {
@@ -88,6 +101,16 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The installer signals the pid it finds here (deploy/kubernetes).
+	pidFile := filepath.Join(cfg.State, "berthd.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", pidFile, err)
+	}
+	defer func() {
+		if o.handover == nil {
+			os.Remove(pidFile)
+		}
+	}()
 
 	address := cfg.Containerd.Address
 	if address == "" {
@@ -110,7 +133,13 @@ func (o *Options) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer sup.Stop()
+		defer func() {
+			if o.handover != nil {
+				sup.Release() // the next berthd adopts it
+			} else {
+				sup.Stop()
+			}
+		}()
 		address = sup.Address()
 	}
 	client, err := containerd.New(address,
@@ -280,13 +309,20 @@ func (o *Options) Run(ctx context.Context) error {
 			Logger: log.With("component", "stats"),
 		}),
 	})
-	l, err := cri.Listen(cfg.Socket)
+	l, inherited, err := criListener(cfg.Socket, log)
 	if err != nil {
 		return err
 	}
+	defer l.Close() // grpc closes it too, once Serve has run
 	srv := svc.NewGRPCServer()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(l) }()
+	serve := func() { go func() { serveErr <- srv.Serve(l) }() }
+	if inherited {
+		// kubelet's calls wait in the backlog until this berthd is ready.
+		log.Info("took over the CRI socket from the berthd before this one; serving once ready", "socket", cfg.Socket)
+	} else {
+		serve()
+	}
 	defer gracefulStop(log, srv)
 
 	if cfg.Metrics.Address != "" {
@@ -343,16 +379,35 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	defer nriAPI.Stop()
 	svc.SetReady()
+	if inherited {
+		serve()
+	}
 	log.Info("berthd is ready", "socket", cfg.Socket, "containerd", address)
 	notifyReady(log, cfg.Socket)
 
-	select {
-	case <-ctx.Done():
-		log.Info("berthd shutting down")
-		notifyStopping(log)
-		return nil
-	case err := <-serveErr:
-		return fmt.Errorf("CRI server stopped: %w", err)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("berthd shutting down")
+			notifyStopping(log)
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("CRI server stopped: %w", err)
+		case <-upgrades:
+			next, err := checkBinary(ctx, exe)
+			if err != nil {
+				log.Error("not upgrading: the installed binary does not run; berthd goes on as it is", "binary", exe, "error", err)
+				continue
+			}
+			if o.handover, err = prepareHandover(l, exe, cfg.Socket); err != nil {
+				log.Error("not upgrading; berthd goes on as it is", "error", err)
+				continue
+			}
+			log.Info("upgrading: shutting down to re-execute the installed binary, keeping the CRI socket and containerd",
+				"binary", exe, "next", next)
+			notifyReloading(log, exe)
+			return nil
+		}
 	}
 }
 
