@@ -98,7 +98,7 @@ func processMemory(proc string, pid int) (memory, error) {
 
 // shimID returns the -id argument of a containerd shim's command line
 // (NUL-separated, as /proc/PID/cmdline has it), or "" for any other process.
-// Both runtimes start one shim per pod with the sandbox ID as its -id.
+// Both runtimes start one shim per pod, named by the task that started it.
 func shimID(cmdline []byte) string {
 	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
@@ -179,9 +179,15 @@ func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids ma
 		if err == nil {
 			fmt.Printf("berth-bench: %s runs %d pods with %d containers (%.0f s)\n", rt.name, len(f.pods), f.containers(), time.Since(start).Seconds())
 			time.Sleep(memorySettle)
+			// A shim is named by the task that started it: the pause's
+			// (the sandbox ID) for a pod with one, the pod's first
+			// container's for a Berth infra-less pod.
 			ids := map[string]bool{}
 			for _, p := range f.pods {
 				ids[p.id] = true
+				for _, c := range p.containers {
+					ids[c] = true
+				}
 			}
 			res.pods = len(f.pods)
 			res.loaded, err = sampleMemory(pids[rt.name], ids)
