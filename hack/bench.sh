@@ -124,7 +124,7 @@ done
 BERTH_CTRD_PID="$(grep 'containerd is serving' "${WORK}/berthd.log" | tail -1 | grep -o ' pid=[0-9]*' | cut -d= -f2)"
 [[ -n "${BERTH_CTRD_PID}" ]] || { log "no containerd PID in berthd's log"; exit 1; }
 log "berthd (pid ${BERTHD_PID}, its containerd ${BERTH_CTRD_PID}) and containerd with CRI (pid ${CTRD_PID}) are up; running the workload, alternating between them"
-cd "${ROOT}" && go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
+cd "${ROOT}" && go -C test run ./cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
 	--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
 
 # Where Berth's pod starts and stops spent their time, from its own metrics.
@@ -178,5 +178,5 @@ done
 plus() { local IFS=+; echo "$*"; }
 echo
 echo "critest -benchmark (${PARAMS#"${ROOT}"/}; ${#berth_dirs[@]} runs each, alternating; raw results in _output/bench):"
-go run ./test/cmd/berth-bench --critest-results "berth=$(plus "${berth_dirs[@]}"),containerd=$(plus "${ctrd_dirs[@]}")" \
+go -C "${ROOT}/test" run ./cmd/berth-bench --critest-results "berth=$(plus "${berth_dirs[@]}"),containerd=$(plus "${ctrd_dirs[@]}")" \
 	$(printf '%s\n' "$@" | grep -x -- '--\?markdown' || true)

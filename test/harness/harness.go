@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -404,13 +405,15 @@ func processAlive(pid int) bool {
 // ProcessAlive reports whether pid runs (a zombie does not).
 func ProcessAlive(pid int) bool { return processAlive(pid) }
 
-// ModuleRoot is the repository's root directory.
+// ModuleRoot is the repository's root directory: that of Berth's own
+// module, above the test module the tests run in.
 func ModuleRoot() string { return moduleRoot() }
 
 func moduleRoot() string {
 	dir, _ := os.Getwd()
 	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		mod, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && slices.Contains(strings.Split(string(mod), "\n"), "module github.com/berth-cri/berth") {
 			return d
 		}
 	}
