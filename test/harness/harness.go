@@ -4,7 +4,9 @@
 // t.Cleanup, and it checks that nothing stays behind.
 //
 // It needs root and the binaries `make build deps` puts in _output/bin
-// (BERTH_BIN_DIR overrides where).
+// (BERTH_BIN_DIR overrides where). BERTH_BERTHD names another berthd to
+// run, such as the race-enabled one of `make build-race`: a data race it
+// reports in its log fails the test that started it.
 package harness
 
 import (
@@ -214,7 +216,7 @@ func (d *Daemon) start(extra []string) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	d.cmd = exec.Command(Bin(t, "berthd"), args...)
+	d.cmd = exec.Command(berthdPath(t), args...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
@@ -353,6 +355,9 @@ func (d *Daemon) cleanup() {
 	if err := d.Stop(); err != nil {
 		t.Errorf("stopping berthd: %v\n%s", err, d.Log())
 	}
+	if races := dataRaces(d.Log()); races != "" {
+		t.Errorf("berthd reported data races:\n%s", races)
+	}
 	if ctrd != 0 && processAlive(ctrd) {
 		t.Errorf("containerd %d still runs after berthd stopped", ctrd)
 		syscall.Kill(ctrd, syscall.SIGKILL)
@@ -374,6 +379,34 @@ func (d *Daemon) cleanup() {
 		}
 	}
 	os.RemoveAll(d.Dir)
+}
+
+// berthdPath is BERTH_BERTHD if set, else berthd in BinDir.
+func berthdPath(t *testing.T) string {
+	if p := os.Getenv("BERTH_BERTHD"); p != "" {
+		return p
+	}
+	return Bin(t, "berthd")
+}
+
+// dataRaces returns the race detector's reports in a berthd log, each
+// from its WARNING line to its closing row of equals signs.
+func dataRaces(log string) string {
+	const start, end = "WARNING: DATA RACE", "\n=================="
+	var out strings.Builder
+	for {
+		i := strings.Index(log, start)
+		if i < 0 {
+			return out.String()
+		}
+		log = log[i:]
+		j := strings.Index(log, end)
+		if j < 0 {
+			j = len(log)
+		}
+		out.WriteString(strings.TrimRight(log[:j], "\n") + "\n")
+		log = log[j:]
+	}
 }
 
 // MountsUnder lists mount points at or below dir.
