@@ -26,6 +26,7 @@ TEST_ENV     := BERTH_BIN_DIR=$(BIN) BERTH_CNI_BIN_DIR=$(CNI_BIN) BERTH_IMAGES_D
 # its packages run in test-integration, from inside it.
 UNIT_PKGS     = ./...
 INTEG_PKGS    = ./...
+LINT         := $(BIN)/golangci-lint
 # go test -json shown as plain output, then its skips held against SKIPS:
 # a skip not listed there with its reason fails, so does a listed one that
 # no longer happens (test/cmd/skip-report).
@@ -77,9 +78,11 @@ installer-context: build ## Stage the DaemonSet installer image's build context 
 
 test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
 
-test-unit: ## gofmt, go vet and unit tests with -race (root-only ones run when root); fails on a skip not in test/expected-skips.txt
+test-unit: ## gofmt, go vet, golangci-lint and unit tests with -race (root-only ones run when root); fails on a skip not in test/expected-skips.txt
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./... && cd test && $(GO) vet ./...
+	@[ -x $(LINT) ] || { echo "$(LINT) is missing: run make deps"; exit 1; }
+	$(LINT) run ./... && cd test && $(LINT) run ./...
 	set -o pipefail; $(TEST_ENV) $(GO) test -race -json -count=1 $(UNIT_PKGS) | $(SKIP_REPORT)
 
 test-integration: build build-race ## Integration tests: real berthd, containerd, runc, CNI over the CRI socket (root); then RACE_TESTS against a race-enabled berthd
