@@ -1,5 +1,6 @@
 // Command skip-report reads `go test -json` on its standard input, prints
-// the tests' output as plain `go test` would, and then holds the run's
+// what plain `go test` would (each package's result, and the output of a
+// test that failed), and then holds the run's
 // skips against an expectations file (package test/expect): it fails on a
 // skip the file does not list with its reason, and on a listed skip whose
 // test now runs to the end, or no longer exists in a package that passed.
@@ -45,7 +46,8 @@ func newRun() *run {
 	return &run{reasons: map[string]string{}, passedPkgs: map[string]bool{}, seen: map[string]bool{}, output: map[string][]string{}}
 }
 
-// read echoes the stream's output to out and sorts its tests by outcome.
+// read prints the stream's package results and failed tests' output to
+// out, and sorts its tests by outcome.
 // Lines that are not JSON (a build error on stderr merged in) are echoed.
 func (r *run) read(in io.Reader, out io.Writer, module string) error {
 	s := bufio.NewScanner(in)
@@ -56,11 +58,10 @@ func (r *run) read(in io.Reader, out io.Writer, module string) error {
 			fmt.Fprintln(out, s.Text())
 			continue
 		}
-		if e.Output != "" {
-			fmt.Fprint(out, e.Output)
-		}
 		pkg := strings.TrimPrefix(strings.TrimPrefix(e.Package, module), "/")
 		if e.Test == "" {
+			// A package's own lines: ok/FAIL, build errors, a panic.
+			fmt.Fprint(out, e.Output)
 			switch e.Action {
 			case "pass":
 				r.passedPkgs[pkg] = true
@@ -83,6 +84,8 @@ func (r *run) read(in io.Reader, out io.Writer, module string) error {
 		case "fail":
 			r.settled = append(r.settled, name)
 			r.failed = append(r.failed, name)
+			// As go test without -v: a test's output shows when it failed.
+			fmt.Fprint(out, strings.Join(r.output[name], ""))
 		}
 		if e.Action == "skip" || e.Action == "pass" || e.Action == "fail" {
 			delete(r.output, name)

@@ -31,12 +31,14 @@ func TestReport(t *testing.T) {
 		name, listed, stream string
 		wantErr              string // "" for a run that passes
 		wantOut              []string
+		wantNot              []string // output of tests that passed or skipped, as go test without -v
 	}{
 		{
 			name:    "every skip listed",
 			listed:  "a TestRoot | unit tests run as a user too\nb TestNew | crun is not installed\n",
 			stream:  stream,
 			wantOut: []string{"ok  \tm/a\t0.01s\n", "expected skip: a TestRoot (unit tests run as a user too)", "skips: 2 expected, 0 unexpected, 0 listed"},
+			wantNot: []string{"--- PASS: TestPure", "=== RUN"},
 		},
 		{
 			name:    "a skip not listed",
@@ -66,10 +68,11 @@ func TestReport(t *testing.T) {
 			wantOut: []string{"skips: 2 expected, 0 unexpected, 0 listed"},
 		},
 		{
-			name:    "a failed test fails the report",
+			name:    "a failed test fails the report and shows its output",
 			listed:  "",
-			stream:  `{"Action":"run","Package":"m/c","Test":"TestX"}` + "\n" + `{"Action":"fail","Package":"m/c","Test":"TestX"}` + "\n" + `{"Action":"fail","Package":"m/c"}` + "\n",
+			stream:  `{"Action":"run","Package":"m/c","Test":"TestX"}` + "\n" + `{"Action":"output","Package":"m/c","Test":"TestX","Output":"    c_test.go:5: want 1, got 2\n"}` + "\n" + `{"Action":"fail","Package":"m/c","Test":"TestX"}` + "\n" + `{"Action":"fail","Package":"m/c"}` + "\n",
 			wantErr: "failed: c TestX, c",
+			wantOut: []string{"c_test.go:5: want 1, got 2"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +87,11 @@ func TestReport(t *testing.T) {
 				t.Errorf("report failed: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("error = %v, want one with %q", err, tc.wantErr)
+			}
+			for _, not := range tc.wantNot {
+				if strings.Contains(out.String(), not) {
+					t.Errorf("output has %q:\n%s", not, out.String())
+				}
 			}
 			for _, want := range tc.wantOut {
 				if !strings.Contains(out.String(), want) {
