@@ -15,12 +15,12 @@ const DefaultProfileName = "berth-default"
 type Kind int
 
 const (
-	// Unconfined: no profile is set; the container runs as berthd's
+	// Unconfined means no profile is set; the container runs as berthd's
 	// children do.
 	Unconfined Kind = iota
-	// RuntimeDefault: berth-default.
+	// RuntimeDefault is berth-default.
 	RuntimeDefault
-	// Localhost: a profile the operator loaded.
+	// Localhost is a profile the operator loaded.
 	Localhost
 )
 

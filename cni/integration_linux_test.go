@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-cri/berth/sandbox/netns"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+
+	"github.com/berth-cri/berth/sandbox/netns"
 )
 
 // These tests run the real bridge, host-local and portmap plugins. So that

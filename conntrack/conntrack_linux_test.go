@@ -10,11 +10,12 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/berth-cri/berth/sandbox/netns"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-cri/berth/sandbox/netns"
 )
 
 // Every test works in a network namespace of its own, so neither the

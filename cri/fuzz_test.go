@@ -21,19 +21,23 @@ func listService() *Service {
 	for i, id := range []string{"aaaa1111", "bbbb2222"} {
 		sb := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: id, CreatedAt: time.Unix(int64(i), 0),
 			Config: &runtimeapi.PodSandboxConfig{Metadata: &runtimeapi.PodSandboxMetadata{Name: id}, Labels: map[string]string{"app": id[:4], "tier": "web"}}}}
-		sb.Update(func(s sandbox.Status) (sandbox.Status, error) {
+		if err := sb.Update(func(s sandbox.Status) (sandbox.Status, error) {
 			s.State = runtimeapi.PodSandboxState(i % 2)
 			return s, nil
-		})
+		}); err != nil {
+			panic(err)
+		}
 		sandboxes.Store().Add(id, sb)
 	}
 	for i, id := range []string{"cccc1111", "dddd2222", "eeee3333"} {
 		c := &container.Container{Metadata: container.Metadata{ID: id, SandboxID: []string{"aaaa1111", "bbbb2222"}[i%2], CreatedAt: time.Unix(int64(i), 0),
 			Config: &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: id}, Labels: map[string]string{"app": id[:4]}}}}
-		c.Update(func(s container.Status) (container.Status, error) {
+		if err := c.Update(func(s container.Status) (container.Status, error) {
 			s.State = runtimeapi.ContainerState(i % 4)
 			return s, nil
-		})
+		}); err != nil {
+			panic(err)
+		}
 		containers.Store().Add(id, c)
 	}
 	return New(Options{Sandboxes: sandboxes, Containers: containers,

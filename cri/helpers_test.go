@@ -55,7 +55,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	srv := env.svc.NewGRPCServer()
-	go srv.Serve(l)
+	go func() { _ = srv.Serve(l) }() // returns when the test stops the server
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -58,7 +58,9 @@ func TestListenRefusesLiveSocketAndRegularFile(t *testing.T) {
 		t.Fatalf("second berthd on a live socket: want AlreadyExists, got %v", err)
 	}
 	file := filepath.Join(dir, "file.sock")
-	os.WriteFile(file, []byte("keep me"), 0o600)
+	if err := os.WriteFile(file, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Listen(file); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("regular file in the way: want AlreadyExists, got %v", err)
 	}

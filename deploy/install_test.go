@@ -94,12 +94,18 @@ func (in *installer) write(path, text string) {
 func (in *installer) dirs() []string {
 	in.t.Helper()
 	var list []string
-	filepath.WalkDir(in.destdir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() && path != in.destdir {
+	err := filepath.WalkDir(in.destdir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != in.destdir {
 			list = append(list, strings.TrimPrefix(path, in.destdir))
 		}
 		return nil
 	})
+	if err != nil {
+		in.t.Fatal(err)
+	}
 	return list
 }
 

@@ -225,7 +225,9 @@ case "$*" in
 "systemctl restart "*) touch "`+active+`" ;;
 esac
 `)
-	os.Chmod(filepath.Join(work, "bin", "nsenter"), 0o755)
+	if err := os.Chmod(filepath.Join(work, "bin", "nsenter"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(work, "config", "config.toml")
 	writeFile(t, cfg, "log_level = 'info'\n")
 

@@ -24,7 +24,7 @@ func unitOptions(t *testing.T, name string) map[string]map[string][]string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	opts, err := unit.Deserialize(f)
+	opts, err := unit.DeserializeOptions(f)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

@@ -397,7 +397,7 @@ echo
 echo "kubelet: ${PODS} static pods (busybox, exec readiness probe) from manifests to Ready, ${ROUNDS} rounds each, alternating; load $(cut -d' ' -f1-3 /proc/loadavg):"
 md=()
 [[ "${MARKDOWN:-0}" == 1 ]] && md=(--markdown)
-(cd "${ROOT}" && go run ./test/cmd/berth-bench --samples "${SAMPLES}" "${md[@]}")
+(go -C "${ROOT}/test" run ./cmd/berth-bench --samples "${SAMPLES}" "${md[@]}")
 echo
 echo "The untimed first round of each, then kubelet's CRI calls over the timed rounds (mean, count):"
 for name in "${NAMES[@]}"; do

@@ -140,7 +140,7 @@ cd "${ROOT}"
 # berthd logs "serving metrics" with the address it bound.
 metrics="$(grep -o 'serving metrics.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//' | tail -1 || true)"
 if [[ "${BERTH_BENCH:-1}" != 0 ]]; then
-	go run ./test/cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
+	go -C test run ./cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
 		--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
 
 	# Where Berth's pod starts and stops spent their time, from its own metrics.
@@ -201,5 +201,5 @@ done
 plus() { local IFS=+; echo "$*"; }
 echo
 echo "critest -benchmark (${PARAMS#"${ROOT}"/}; ${#berth_dirs[@]} runs each, alternating; raw results in _output/bench):"
-go run ./test/cmd/berth-bench --critest-results "berth=$(plus "${berth_dirs[@]}"),containerd=$(plus "${ctrd_dirs[@]}")" \
+go -C "${ROOT}/test" run ./cmd/berth-bench --critest-results "berth=$(plus "${berth_dirs[@]}"),containerd=$(plus "${ctrd_dirs[@]}")" \
 	$(printf '%s\n' "$@" | grep -x -- '--\?markdown' || true)

@@ -126,4 +126,4 @@ critest_rc=$?
 set -e
 log "critest exited ${critest_rc}; its output: ${REPORT_DIR}/critest.log"
 [[ -s "${REPORT_DIR}/report.json" ]] || { tail -50 "${REPORT_DIR}/critest.log"; exit 1; }
-cd "${ROOT}" && go run ./test/cmd/critest-report --report "${REPORT_DIR}/report.json" --expected "${EXPECTED}"
+cd "${ROOT}/test" && go run ./cmd/critest-report --report "${REPORT_DIR}/report.json" --expected "${EXPECTED}"

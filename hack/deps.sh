@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages Berth's runtime stack needs and builds
-# that stack (containerd and ctr, runc, the CNI plugins, crictl and critest) from the
-# Go module proxy, at the versions pinned in hack/versions.env, into _output/.
+# that stack (containerd and ctr, runc, the CNI plugins, crictl, critest and the
+# golangci-lint the Makefile runs) from the Go module proxy, at the versions
+# pinned in hack/versions.env, into _output/.
 #
 # It owns nothing outside _output/ apart from the Debian packages: nothing
 # goes to /usr/local or /opt, and the repository's own go.mod is never used,
@@ -216,6 +217,14 @@ build_critest() {
 	expect_output critest "version: ${version#v}$" "${OUT}/bin/critest" --version
 }
 
+build_golangci_lint() {
+	local version=$1 mod=github.com/golangci/golangci-lint/v2
+	# Built, as its releases are, with CGO off; `make test-unit` runs it.
+	CGO_ENABLED=0 GOBIN="${OUT}/bin" go install \
+		-ldflags "-X main.version=${version#v}" "${mod}/cmd/golangci-lint@${version}"
+	expect_output golangci-lint "version ${version#v} " "${OUT}/bin/golangci-lint" version
+}
+
 main() {
 	install_packages
 	mkdir -p "${OUT}/bin" "${OUT}/cni/bin" "${STAMPS}"
@@ -227,6 +236,7 @@ main() {
 		"${CNI_PLUGINS[@]/#/${OUT}/cni/bin/}"
 	component crictl "${CRI_TOOLS_VERSION}" build_crictl "${OUT}/bin/crictl"
 	component critest "${CRI_TOOLS_VERSION}" build_critest "${OUT}/bin/critest"
+	component golangci-lint "${GOLANGCI_LINT_VERSION}" build_golangci_lint "${OUT}/bin/golangci-lint"
 }
 
 main "$@"

@@ -58,7 +58,7 @@ done
 for c in jq curl openssl script iptables-save python3; do command -v "${c}" >/dev/null || die "${c} is missing"; done
 "${ROOT}/hack/kubelet.sh" >&2
 "${ROOT}/hack/e2e-cluster-build.sh" >&2
-(cd "${ROOT}" && CGO_ENABLED=0 go build -trimpath -o "${BIN}/berth-criloop" ./test/cmd/berth-criloop) ||
+(cd "${ROOT}/test" && CGO_ENABLED=0 go build -trimpath -o "${BIN}/berth-criloop" ./cmd/berth-criloop) ||
 	die "cannot build test/cmd/berth-criloop"
 # The version of the berthd the installer image carries: its own, so the
 # upgrade shows.

@@ -53,14 +53,16 @@ fetch_debs() {
 	rmdir "${tmp}"
 }
 
-build_static() { # build_static OUTPUT PACKAGE
-	(cd "${ROOT}" && CGO_ENABLED=0 "${GO}" build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o "$1" "$2")
+build_static() { # build_static OUTPUT PACKAGE (a ./test/ package is in the test module)
+	local dir="${ROOT}" pkg=$2
+	if [[ ${pkg} == ./test/* ]]; then dir="${ROOT}/test" pkg="./${pkg#./test/}"; fi
+	(cd "${dir}" && CGO_ENABLED=0 "${GO}" build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o "$1" "${pkg}")
 }
 
 input_hash() {
 	{
 		"${GO}" version
-		(cd "${ROOT}" && find cmd/berth-pause test/images hack/e2e-node-images.sh go.mod go.sum \
+		(cd "${ROOT}" && find cmd/berth-pause test/images hack/e2e-node-images.sh go.mod go.sum test/go.mod test/go.sum \
 			-type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 		(cd "${IMG}/debs" && sha256sum ./*.deb)
 		sha256sum "${OUT}/bin/agnhost" "${certs}/localhost.crt" "${certs}/localhost.key" | cut -d' ' -f1

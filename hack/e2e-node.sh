@@ -376,5 +376,5 @@ fi
 
 [[ -s "${LOGS}/report.json" ]] || die "no ginkgo report in ${LOGS}: $(tail -30 "${LOGS}/ginkgo.log")"
 printf 'e2e-node: %s, %s, %d s, %d procs\n' "$("${BIN}/kubelet" --version)" "$(crictl version | awk '/RuntimeVersion/ {print "berthd " $2}')" "${duration}" "${PROCS}" >"${LOGS}/summary.txt"
-(cd "${ROOT}" && go run ./test/cmd/critest-report --name e2e-node --selected-only \
+(cd "${ROOT}/test" && go run ./cmd/critest-report --name e2e-node --selected-only \
 	--groups "${LOGS}/groups.md" --report "${LOGS}/report.json" --expected "${EXPECTED}") | tee -a "${LOGS}/summary.txt"

@@ -66,6 +66,6 @@ if ((${#missing[@]})); then
 	rmdir "${tmp}"
 fi
 
-(cd "${ROOT}" && CGO_ENABLED=0 go build -trimpath -o "${DIR}/build-installer" ./test/images/cmd/build-installer)
+(cd "${ROOT}/test" && CGO_ENABLED=0 go build -trimpath -o "${DIR}/build-installer" ./images/cmd/build-installer)
 "${DIR}/build-installer" --debs "${DIR}/debs" --bins "${OUT}/images/bin" --context "${DIR}/ctx" \
 	--ref "docker.io/library/berth-installer:${VERSION}" --push "${REGISTRY}"

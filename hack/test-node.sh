@@ -94,8 +94,8 @@ cp "${ROOT}/hack/test-node-vm.sh" "${STAGE}/run.sh"
 cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expected-failures.txt" \
 	>"${STAGE}/critest-expected-failures.txt"
 printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
-(cd "${ROOT}" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./test/node)
-(cd "${ROOT}" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./test/cmd/critest-report)
+(cd "${ROOT}/test" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./node)
+(cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./cmd/critest-report)
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
 mke2fs -q -t ext4 -L berth-node -E root_owner=0:0 -d "${STAGE}" "${RUN}/payload.img" "${size_mb}M" >/dev/null
 rm -rf "${STAGE}"

@@ -28,7 +28,9 @@ func TestParseKernel(t *testing.T) {
 func TestChooseResolvConf(t *testing.T) {
 	dir := t.TempDir()
 	resolved := filepath.Join(dir, "resolved.conf")
-	os.WriteFile(resolved, []byte("nameserver 192.0.2.53\n"), 0o644)
+	if err := os.WriteFile(resolved, []byte("nameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, host   string
 		wantResolved bool
@@ -41,7 +43,9 @@ func TestChooseResolvConf(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			host := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
-			os.WriteFile(host, []byte(tc.host), 0o644)
+			if err := os.WriteFile(host, []byte(tc.host), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			got := chooseResolvConf(host, resolved)
 			if (got == resolved) != tc.wantResolved {
 				t.Fatalf("chose %s", got)
@@ -49,7 +53,9 @@ func TestChooseResolvConf(t *testing.T) {
 		})
 	}
 	stub := filepath.Join(dir, "stub")
-	os.WriteFile(stub, []byte("nameserver 127.0.0.53\n"), 0o644)
+	if err := os.WriteFile(stub, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got := chooseResolvConf(stub, filepath.Join(dir, "absent")); got != stub {
 		t.Fatalf("without resolved's file the host's must stay: %s", got)
 	}
@@ -58,8 +64,12 @@ func TestChooseResolvConf(t *testing.T) {
 func TestLookPath(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "runc")
-	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
-	os.WriteFile(filepath.Join(dir, "notexec"), []byte("x"), 0o644)
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notexec"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := LookPath("runc", dir); err != nil || got != bin {
 		t.Fatalf("LookPath in dir: %q %v", got, err)
 	}

@@ -33,11 +33,11 @@ func SetOOMScoreAdj(score int) (int, error) {
 // does: with many pods, blocking syscalls (netns, mounts) can exceed Go's
 // default of 10000 threads and crash the daemon.
 func SetMaxThreads() (int, error) {
-	max, err := readInt("/proc/sys/kernel/threads-max")
+	kernelMax, err := readInt("/proc/sys/kernel/threads-max")
 	if err != nil {
 		return 0, err
 	}
-	n := max * 9 / 10
+	n := kernelMax * 9 / 10
 	if n > 10000 {
 		debug.SetMaxThreads(n)
 		return n, nil

@@ -37,7 +37,7 @@ func (a *API) CreateContainer(ctx context.Context, c *container.Container, spec 
 	if err := adjustSpec(spec, rpl.GetAdjust()); err != nil {
 		return err
 	}
-	a.apply(ctx, rpl.GetUpdate(), rpl.GetEvict())
+	_, _ = a.apply(ctx, rpl.GetUpdate(), rpl.GetEvict()) // apply logs each failure; other containers' updates do not fail this event
 	return nil
 }
 
@@ -136,7 +136,7 @@ func (a *API) UpdateContainer(ctx context.Context, c *container.Container, r *ru
 		own = toCRIResources(updates[n-1].GetLinux().GetResources())
 		updates = updates[:n-1]
 	}
-	a.apply(ctx, updates, rpl.GetEvict())
+	_, _ = a.apply(ctx, updates, rpl.GetEvict()) // apply logs each failure; other containers' updates do not fail this one
 	return own, nil
 }
 
@@ -192,7 +192,7 @@ func (a *API) stopContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.C
 		a.log.Warn("an NRI plugin failed StopContainer", "container", ctr.Id, "error", err)
 		return
 	}
-	a.apply(ctx, rpl.GetUpdate(), nil)
+	_, _ = a.apply(ctx, rpl.GetUpdate(), nil) // apply logs each failure; the stop goes on
 }
 
 func (a *API) removeContainer(ctx context.Context, pod *api.PodSandbox, ctr *api.Container) {

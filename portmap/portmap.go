@@ -11,6 +11,7 @@ import (
 // Protocol is a hostPort's L4 protocol.
 type Protocol string
 
+// The protocols CRI names, spelt as it spells them.
 const (
 	TCP  Protocol = "TCP"
 	UDP  Protocol = "UDP"

@@ -14,7 +14,7 @@ func portOf(t *testing.T, addr net.Addr) int32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.Atoi(p)
+	n, err := strconv.ParseInt(p, 10, 32)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,11 @@ import (
 type Kind int
 
 const (
-	// Unconfined: no seccomp filter.
+	// Unconfined means no seccomp filter.
 	Unconfined Kind = iota
-	// RuntimeDefault: the built-in default profile.
+	// RuntimeDefault is the built-in default profile.
 	RuntimeDefault
-	// Localhost: a JSON profile file on the node.
+	// Localhost is a JSON profile file on the node.
 	Localhost
 )
 

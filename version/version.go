@@ -8,8 +8,11 @@ var (
 	Version = "0.1.0-dev"
 	// Commit Berth was built from.
 	Commit = "unknown"
-	// Containerd, Runc and CNIPlugins are the versions of the runtime stack
-	// this build was tested with (hack/versions.env).
+)
+
+// Containerd, Runc and CNIPlugins are the versions of the runtime stack
+// this build was tested with (hack/versions.env).
+var (
 	Containerd = "unknown"
 	Runc       = "unknown"
 	CNIPlugins = "unknown"

@@ -62,7 +62,9 @@ func TestOpenFileRefusesSymlinksAndClimbing(t *testing.T) {
 					t.Fatalf("open %s: ok=%v, want ok=%v (%v)", tc.rel, err == nil, tc.ok, err)
 				}
 				if err == nil {
-					f.WriteString("line\n")
+					if _, err := f.WriteString("line\n"); err != nil {
+						t.Fatal(err)
+					}
 					f.Close()
 				}
 				if b, _ := os.ReadFile(filepath.Join(outside, "secret")); string(b) != "host file\n" {

@@ -28,9 +28,9 @@ import (
 type Driver int
 
 const (
-	// Cgroupfs: runc writes the cgroup filesystem itself.
+	// Cgroupfs means runc writes the cgroup filesystem itself.
 	Cgroupfs Driver = iota
-	// Systemd: runc asks systemd for a scope per container.
+	// Systemd means runc asks systemd for a scope per container.
 	Systemd
 )
 

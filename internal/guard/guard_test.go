@@ -16,7 +16,7 @@ func TestRecoverFailsTheWorkAndLogsTheStack(t *testing.T) {
 	go func() {
 		defer Recover(log, "pull busybox", func(err error) { done <- err })
 		var m map[string]int
-		m["x"] = 1 // a nil map: a bug, not a crash of the node's runtime
+		m["x"] = 1 //nolint:staticcheck // a nil map: a bug, not a crash of the node's runtime
 	}()
 	err := <-done
 	if !errdefs.IsInternal(err) || !strings.Contains(err.Error(), "pull busybox") {

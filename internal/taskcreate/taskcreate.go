@@ -43,7 +43,7 @@ func CreateOn(ctx context.Context, client *containerd.Client, cont containerd.Co
 	defer func() {
 		if retErr != nil {
 			tio.Cancel()
-			tio.Close()
+			_ = tio.Close() // the error being returned is the one that matters
 		}
 	}()
 	cfg := tio.Config()

@@ -38,11 +38,11 @@ func Listen(path string, perm os.FileMode) (net.Listener, error) {
 	// The name it was bound to goes away with the directory.
 	l.SetUnlinkOnClose(false)
 	if err := os.Chmod(tmp, perm); err != nil {
-		l.Close()
+		_ = l.Close() // the error being returned is the one that matters
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		l.Close()
+		_ = l.Close() // the error being returned is the one that matters
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	return &listener{UnixListener: l, path: path}, nil

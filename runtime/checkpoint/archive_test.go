@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,9 +127,13 @@ func tarOf(t *testing.T, entries ...tar.Header) string {
 		if err := tw.WriteHeader(&h); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write(body)
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(t.TempDir(), "a.tar")
 	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -138,7 +143,9 @@ func tarOf(t *testing.T, entries ...tar.Header) string {
 
 func TestExtractArchiveRejects(t *testing.T) {
 	notTar := filepath.Join(t.TempDir(), "not.tar")
-	os.WriteFile(notTar, bytes.Repeat([]byte("garbage "), 200), 0o600)
+	if err := os.WriteFile(notTar, bytes.Repeat([]byte("garbage "), 200), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		archive string
@@ -155,7 +162,9 @@ func TestExtractArchiveRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "dst")
-			os.Mkdir(dst, 0o700)
+			if err := os.Mkdir(dst, 0o700); err != nil {
+				t.Fatal(err)
+			}
 			err := ExtractArchive(tc.archive, dst)
 			if !errdefs.IsInvalidArgument(err) {
 				t.Fatalf("ExtractArchive = %v, want InvalidArgument", err)
@@ -191,7 +200,9 @@ func TestReadMetadataRejects(t *testing.T) {
 		})
 	}
 	dir := writeCheckpointDir(t)
-	os.WriteFile(filepath.Join(dir, SpecDumpFile), []byte(`{"ociVersion":"1.2.1"}`), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, SpecDumpFile), []byte(`{"ociVersion":"1.2.1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ReadMetadata(dir); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("ReadMetadata of a spec without a process = %v, want InvalidArgument", err)
 	}
@@ -200,7 +211,9 @@ func TestReadMetadataRejects(t *testing.T) {
 func TestValidateLocation(t *testing.T) {
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "old.tar")
-	os.WriteFile(existing, nil, 0o600)
+	if err := os.WriteFile(existing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		location string
 		ok       bool
@@ -242,9 +255,17 @@ func TestDeletedFiles(t *testing.T) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, name := range []string{"etc/", "etc/.wh.motd", "tmp/new", "var/cache/.wh..wh..opq", ".wh.gone"} {
-		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600})
+		hdr := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600}
+		if strings.HasSuffix(name, "/") {
+			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o700 // tar refuses a file named like a directory
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	got, err := DeletedFiles(&buf)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +311,9 @@ func TestInspect(t *testing.T) {
 	}
 	t.Run("bad JSON", func(t *testing.T) {
 		dir := writeCheckpointDir(t)
-		os.WriteFile(filepath.Join(dir, ConfigDumpFile), []byte("{"), 0o600)
+		if err := os.WriteFile(filepath.Join(dir, ConfigDumpFile), []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		location := filepath.Join(t.TempDir(), "checkpoint.tar")
 		if err := WriteArchive(dir, location); err != nil {
 			t.Fatal(err)
@@ -303,7 +326,9 @@ func TestInspect(t *testing.T) {
 		t.Errorf("Inspect of a missing archive = %v, want NotFound", err)
 	}
 	notTar := filepath.Join(t.TempDir(), "not.tar")
-	os.WriteFile(notTar, bytes.Repeat([]byte("garbage "), 200), 0o600)
+	if err := os.WriteFile(notTar, bytes.Repeat([]byte("garbage "), 200), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Inspect(notTar); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("Inspect of a non-tar = %v, want InvalidArgument", err)
 	}
@@ -317,7 +342,9 @@ func TestWriteArchiveInStaysInItsRoot(t *testing.T) {
 	if err := os.Mkdir(out, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o600)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	root, err := os.OpenRoot(out)
 	if err != nil {
 		t.Fatal(err)

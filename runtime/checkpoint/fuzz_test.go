@@ -16,10 +16,18 @@ import (
 func FuzzArchive(f *testing.F) {
 	dir := f.TempDir()
 	src := filepath.Join(dir, "src")
-	os.MkdirAll(filepath.Join(src, CheckpointDir), 0o700)
-	os.WriteFile(filepath.Join(src, ConfigDumpFile), []byte(`{"id":"abc","name":"counter","rootfsImageRef":"busybox@sha256:1234"}`), 0o600)
-	os.WriteFile(filepath.Join(src, SpecDumpFile), []byte(`{"process":{"args":["sh"]}}`), 0o600)
-	os.WriteFile(filepath.Join(src, CheckpointDir, inventoryImage), []byte("stand-in"), 0o600)
+	if err := os.MkdirAll(filepath.Join(src, CheckpointDir), 0o700); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, ConfigDumpFile), []byte(`{"id":"abc","name":"counter","rootfsImageRef":"busybox@sha256:1234"}`), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, SpecDumpFile), []byte(`{"process":{"args":["sh"]}}`), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, CheckpointDir, inventoryImage), []byte("stand-in"), 0o600); err != nil {
+		f.Fatal(err)
+	}
 	seed := filepath.Join(dir, "seed.tar")
 	if err := WriteArchive(src, seed); err != nil {
 		f.Fatal(err)
@@ -31,8 +39,12 @@ func FuzzArchive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		archive, dst := filepath.Join(base, "a.tar"), filepath.Join(base, "dst")
 		os.RemoveAll(dst)
-		os.WriteFile(archive, data, 0o600)
-		os.Mkdir(dst, 0o700)
+		if err := os.WriteFile(archive, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := Inspect(archive); err != nil && !errdefs.IsInvalidArgument(err) {
 			t.Fatalf("Inspect = %v, want InvalidArgument", err)
 		}
@@ -55,8 +67,12 @@ func FuzzMetadata(f *testing.F) {
 	f.Add([]byte(`{}`), []byte(`null`))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, config, spec []byte) {
-		os.WriteFile(filepath.Join(dir, metadata.ConfigDumpFile), config, 0o600)
-		os.WriteFile(filepath.Join(dir, metadata.SpecDumpFile), spec, 0o600)
+		if err := os.WriteFile(filepath.Join(dir, metadata.ConfigDumpFile), config, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, metadata.SpecDumpFile), spec, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ReadMetadata(dir); err != nil && !errdefs.IsInvalidArgument(err) && !errdefs.IsNotFound(err) {
 			t.Fatalf("ReadMetadata = %v, want InvalidArgument", err)
 		}

@@ -16,6 +16,9 @@ import (
 // are not installed. For tests of what reads features.
 type FakeIntrospector map[string]*features.Features
 
+// PluginInfo answers a runtime introspection request for a runc shim with
+// the features document f holds for its binary (none if f has none), and
+// fails for options that are not runc's.
 func (f FakeIntrospector) PluginInfo(_ context.Context, _, _ string, opts any) (*introspectionapi.PluginInfoResponse, error) {
 	req := opts.(*apitypes.RuntimeRequest)
 	v, err := typeurl.UnmarshalAny(req.GetOptions())

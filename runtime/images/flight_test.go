@@ -44,7 +44,9 @@ func TestFlightsShareOneRun(t *testing.T) {
 		t.Errorf("the pull ran %d times for 5 concurrent callers", n)
 	}
 	// Finished: the next caller runs it again.
-	g.do(context.Background(), "busybox", func(context.Context) (Image, error) { runs.Add(1); return Image{}, nil })
+	if _, err := g.do(context.Background(), "busybox", func(context.Context) (Image, error) { runs.Add(1); return Image{}, nil }); err != nil {
+		t.Fatal(err)
+	}
 	if n := runs.Load(); n != 2 {
 		t.Errorf("a pull after the first finished did not run (%d runs)", n)
 	}
@@ -97,7 +99,7 @@ func TestFlightsOutliveOneCallerNotAll(t *testing.T) {
 		return Image{}, ctx.Err()
 	}
 	ctx3, cancel3 := context.WithCancel(context.Background())
-	go g2.do(ctx3, "k", fn2)
+	go func() { _, _ = g2.do(ctx3, "k", fn2) }() // cancelled below; its error is not the subject
 	<-started2
 	cancel3()
 	select {

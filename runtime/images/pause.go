@@ -174,7 +174,7 @@ func (s *Service) importBuilt(ctx context.Context, name string, b builtImage) er
 	if err != nil {
 		return err
 	}
-	defer done(context.WithoutCancel(ctx))
+	defer func() { _ = done(context.WithoutCancel(ctx)) }() // a lease left behind expires on its own
 	cs := s.client.ContentStore()
 	for _, desc := range []ocispec.Descriptor{b.layer, b.config} {
 		if err := content.WriteBlob(lctx, cs, "berth-pause-"+desc.Digest.String(), bytes.NewReader(b.blobs[desc.Digest]), desc); err != nil {

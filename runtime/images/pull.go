@@ -90,7 +90,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, auth Auth) (I
 	late := func() (map[string]map[string]string, error) { return nil, nil }
 	if !known {
 		if img, err = s.inspect(ctx, ci); err != nil {
-			early()
+			_, _ = early() // wait for the names; the inspect error is the one to report
 			return Image{}, err
 		}
 		s.inspected.put(ci.Target.Digest, img)

@@ -55,9 +55,11 @@ func (r *Runtime) PortForward(ctx context.Context, sandboxID string, port int32,
 	defer conn.Close()
 
 	go func() {
-		io.Copy(conn, stream)
+		// The client's half ends here however it ends; the copy back
+		// to it below reports what went wrong with the connection.
+		_, _ = io.Copy(conn, stream)
 		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.CloseWrite()
+			_ = tc.CloseWrite()
 		}
 	}()
 	done := make(chan error, 1)

@@ -117,7 +117,7 @@ func followResize(ctx context.Context, resize <-chan remotecommand.TerminalSize,
 			}
 			// A failed resize (the process just exited) is not worth
 			// ending the session for.
-			apply(ctx, uint32(size.Width), uint32(size.Height))
+			_ = apply(ctx, uint32(size.Width), uint32(size.Height))
 		}
 	}
 }

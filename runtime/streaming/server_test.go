@@ -32,7 +32,7 @@ func TestURLsNameTheBoundPortAndAreSingleUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve()
+	go func() { _ = s.Serve() }() // returns when the test closes the server
 	defer s.Close()
 
 	resp, err := s.GetExec(&runtimeapi.ExecRequest{ContainerId: "c1", Cmd: []string{"true"}, Stdout: true})

@@ -100,7 +100,9 @@ func (c Config) render() string {
 
 func (c Config) writeFiles() error {
 	for _, dir := range []string{c.Root, c.State, c.ShimSocketDir, filepath.Dir(c.LogPath)} {
-		if err := os.MkdirAll(dir, 0o711); err != nil {
+		// Searchable by all, as berthd's own root and state: user-namespaced
+		// pods run as unprivileged node UIDs.
+		if err := os.MkdirAll(dir, 0o711); err != nil { //nolint:gosec // G301: see above
 			return err
 		}
 	}

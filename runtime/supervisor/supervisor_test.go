@@ -142,9 +142,9 @@ func startLeftover(t *testing.T, cfg Config) (pid int, reaped chan struct{}) {
 		t.Fatal(err)
 	}
 	reaped = make(chan struct{})
-	go func() { leftover.Wait(); close(reaped) }()
+	go func() { _ = leftover.Wait(); close(reaped) }() // killed: its exit status says nothing
 	t.Cleanup(func() {
-		leftover.Process.Kill()
+		_ = leftover.Process.Kill() // fails only if it already exited
 		<-reaped
 	})
 	if err := os.WriteFile(cfg.pidPath(), []byte(strconv.Itoa(leftover.Process.Pid)), 0o600); err != nil {
@@ -169,7 +169,9 @@ func TestAdoptsTheContainerdAPreviousBerthdLeft(t *testing.T) {
 		t.Fatalf("started containerd %d instead of adopting %d: its tasks would be lost", s.PID(), leftover)
 	}
 	// An adopted containerd is supervised like one of our own.
-	syscall.Kill(leftover, syscall.SIGKILL)
+	if err := syscall.Kill(leftover, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	<-reaped
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Restarts() == 0 || s.PID() == leftover || waitServing(context.Background(), s.Address(), 200*time.Millisecond, nil) != nil {
@@ -229,7 +231,9 @@ func TestStopDuringARestartIsPrompt(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := s.PID()
-		syscall.Kill(first, syscall.SIGKILL)
+		if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 		for s.Restarts() == 0 { // the monitor is now starting a new containerd
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -4,7 +4,9 @@
 // t.Cleanup, and it checks that nothing stays behind.
 //
 // It needs root and the binaries `make build deps` puts in _output/bin
-// (BERTH_BIN_DIR overrides where).
+// (BERTH_BIN_DIR overrides where). BERTH_BERTHD names another berthd to
+// run, such as the race-enabled one of `make build-race`: a data race it
+// reports in its log fails the test that started it.
 package harness
 
 import (
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,7 +224,7 @@ func (d *Daemon) start(extra []string) {
 	defer logFile.Close()
 	binary := d.binary
 	if binary == "" {
-		binary = Bin(t, "berthd")
+		binary = berthdPath(t)
 	}
 	d.cmd = exec.Command(binary, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
@@ -362,6 +365,9 @@ func (d *Daemon) cleanup() {
 	if err := d.Stop(); err != nil {
 		t.Errorf("stopping berthd: %v\n%s", err, d.Log())
 	}
+	if races := dataRaces(d.Log()); races != "" {
+		t.Errorf("berthd reported data races:\n%s", races)
+	}
 	if ctrd != 0 && processAlive(ctrd) {
 		t.Errorf("containerd %d still runs after berthd stopped", ctrd)
 		syscall.Kill(ctrd, syscall.SIGKILL)
@@ -383,6 +389,34 @@ func (d *Daemon) cleanup() {
 		}
 	}
 	os.RemoveAll(d.Dir)
+}
+
+// berthdPath is BERTH_BERTHD if set, else berthd in BinDir.
+func berthdPath(t *testing.T) string {
+	if p := os.Getenv("BERTH_BERTHD"); p != "" {
+		return p
+	}
+	return Bin(t, "berthd")
+}
+
+// dataRaces returns the race detector's reports in a berthd log, each
+// from its WARNING line to its closing row of equals signs.
+func dataRaces(log string) string {
+	const start, end = "WARNING: DATA RACE", "\n=================="
+	var out strings.Builder
+	for {
+		i := strings.Index(log, start)
+		if i < 0 {
+			return out.String()
+		}
+		log = log[i:]
+		j := strings.Index(log, end)
+		if j < 0 {
+			j = len(log)
+		}
+		out.WriteString(strings.TrimRight(log[:j], "\n") + "\n")
+		log = log[j:]
+	}
 }
 
 // MountsUnder lists mount points at or below dir.
@@ -414,13 +448,15 @@ func processAlive(pid int) bool {
 // ProcessAlive reports whether pid runs (a zombie does not).
 func ProcessAlive(pid int) bool { return processAlive(pid) }
 
-// ModuleRoot is the repository's root directory.
+// ModuleRoot is the repository's root directory: that of Berth's own
+// module, above the test module the tests run in.
 func ModuleRoot() string { return moduleRoot() }
 
 func moduleRoot() string {
 	dir, _ := os.Getwd()
 	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		mod, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && slices.Contains(strings.Split(string(mod), "\n"), "module github.com/berth-cri/berth") {
 			return d
 		}
 	}

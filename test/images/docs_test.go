@@ -21,7 +21,7 @@ func TestDocsListEveryImage(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), table.String()) {
 		t.Error("docs/test-images.md does not hold the current table; regenerate it with\n" +
-			"  go run ./test/images/cmd/build-images --table")
+			"  (cd test && go run ./images/cmd/build-images --table)")
 	}
 	var e2eNode strings.Builder
 	if err := WriteSetTable(&e2eNode, E2ENodeCatalog(runtime.GOARCH)); err != nil {
@@ -29,7 +29,7 @@ func TestDocsListEveryImage(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), e2eNode.String()) {
 		t.Error("docs/test-images.md does not hold the current node e2e table; regenerate it with\n" +
-			"  go run ./test/images/cmd/build-images --set e2e-node --table")
+			"  (cd test && go run ./images/cmd/build-images --set e2e-node --table)")
 	}
 	for _, ref := range DigestRefGaps {
 		if !strings.Contains(string(doc), ref) {

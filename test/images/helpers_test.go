@@ -41,7 +41,7 @@ func testInputs(t *testing.T) Inputs {
 			return
 		}
 		for name, pkg := range map[string]string{
-			"berth-pause": "../../cmd/berth-pause",
+			"berth-pause": "github.com/berth-cri/berth/cmd/berth-pause",
 			"webserver":   "./cmd/webserver",
 			"nnp":         "./cmd/nnp",
 			"pgrep":       "./cmd/pgrep",

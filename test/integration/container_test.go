@@ -662,8 +662,12 @@ func TestContainer(t *testing.T) {
 		}
 		podJSON := filepath.Join(dir, "pod.json")
 		ctrJSON := filepath.Join(dir, "ctr.json")
-		writeFile(podJSON, []byte(`{"metadata":{"name":"crictl-pod","namespace":"berth-test","uid":"crictl-uid-`+strconv.Itoa(os.Getpid())+`"},"log_directory":"`+dir+`/logs","linux":{}}`))
-		writeFile(ctrJSON, []byte(`{"metadata":{"name":"talker"},"image":{"image":"`+busyboxRef+`"},"command":["sh","-c","echo hello from crictl; sleep 3600"],"log_path":"talker.log","linux":{}}`))
+		if err := writeFile(podJSON, []byte(`{"metadata":{"name":"crictl-pod","namespace":"berth-test","uid":"crictl-uid-`+strconv.Itoa(os.Getpid())+`"},"log_directory":"`+dir+`/logs","linux":{}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFile(ctrJSON, []byte(`{"metadata":{"name":"talker"},"image":{"image":"`+busyboxRef+`"},"command":["sh","-c","echo hello from crictl; sleep 3600"],"log_path":"talker.log","linux":{}}`)); err != nil {
+			t.Fatal(err)
+		}
 		pod := run("runp", podJSON)
 		t.Cleanup(func() { removePod(t, d, pod) })
 		ctr := run("create", pod, ctrJSON, podJSON)
@@ -838,7 +842,7 @@ func removeCgroup(t *testing.T, path string) {
 			continue
 		}
 		var dirs []string
-		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error { // the callback fails nothing
 			if err == nil && e.IsDir() {
 				dirs = append(dirs, p)
 			}

@@ -168,7 +168,9 @@ func dialFromPod(t *testing.T, d *harness.Daemon, id, addr string) (string, erro
 			return err
 		}
 		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			return err
+		}
 		buf := make([]byte, 128)
 		n, err := c.Read(buf)
 		line = strings.TrimSpace(string(buf[:n]))
@@ -184,7 +186,9 @@ func readLine(addr string) (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", err
+	}
 	buf := make([]byte, 128)
 	n, err := c.Read(buf)
 	return strings.TrimSpace(string(buf[:n])), err

@@ -47,7 +47,9 @@ func startWithFaultPlugin(t *testing.T) (*harness.Daemon, string) {
 
 func TestFailedCNIAddLeaksNothing(t *testing.T) {
 	d, control := startWithFaultPlugin(t)
-	os.WriteFile(filepath.Join(control, "fail-ADD"), []byte("injected ADD failure"), 0o644)
+	if err := os.WriteFile(filepath.Join(control, "fail-ADD"), []byte("injected ADD failure"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := ctxTimeout(60 * time.Second)
 	defer cancel()
@@ -79,7 +81,9 @@ func TestFailedCNIAddLeaksNothing(t *testing.T) {
 
 func TestRetryAfterDeadlineGetsTheSandboxTheFirstCallFinished(t *testing.T) {
 	d, control := startWithFaultPlugin(t)
-	os.WriteFile(filepath.Join(control, "sleep-ADD"), []byte("3s"), 0o644)
+	if err := os.WriteFile(filepath.Join(control, "sleep-ADD"), []byte("3s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := podConfig()
 
 	// kubelet gives up on the first call...

@@ -174,8 +174,10 @@ func TestStopPurgesUDPConntrackAndRemoveLeavesNothing(t *testing.T) {
 	buf := make([]byte, 16)
 	got := false
 	for i := 0; i < 20 && !got; i++ {
-		c.Write([]byte("ping"))
-		pc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, _ = c.Write([]byte("ping")) // may be refused until the mapping is there: retried
+		if err := pc.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := pc.ReadFrom(buf); err == nil {
 			got = true
 		}
@@ -267,7 +269,9 @@ func TestListFiltersAndRetriedRunGetsTheSameSandbox(t *testing.T) {
 	if ids := list(&runtimeapi.PodSandboxFilter{Id: a[:12]}); len(ids) != 1 || ids[0] != a {
 		t.Fatalf("id prefix filter: %v", ids)
 	}
-	d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: b})
+	if _, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: b}); err != nil {
+		t.Fatal(err)
+	}
 	notReady := &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY}
 	if ids := list(&runtimeapi.PodSandboxFilter{State: notReady}); len(ids) != 1 || ids[0] != b {
 		t.Fatalf("state filter: %v", ids)

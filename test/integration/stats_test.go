@@ -42,9 +42,9 @@ func TestStats(t *testing.T) {
 		if cores := second.GetCpu().GetUsageNanoCores().GetValue(); cores < 100_000_000 {
 			t.Fatalf("usage_nano_cores = %d, want at least 0.1 core for a spinning shell", cores)
 		}
-		idleStats := containerStats(t, d, idle)
+		containerStats(t, d, idle) // a first sample, for usage_nano_cores to have a second
 		time.Sleep(1100 * time.Millisecond)
-		idleStats = containerStats(t, d, idle)
+		idleStats := containerStats(t, d, idle)
 		if cores := idleStats.GetCpu().GetUsageNanoCores(); cores == nil || cores.Value > 50_000_000 {
 			t.Fatalf("an idle container's usage_nano_cores = %v, want set and near 0", cores)
 		}

@@ -56,7 +56,9 @@ func notifications(t *testing.T, sock *net.UnixConn) []string {
 	var got []string
 	buf := make([]byte, 4096)
 	for {
-		sock.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if err := sock.SetReadDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
 		n, err := sock.Read(buf)
 		if err != nil {
 			return got

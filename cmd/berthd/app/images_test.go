@@ -24,7 +24,9 @@ func TestImagesFindBerthdsContainerd(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.toml")
 			if tc.file != "" {
-				os.WriteFile(path, []byte(tc.file), 0o600)
+				if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			cmd := NewCommand()
 			var out bytes.Buffer

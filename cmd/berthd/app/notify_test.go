@@ -27,7 +27,9 @@ func notifySocket(t *testing.T) *net.UnixConn {
 
 func receive(t *testing.T, conn *net.UnixConn) []string {
 	t.Helper()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, 4096)
 	n, err := conn.Read(buf)
 	if err != nil {

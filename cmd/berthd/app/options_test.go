@@ -19,7 +19,9 @@ func complete(t *testing.T, file string, args ...string) config.Config {
 	o.AddFlags(fs)
 	path := filepath.Join(t.TempDir(), "config.toml")
 	if file != "" {
-		os.WriteFile(path, []byte(file), 0o600)
+		if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := fs.Parse(append([]string{"--config", path}, args...)); err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func run(verb string, args *skel.CmdArgs) error {
 		"ifName": args.IfName,
 		"config": json.RawMessage(args.StdinData),
 	})
-	_ = os.WriteFile(filepath.Join(conf.ControlDir, verb+"-"+args.ContainerID+".json"), seen, 0o644)
+	_ = os.WriteFile(filepath.Join(conf.ControlDir, verb+"-"+args.ContainerID+".json"), seen, 0o644) //nolint:gosec // G306: a test plugin's record, read by the test
 
 	if b, err := os.ReadFile(filepath.Join(conf.ControlDir, "sleep-"+verb)); err == nil {
 		d, err := time.ParseDuration(strings.TrimSpace(string(b)))
@@ -108,7 +108,7 @@ func run(verb string, args *skel.CmdArgs) error {
 }
 
 func logCall(dir, what, verb, id string) {
-	f, err := os.OpenFile(filepath.Join(dir, "calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "calls"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644) //nolint:gosec // G302: a test plugin's record, read by the test
 	if err != nil {
 		return
 	}

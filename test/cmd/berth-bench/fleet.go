@@ -144,7 +144,7 @@ func removeCgroups() {
 	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupRoot()))
 	for _, root := range roots {
 		var dirs []string
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error { // the callback fails nothing
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, p)
 			}

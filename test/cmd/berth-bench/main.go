@@ -410,8 +410,9 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) err
 		if id == "" {
 			continue
 		}
-		rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
-		rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+		// Best effort: a pod the run already removed is fine.
+		_, _ = rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+		_, _ = rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
 	}
 	for _, err := range errs {
 		if err != nil {

@@ -59,11 +59,11 @@ func stealPercent(from, to cpuTicks) float64 {
 // reportSteal prints the steal of each critest run, as bench.sh recorded
 // it, per runtime; nothing when no run has it.
 func reportSteal(w io.Writer, rts []*runtimeEndpoint) {
-	any := false
+	recorded := false
 	for _, rt := range rts {
-		any = any || len(rt.steal) > 0
+		recorded = recorded || len(rt.steal) > 0
 	}
-	if !any {
+	if !recorded {
 		return
 	}
 	fmt.Fprintln(w, "CPU time stolen by the hypervisor in each run, %:")
@@ -87,9 +87,9 @@ func runSteal(dir string) (steal string, ok bool) {
 const quietSteal = 2.0
 
 // quietRuns keeps, of each runtime's runs in spec ("name=dir+dir,..."),
-// those whose recorded CPU steal is at most max percent. ok is false when
+// those whose recorded CPU steal is at most maxSteal percent. ok is false when
 // it would leave a runtime fewer than two runs, or keep every run.
-func quietRuns(spec string, max float64) (quiet string, ok bool) {
+func quietRuns(spec string, maxSteal float64) (quiet string, ok bool) {
 	var parts []string
 	dropped := false
 	for _, part := range strings.Split(spec, ",") {
@@ -102,7 +102,7 @@ func quietRuns(spec string, max float64) (quiet string, ok bool) {
 				continue
 			}
 			steal, err := strconv.ParseFloat(text, 64)
-			if err != nil || steal > max {
+			if err != nil || steal > maxSteal {
 				dropped = true
 				continue
 			}

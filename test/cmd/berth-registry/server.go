@@ -44,7 +44,7 @@ func start(ctx context.Context, cfg config) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.addr, err)
 	}
-	var h http.Handler = registry.New(registry.Logger(cfg.log))
+	h := registry.New(registry.Logger(cfg.log))
 	if cfg.creds.enabled() {
 		h = requireBasicAuth(h, cfg.creds)
 	}

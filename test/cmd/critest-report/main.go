@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/berth-cri/berth/test/expect"
 )
 
 // specReport is the part of ginkgo v2's SpecReport this tool reads.
@@ -91,47 +92,6 @@ func readReport(r io.Reader, selectedOnly bool) (result, error) {
 	return res, nil
 }
 
-// readExpected parses "spec name | reason" lines; # starts a comment.
-func readExpected(r io.Reader) (map[string]string, error) {
-	out := map[string]string{}
-	s := bufio.NewScanner(r)
-	for n := 1; s.Scan(); n++ {
-		line := strings.TrimSpace(s.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, reason, ok := strings.Cut(line, " | ")
-		if !ok || strings.TrimSpace(reason) == "" {
-			return nil, fmt.Errorf("line %d: want \"spec name | reason\", got %q", n, line)
-		}
-		out[strings.TrimSpace(name)] = strings.TrimSpace(reason)
-	}
-	return out, s.Err()
-}
-
-// verdict compares a run with the expectations.
-func verdict(res result, expected map[string]string) (unexpected, nowPassing []string) {
-	failed := map[string]bool{}
-	for _, f := range res.failed {
-		failed[f] = true
-		if _, ok := expected[f]; !ok {
-			unexpected = append(unexpected, f)
-		}
-	}
-	passed := map[string]bool{}
-	for _, p := range res.passed {
-		passed[p] = true
-	}
-	for name := range expected {
-		if passed[name] {
-			nowPassing = append(nowPassing, name)
-		}
-	}
-	sort.Strings(unexpected)
-	sort.Strings(nowPassing)
-	return unexpected, nowPassing
-}
-
 // options are critest-report's flags.
 type options struct {
 	reportPath, expectedPath string
@@ -165,16 +125,11 @@ func run(o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ef, err := os.Open(expectedPath)
+	expected, err := expect.ReadFile(expectedPath)
 	if err != nil {
 		return err
 	}
-	defer ef.Close()
-	expected, err := readExpected(ef)
-	if err != nil {
-		return fmt.Errorf("%s: %w", expectedPath, err)
-	}
-	unexpected, nowPassing := verdict(res, expected)
+	unexpected, nowPassing := expect.Verdict(res.failed, res.passed, expected)
 	for _, f := range res.failed {
 		if reason, ok := expected[f]; ok {
 			fmt.Fprintf(out, "known failure: %s (%s)\n", f, reason)

@@ -13,7 +13,7 @@ func TestRun(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(r.URL.Query().Get("msg")))
+		_, _ = w.Write([]byte(r.URL.Query().Get("msg"))) // the client's check tells
 	}))
 	defer srv.Close()
 	for _, tc := range []struct {
