@@ -54,7 +54,7 @@ func writeFiles(md *Metadata, hostResolv string) error {
 		HostsFile:    hosts,
 		ResolvFile:   resolv,
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil { //nolint:gosec // hosts, resolv.conf and hostname are bind-mounted into containers of any UID, which must read them
 			return err
 		}
 	}

@@ -123,9 +123,9 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 	if err != nil {
 		return nil, err
 	}
-	sb.Update(func(s Status) (Status, error) {
+	sb.Set(func(s Status) Status {
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, task.Pid()
-		return s, nil
+		return s
 	})
 	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC, procsig.Process{})
 	return sb, nil

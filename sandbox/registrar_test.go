@@ -51,7 +51,9 @@ func TestFailedRunFreesTheNameForTheRetry(t *testing.T) {
 
 func TestWaitingRetryHonoursItsDeadline(t *testing.T) {
 	r := newRegistrar()
-	r.reserve(context.Background(), "n", "id-1")
+	if _, _, err := r.reserve(context.Background(), "n", "id-1"); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	if _, _, err := r.reserve(ctx, "n", "id-2"); !errors.Is(err, context.DeadlineExceeded) {

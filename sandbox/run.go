@@ -175,7 +175,7 @@ func (m *Manager) rollback(ctx context.Context, sb *Sandbox) {
 	defer cancel()
 	if err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); err != nil {
 		m.cfg.Logger.Error("cleanup after a failed RunPodSandbox failed; the sandbox stays listed NOTREADY", "sandbox", sb.ID, "error", err)
-		sb.Update(func(s Status) (Status, error) { s.Problem = err.Error(); return s, nil })
+		sb.Set(func(s Status) Status { s.Problem = err.Error(); return s })
 		m.store.add(sb)
 	}
 }
@@ -330,9 +330,9 @@ func (m *Manager) commit(ctx context.Context, sb *Sandbox, pid uint32, ips []net
 			return err
 		}
 	}
-	sb.Update(func(s Status) (Status, error) {
+	sb.Set(func(s Status) Status {
 		s.State, s.Pid, s.IPs = runtimeapi.PodSandboxState_SANDBOX_READY, pid, ips
-		return s, nil
+		return s
 	})
 	if m.cfg.NRI != nil {
 		// Plugins see the sandbox ready, before anyone else can: it is
@@ -441,13 +441,13 @@ func withSnapshotKey(key string) containerd.NewContainerOpts {
 }
 
 func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr) error {
-	any, err := typeurl.MarshalAny(&NetworkInfo{IPs: ips})
+	info, err := typeurl.MarshalAny(&NetworkInfo{IPs: ips})
 	if err != nil {
 		return err
 	}
 	// Only the extension, in one round trip: no read of the container first.
 	_, err = m.cfg.Client.ContainerService().Update(ctx,
-		containers.Container{ID: id, Extensions: map[string]typeurl.Any{extensionNetwork: any}},
+		containers.Container{ID: id, Extensions: map[string]typeurl.Any{extensionNetwork: info}},
 		"extensions."+extensionNetwork)
 	return err
 }
@@ -497,10 +497,10 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 		}
 	}
 	wasReady := false
-	sb.Update(func(s Status) (Status, error) {
+	sb.Set(func(s Status) Status {
 		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0
-		return s, nil
+		return s
 	})
 	m.cleanups.add()
 	defer m.cleanups.done()

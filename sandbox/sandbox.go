@@ -139,6 +139,13 @@ func (s *Sandbox) TakesContainers() bool {
 	return st.State == runtimeapi.PodSandboxState_SANDBOX_READY && (s.Infraless || st.Pid != 0)
 }
 
+// Set changes the status atomically, with a change that cannot fail.
+func (s *Sandbox) Set(fn func(Status) Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = fn(s.status)
+}
+
 // Update changes the status atomically; an error leaves it unchanged.
 func (s *Sandbox) Update(fn func(Status) (Status, error)) error {
 	s.mu.Lock()

@@ -45,7 +45,7 @@ const pauseCPUShares = 2
 // ClampOOMScoreAdj raises score to the node's minimum: without
 // CAP_SYS_RESOURCE runc cannot lower a process's oom_score_adj below
 // berthd's own, and the container would fail to start.
-func ClampOOMScoreAdj(score, min int) int { return max(score, min) }
+func ClampOOMScoreAdj(score, floor int) int { return max(score, floor) }
 
 // pauseSpecOpts builds the pause container's OCI spec.
 func (m *Manager) pauseSpecOpts(md *Metadata, p *pauseImage) []oci.SpecOpts {

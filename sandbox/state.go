@@ -27,7 +27,7 @@ const (
 func (m *Manager) stateDir(id string) string { return filepath.Join(m.cfg.State, "sandboxes", id) }
 
 func markReady(dir string) error {
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o711); err != nil { //nolint:gosec // traversable, not listable: runc joins the pins as the pod's user, which may be an unprivileged node UID in a user namespace
 		return fmt.Errorf("mark the sandbox ready: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, readyFile), nil, 0o600); err != nil {

@@ -84,7 +84,7 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 		if err := m.releaseNetwork(ctx, sb); err != nil {
 			errs = append(errs, err)
 		} else {
-			sb.Update(func(s Status) (Status, error) { s.NetworkTornDown = true; return s, nil })
+			sb.Set(func(s Status) Status { s.NetworkTornDown = true; return s })
 		}
 	}
 	if err := <-taskErr; err != nil {
@@ -93,13 +93,13 @@ func (m *Manager) releaseRuntime(ctx context.Context, sb *Sandbox) error {
 	m.startUnmount(sb)
 	err := errors.Join(errs...)
 	wasReady := false
-	sb.Update(func(s Status) (Status, error) {
+	sb.Set(func(s Status) Status {
 		wasReady = s.State == runtimeapi.PodSandboxState_SANDBOX_READY
 		s.State, s.Pid, s.Problem = runtimeapi.PodSandboxState_SANDBOX_NOTREADY, 0, ""
 		if err != nil {
 			s.Problem = err.Error()
 		}
-		return s, nil
+		return s
 	})
 	if wasReady {
 		m.publish(lifecycle.Stopped, sb)

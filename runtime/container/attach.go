@@ -44,7 +44,7 @@ func (a *attachIO) stdin() io.Reader {
 // close ends every attachment once the container has exited.
 func (a *attachIO) close() {
 	if a.stdinW != nil {
-		a.stdinW.Close()
+		_ = a.stdinW.Close() // the pipe's write end: closing it twice is harmless
 	}
 	a.stdout.close()
 	a.stderr.close()
@@ -99,7 +99,9 @@ func (f *fanout) in(w io.Writer) io.Writer {
 
 func (f *fanout) Write(p []byte) (int, error) {
 	if f.next != nil {
-		f.next.Write(p)
+		// The log writer drops and counts what it cannot write; it never
+		// holds the container's output back.
+		_, _ = f.next.Write(p)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -198,9 +200,11 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	}
 	if stdin != nil && a.stdinW != nil {
 		go func() {
-			io.Copy(a.stdinW, stdin)
+			// Ends when the client hangs up or the container's stdin closes;
+			// either way the attach is over.
+			_, _ = io.Copy(a.stdinW, stdin)
 			if c.Config.GetStdinOnce() {
-				a.stdinW.Close()
+				_ = a.stdinW.Close()
 				m.closeStdin(ctx, c.ID)
 			}
 		}()

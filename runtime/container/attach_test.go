@@ -45,7 +45,7 @@ func TestFanoutDeliversInOrderAndSurvivesAStuckClient(t *testing.T) {
 		defer close(done)
 		buf := []byte("x\n")
 		for i := 0; i < 10*attachQueue; i++ {
-			w.Write(buf)
+			_, _ = w.Write(buf)
 			buf[0] = 'y' // the fanout must have copied
 		}
 	}()

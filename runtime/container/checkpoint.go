@@ -252,7 +252,9 @@ func (m *Manager) writeRootfsDiff(ctx context.Context, info containers.Container
 	defer func() {
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
-		done(cctx)
+		if err := done(cctx); err != nil {
+			m.log.Warn("releasing a checkpoint's lease; containerd's garbage collector expires it", "container", info.ID, "error", err)
+		}
 	}()
 	desc, err := rootfs.CreateDiff(ctx, info.SnapshotKey,
 		m.cfg.Client.SnapshotService(info.Snapshotter), m.cfg.Client.DiffService(),

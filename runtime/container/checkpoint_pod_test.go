@@ -96,7 +96,9 @@ func TestCheckpointPodValidation(t *testing.T) {
 	t.Run("output not empty", func(t *testing.T) {
 		m := checkpointManager(t, &fakeCRIU{})
 		out := t.TempDir()
-		os.WriteFile(filepath.Join(out, "mine"), nil, 0o600)
+		if err := os.WriteFile(filepath.Join(out, "mine"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		err := m.CheckpointPod(withDeadline(t), PodCheckpointOptions{SandboxID: "ready-sandbox", OutputPath: out, ContainerIDs: []string{"running"}})
 		if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "not empty") {
 			t.Fatalf("CheckpointPod = %v, want InvalidArgument saying not empty", err)

@@ -47,22 +47,22 @@ func checkpointManager(t *testing.T, criu CRIU) *Manager {
 	t.Helper()
 	sandboxes := sandbox.NewStore()
 	ready := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: "ready-sandbox"}}
-	ready.Update(func(s sandbox.Status) (sandbox.Status, error) {
+	ready.Set(func(s sandbox.Status) sandbox.Status {
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, 42
-		return s, nil
+		return s
 	})
 	sandboxes.Add(ready.ID, ready)
 	notReady := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: "stopped-sandbox"}}
-	notReady.Update(func(s sandbox.Status) (sandbox.Status, error) {
+	notReady.Set(func(s sandbox.Status) sandbox.Status {
 		s.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
-		return s, nil
+		return s
 	})
 	sandboxes.Add(notReady.ID, notReady)
 	// A pod under Kata, whose shim is not runc's.
 	kata := &sandbox.Sandbox{Metadata: sandbox.Metadata{ID: "kata-sandbox", RuntimeHandler: "kata"}}
-	kata.Update(func(s sandbox.Status) (sandbox.Status, error) {
+	kata.Set(func(s sandbox.Status) sandbox.Status {
 		s.State, s.Pid = runtimeapi.PodSandboxState_SANDBOX_READY, 43
-		return s, nil
+		return s
 	})
 	sandboxes.Add(kata.ID, kata)
 	set, err := handlers.New(map[string]handlers.Spec{"runc": {Runc: true}, "kata": {Type: "io.containerd.kata.v2"}}, "runc", handlers.Node{})
@@ -128,8 +128,12 @@ func writeArchive(t *testing.T) string {
 	if err := checkpoint.WriteMetadata(dir, md); err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, checkpoint.CheckpointDir), 0o700)
-	os.WriteFile(filepath.Join(dir, checkpoint.CheckpointDir, "inventory.img"), []byte("x"), 0o600)
+	if err := os.MkdirAll(filepath.Join(dir, checkpoint.CheckpointDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, checkpoint.CheckpointDir, "inventory.img"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	archive := filepath.Join(t.TempDir(), "c.tar")
 	if err := checkpoint.WriteArchive(dir, archive); err != nil {
 		t.Fatal(err)
@@ -140,7 +144,9 @@ func writeArchive(t *testing.T) string {
 func TestCreateFromCheckpointValidation(t *testing.T) {
 	archive := writeArchive(t)
 	notArchive := filepath.Join(t.TempDir(), "x.tar")
-	os.WriteFile(notArchive, []byte("not a tar, not at all, no"), 0o600)
+	if err := os.WriteFile(notArchive, []byte("not a tar, not at all, no"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := func(image string) *runtimeapi.ContainerConfig {
 		return &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: "counter"}, Image: &runtimeapi.ImageSpec{Image: image}}
 	}

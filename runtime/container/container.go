@@ -150,6 +150,13 @@ func (c *Container) Status() Status {
 	return c.status
 }
 
+// Set changes the status atomically, with a change that cannot fail.
+func (c *Container) Set(fn func(Status) Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status = fn(c.status)
+}
+
 // Update changes the status atomically; an error leaves it unchanged.
 func (c *Container) Update(fn func(Status) (Status, error)) error {
 	c.mu.Lock()

@@ -121,8 +121,8 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			defer cancel()
 			if err := m.unmountImageVolumes(cctx, id, volumes); err != nil {
 				m.log.Warn("removing the image volumes of a failed CreateContainer", "container", id, "error", err)
-			} else {
-				removeStateDir(m.fifoDir(id))
+			} else if err := removeStateDir(m.fifoDir(id)); err != nil {
+				m.log.Warn("removing the state of a failed CreateContainer", "container", id, "error", err)
 			}
 		}
 	}()

@@ -78,8 +78,12 @@ func TestLogFileWritesAndReopens(t *testing.T) {
 	l.now = fixedNow
 	out, errw := l.stream(streamStdout), l.stream(streamStderr)
 	out.now, errw.now = fixedNow, fixedNow
-	out.Write([]byte("one\n"))
-	errw.Write([]byte("two\n"))
+	if _, err := out.Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := errw.Write([]byte("two\n")); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool { return len(readAll(t, path)) == 2 })
 
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -88,7 +92,9 @@ func TestLogFileWritesAndReopens(t *testing.T) {
 	if err := l.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	out.Write([]byte("three\n"))
+	if _, err := out.Write([]byte("three\n")); err != nil {
+		t.Fatal(err)
+	}
 	l.Close()
 	if got := readAll(t, path); len(got) != 1 || !strings.HasSuffix(got[0], " stdout F three") {
 		t.Errorf("reopened file has %q", got)
@@ -96,7 +102,7 @@ func TestLogFileWritesAndReopens(t *testing.T) {
 	if got := readAll(t, path+".1"); len(got) != 2 || !strings.HasSuffix(got[1], " stderr F two") {
 		t.Errorf("rotated file has %q", got)
 	}
-	out.Write([]byte("after close\n")) // must neither block nor panic
+	_, _ = out.Write([]byte("after close\n")) // must neither block nor panic
 }
 
 // A pod with a hostPath on /var/log swaps the log file for a symlink, before
@@ -126,14 +132,16 @@ func TestLogFileRefusesAPlantedSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	os.Rename(path, path+".1") // kubelet rotates
+	if err := os.Rename(path, path+".1"); err != nil { // kubelet rotates
+		t.Fatal(err)
+	}
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Reopen(); err == nil {
 		t.Fatal("reopen: the log file was opened through a symlink")
 	}
-	l.stream(streamStdout).Write([]byte("container output\n"))
+	_, _ = l.stream(streamStdout).Write([]byte("container output\n")) // dropped: no file is open, which is the point
 	l.Close()
 	if b, _ := os.ReadFile(target); string(b) != "root:x:0:0\n" {
 		t.Fatalf("the host file was written: %q", b)
@@ -152,7 +160,7 @@ func TestLogFileDropsRatherThanBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for range 20000 { // 20 MB, more than maxPending
-			w.Write(line)
+			_, _ = w.Write(line) // dropped, not blocked: what the test checks
 		}
 		close(done)
 	}()

@@ -67,11 +67,11 @@ func (m *Manager) oomReported(id string) (c *Container, corrected bool) {
 	// Set before the status is read: recordExit reads the mark inside
 	// its Update, so one of the two sees the other.
 	c.oomSeen.Store(true)
-	c.Update(func(s Status) (Status, error) {
+	c.Set(func(s Status) Status {
 		if s.State == runtimeapi.ContainerState_CONTAINER_EXITED && s.Reason != ReasonOOMKilled {
 			s.Reason, corrected = ReasonOOMKilled, true
 		}
-		return s, nil
+		return s
 	})
 	return c, corrected
 }

@@ -37,10 +37,18 @@ func TestLogPathStaysInTheLogDirectory(t *testing.T) {
 
 func TestImageSubPathCannotLeaveTheImage(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "data", "sub"), 0o755)
-	os.Symlink("/etc", filepath.Join(root, "hostetc"))           // absolute: would be the node's /etc
-	os.Symlink("../../..", filepath.Join(root, "data", "climb")) // relative, climbing out
-	os.Symlink("sub", filepath.Join(root, "data", "alias"))      // a harmless link inside
+	if err := os.MkdirAll(filepath.Join(root, "data", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(root, "hostetc")); err != nil { // absolute: would be the node's /etc
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../..", filepath.Join(root, "data", "climb")); err != nil { // relative, climbing out
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub", filepath.Join(root, "data", "alias")); err != nil { // a harmless link inside
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		sub, want string

@@ -109,10 +109,10 @@ func (m *Manager) recoverWithoutTask(ctx context.Context, c *Container) {
 		c.markExited()
 		return
 	}
-	c.Update(func(s Status) (Status, error) {
+	c.Set(func(s Status) Status {
 		s.State, s.Pid, s.ExitCode, s.FinishedAt = runtimeapi.ContainerState_CONTAINER_EXITED, 0, unknownExitCode, time.Now()
 		s.Reason, s.Message = "Unknown", "the container's task was gone when berthd restarted"
-		return s, nil
+		return s
 	})
 	m.persistStatus(ctx, c)
 	c.markExited()
@@ -147,12 +147,12 @@ func (m *Manager) reattach(ctx context.Context, c *Container, cont containerd.Co
 		return errors.Join(fmt.Errorf("wait on task: %w", err), closeIO(task))
 	}
 	c.setLogs(logs)
-	c.Update(func(s Status) (Status, error) {
+	c.Set(func(s Status) Status {
 		s.State, s.Pid = runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid()
 		if s.StartedAt.IsZero() {
 			s.StartedAt = time.Now()
 		}
-		return s, nil
+		return s
 	})
 	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
 	return nil

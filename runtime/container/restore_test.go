@@ -71,18 +71,30 @@ func TestRestoredConfig(t *testing.T) {
 
 func TestApplyLayer(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("old"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("kept"), 0o644)
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755})
-	tw.WriteHeader(&tar.Header{Name: "etc/.wh.motd", Typeflag: tar.TypeReg, Mode: 0o600})
-	tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777})
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/.wh.motd", Typeflag: tar.TypeReg, Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}); err != nil {
+		t.Fatal(err)
+	}
 	tw.WriteHeader(&tar.Header{Name: "tmp/counter", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
-	tw.Write([]byte("42\n"))
-	tw.Close()
+	if _, err := tw.Write([]byte("42\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	layer := filepath.Join(t.TempDir(), checkpoint.RootFsDiffTar)
 	os.WriteFile(layer, buf.Bytes(), 0o600)
 

@@ -58,10 +58,10 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		if logs != nil {
 			logs.Close()
 		}
-		c.Update(func(s Status) (Status, error) {
+		c.Set(func(s Status) Status {
 			s.Starting, s.State, s.Pid = false, runtimeapi.ContainerState_CONTAINER_EXITED, 0
 			s.FinishedAt, s.ExitCode, s.Reason, s.Message = time.Now(), startErrorExitCode, ReasonStartError, retErr.Error()
-			return s, nil
+			return s
 		})
 		m.persistStatus(ctx, c)
 		c.markExited()
@@ -139,9 +139,9 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
-	c.Update(func(s Status) (Status, error) {
+	c.Set(func(s Status) Status {
 		s.Starting, s.State, s.Pid, s.Proc, s.StartedAt = false, runtimeapi.ContainerState_CONTAINER_RUNNING, task.Pid(), proc, time.Now()
-		return s, nil
+		return s
 	})
 	m.publish(lifecycle.Started, c)
 	// The RUNNING record is written by the monitor, before it records the
@@ -219,7 +219,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 		} else {
 			c.taskDeleted.Store(true)
 			if tio != nil {
-				tio.Close()
+				_ = tio.Close() // the task's fifos: its process has exited
 			}
 		}
 	}
@@ -238,11 +238,11 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	c.Update(func(s Status) (Status, error) {
+	c.Set(func(s Status) Status {
 		s.State, s.Pid, s.Proc, s.FinishedAt, s.ExitCode = runtimeapi.ContainerState_CONTAINER_EXITED, 0, procsig.Process{}, finished, code
 		oom = oom || c.oomSeen.Load() // WatchOOM
 		s.Reason = exitReason(code, oom)
-		return s, nil
+		return s
 	})
 	m.persistStatus(ctx, c)
 	c.markExited()

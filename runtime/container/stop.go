@@ -177,7 +177,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			c.Update(func(s Status) (Status, error) { s.Removing = false; return s, nil })
+			c.Set(func(s Status) Status { s.Removing = false; return s })
 		}
 	}()
 	if err := m.stop(ctx, c, 0); err != nil {

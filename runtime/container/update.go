@@ -66,11 +66,11 @@ func (m *Manager) updateResources(ctx context.Context, id string, r *runtimeapi.
 			spec.Linux.Resources.CPU, spec.Linux.Resources.Memory = res.CPU, res.Memory
 			spec.Linux.Resources.HugepageLimits, spec.Linux.Resources.Unified = res.HugepageLimits, res.Unified
 		}
-		any, err := typeurl.MarshalAny(&spec)
+		specAny, err := typeurl.MarshalAny(&spec)
 		if err != nil {
 			return err
 		}
-		rec.Spec = any
+		rec.Spec = specAny
 		return nil
 	}); err != nil {
 		return fmt.Errorf("update container spec: %w", err)

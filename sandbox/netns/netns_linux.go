@@ -73,10 +73,10 @@ func PinUserNS(netnsPath, dst string) (retErr error) {
 		return fmt.Errorf("user namespace of %s: %w", netnsPath, err)
 	}
 	defer usernsFile.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o711); err != nil { //nolint:gosec // traversable, not listable: runc joins the pins as the pod's user, which may be an unprivileged node UID in a user namespace
 		return err
 	}
-	f, err := os.OpenFile(dst, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	f, err := os.OpenFile(dst, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444) //nolint:gosec // a mount point: the namespace bound over it shows its own mode
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("user namespace pin %s: %w", dst, errdefs.ErrAlreadyExists)
 	}
@@ -101,14 +101,14 @@ func create(dir, id string, pin func(path string) error) (_ string, retErr error
 	if err := validate(dir, id); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o711); err != nil { //nolint:gosec // traversable, not listable: runc joins the pins as the pod's user, which may be an unprivileged node UID in a user namespace
 		return "", fmt.Errorf("create netns directory: %w", err)
 	}
 	path := Path(dir, id)
 
 	// The mount point must be a file; O_EXCL makes two Creates of the same ID
 	// fail instead of stacking two namespaces on one path.
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444) //nolint:gosec // a mount point: the namespace bound over it shows its own mode
 	if errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("network namespace %s: %w", path, errdefs.ErrAlreadyExists)
 	}

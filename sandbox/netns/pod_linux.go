@@ -103,10 +103,10 @@ func cloneFlags(kinds []nsKind) int {
 // mountPoint creates the empty file a namespace is bound onto. O_EXCL: a
 // second pin of one path fails instead of stacking two namespaces there.
 func mountPoint(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil { //nolint:gosec // traversable, not listable: runc joins the pins as the pod's user, which may be an unprivileged node UID in a user namespace
 		return fmt.Errorf("create namespace pin directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444) //nolint:gosec // a mount point: the namespace bound over it shows its own mode
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("namespace pin %s: %w", path, errdefs.ErrAlreadyExists)
 	}
