@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node e2e-node-quick bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,7 +59,7 @@ uninstall: ## Remove what make install wrote, except files changed since (an edi
 installer-context: build ## Stage the DaemonSet installer image's build context in _output/installer (deploy/kubernetes/Dockerfile)
 	@$(INSTALL_ENV) hack/install.sh stage $(OUT)/installer
 
-test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
+test: deps build images test-unit fuzz test-integration critest e2e-kubelet e2e-node-quick ## Everything CI runs: unit, a short fuzz pass, integration, critest, a real kubelet, a node conformance subset
 
 test-unit: ## gofmt, go vet and unit tests (root-only ones run when root)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -94,6 +94,9 @@ test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 an
 
 e2e-node: deps build images ## Kubernetes' node conformance suite (e2e_node.test [NodeConformance], KUBERNETES_VERSION) against a fresh berthd; fails on a failure not in test/e2e-node/expected-failures.txt (PROCS, FOCUS, SKIP; long: not in make test)
 	@hack/e2e-node.sh
+
+e2e-node-quick: deps build images ## The node conformance subset make test runs (test/e2e-node/quick-focus.txt: stats, logs, probes, hooks, RuntimeClass)
+	@FOCUS="$$(sed -n 's/^focus: //p' test/e2e-node/quick-focus.txt)" KEEP_LOGS_DIR=$(OUT)/e2e-node/quick hack/e2e-node.sh
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, critest -benchmark
 	@hack/bench.sh
