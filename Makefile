@@ -26,7 +26,7 @@ UNIT_PKGS     = $(shell $(GO) list ./... | grep -v /test/)
 INTEG_PKGS    = $(shell $(GO) list ./test/...)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node e2e-node e2e-node-quick bench fuzz deps images clean
+.PHONY: help build run install uninstall installer-context test test-unit test-integration critest e2e-kubelet test-node test-node-smoke e2e-node e2e-node-quick bench fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -91,6 +91,9 @@ e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _
 test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 and systemd as PID 1 (QEMU; image cached in _output/test-node): checks, kubelet, critest subset (docs/test-node.md)
 	@hack/kubelet.sh
 	@hack/test-node.sh
+
+test-node-smoke: deps build images ## The test-node subset CI runs after make test: one VM (apparmor), berth.service, a pod in its systemd slice, stats, crun, a short critest
+	@SMOKE=yes hack/test-node.sh
 
 e2e-node: deps build images ## Kubernetes' node conformance suite (e2e_node.test [NodeConformance], KUBERNETES_VERSION) against a fresh berthd; fails on a failure not in test/e2e-node/expected-failures.txt (PROCS, FOCUS, SKIP; long: not in make test)
 	@hack/e2e-node.sh
