@@ -48,7 +48,11 @@ systemd-run --quiet --unit=berth-registry --property=Type=exec \
 for _ in $(seq 600); do [[ -s /run/berth-registry.addr ]] && break; sleep 0.5; done
 
 t0=${SECONDS}
-if ! DESTDIR= PREFIX=/usr/local SRC_BIN="${N}/bin" SRC_CNI_BIN="${N}/cni/bin" \
+# Debian's crun, when the image has it, becomes the crun runtime handler
+# (make install CRUN=yes).
+crun=no
+[[ -x /usr/bin/crun ]] && crun=yes
+if ! DESTDIR= PREFIX=/usr/local SRC_BIN="${N}/bin" SRC_CNI_BIN="${N}/cni/bin" CRUN="${crun}" \
 	"${N}/src/hack/install.sh" install >"${RES}/install.log" 2>&1; then
 	say "FAIL ${variant}/install: hack/install.sh failed: $(tail -1 "${RES}/install.log")"
 	exit 1
@@ -80,7 +84,7 @@ for c in $("${N}/bin/node.test" -test.list "${run_re}" | grep '^Test'); do say "
 
 # ---- critest -----------------------------------------------------------------
 # Where the host asked for it (berth.critest=yes) and put the specs to run
-# (critest-focus: a ginkgo focus regexp).
+# (critest-focus, critest-crun-focus: ginkgo focus regexps).
 # critest's AppArmor specs load their profile with `sudo apparmor_parser`;
 # the node has no sudo, and critest runs as root already. (Not in /run:
 # Go's LookPath asks access(X_OK), which a noexec mount refuses.)
@@ -104,4 +108,6 @@ run_critest() {
 }
 if [[ "${critest_on}" == yes ]]; then
 	[[ -s "${N}/critest-focus" ]] && run_critest critest "$(cat "${N}/critest-focus")"
+	[[ -s "${N}/critest-crun-focus" && "${crun}" == yes ]] &&
+		run_critest critest-crun "$(cat "${N}/critest-crun-focus")" --runtime-handler crun
 fi

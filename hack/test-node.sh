@@ -25,7 +25,8 @@
 # checks (a go test -run regexp) the minimal image runs (the apparmor image
 # runs all of them, kubelet's and a critest subset included); CRITEST_FOCUS,
 # the critest specs the apparmor image runs (a ginkgo focus regexp; empty
-# skips critest); VM_MEMORY (MiB, default 3072), VM_CPUS (default 2).
+# skips critest); CRITEST_CRUN_FOCUS, the critest specs it runs again under
+# the crun runtime handler; VM_MEMORY (MiB, default 3072), VM_CPUS (default 2).
 # SMOKE=yes is `make test-node-smoke`, the subset CI runs: the apparmor VM
 # only, the checks in SMOKE_CHECKS and critest's smoke focus
 # (test/node/critest-focus.txt), no kubelet.
@@ -41,14 +42,16 @@ VARIANTS="${VARIANTS:-minimal apparmor}"
 MINIMAL_CHECKS="${MINIMAL_CHECKS:-^Test(ServiceActive|OverlayLoaded|AppArmor|PodCgroupInSlice|CgroupNamespace)\$}"
 focus_of() { sed -n "s/^$1: //p" "${ROOT}/test/node/critest-focus.txt"; }
 SMOKE="${SMOKE:-no}"
-SMOKE_CHECKS="${SMOKE_CHECKS:-^Test(ServiceActive|PodCgroupInSlice|Stats)\$}"
+SMOKE_CHECKS="${SMOKE_CHECKS:-^Test(ServiceActive|PodCgroupInSlice|Stats|CrunHandler)\$}"
 if [[ "${SMOKE}" == yes ]]; then
 	VARIANTS=apparmor
 	TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-2700}"
 	CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of smoke)}"
+	CRITEST_CRUN_FOCUS="${CRITEST_CRUN_FOCUS-}"
 fi
 TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-5400}"
 CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of focus)}"
+CRITEST_CRUN_FOCUS="${CRITEST_CRUN_FOCUS-$(focus_of crun)}"
 VM_MEMORY="${VM_MEMORY:-3072}"
 VM_CPUS="${VM_CPUS:-2}"
 
@@ -116,6 +119,7 @@ cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expe
 	>"${STAGE}/critest-expected-failures.txt"
 # An empty focus runs nothing (critest would take it as all specs).
 [[ -z "${CRITEST_FOCUS}" ]] || printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
+[[ -z "${CRITEST_CRUN_FOCUS}" ]] || printf '%s\n' "${CRITEST_CRUN_FOCUS}" >"${STAGE}/critest-crun-focus"
 (cd "${ROOT}" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./test/node)
 (cd "${ROOT}" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./test/cmd/critest-report)
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
