@@ -40,7 +40,7 @@ SKIP_REPORT   = $(GO) -C $(CURDIR)/test run ./cmd/skip-report --expected $(SKIPS
 RACE_TESTS   ?= ^(TestConcurrentRunsWithDuplicateMetadataMakeOneSandboxEach|TestRetryAfterDeadlineGetsTheSandboxTheFirstCallFinished|TestContainerEventsFollowAPodsLife|TestStreaming|TestImageIndexAgreesWithContainerdAfterConcurrentChanges)$$
 
 .DEFAULT_GOAL := help
-.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster test-node e2e-node bench bench-kubelet fuzz deps images clean
+.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster test-node test-node-smoke e2e-node e2e-node-quick bench bench-kubelet fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,7 +76,7 @@ uninstall: ## Remove what make install wrote, except files changed since (an edi
 installer-context: build ## Stage the DaemonSet installer image's build context in _output/installer (deploy/kubernetes/Dockerfile)
 	@$(INSTALL_ENV) hack/install.sh stage $(OUT)/installer
 
-test: deps build images test-unit fuzz test-integration critest e2e-kubelet ## Everything CI runs: unit, a short fuzz pass, integration, critest, and a real kubelet
+test: deps build images test-unit fuzz test-integration critest e2e-kubelet e2e-node-quick ## Everything CI runs: unit, a short fuzz pass, integration, critest, a real kubelet, a node conformance subset
 
 test-unit: ## gofmt, go vet, golangci-lint and unit tests with -race (root-only ones run when root); fails on a skip not in test/expected-skips.txt
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -115,8 +115,14 @@ test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 an
 	@hack/kubelet.sh
 	@hack/test-node.sh
 
+test-node-smoke: deps build images ## The test-node subset CI runs after make test: one VM (apparmor), berth.service, a pod in its systemd slice, stats, crun, a short critest
+	@SMOKE=yes hack/test-node.sh
+
 e2e-node: deps build images ## Kubernetes' node conformance suite (e2e_node.test [NodeConformance], KUBERNETES_VERSION) against a fresh berthd; fails on a failure not in test/e2e-node/expected-failures.txt (PROCS, FOCUS, SKIP; long: not in make test)
 	@hack/e2e-node.sh
+
+e2e-node-quick: deps build images ## The node conformance subset make test runs (test/e2e-node/quick-focus.txt: stats, logs, probes, hooks, RuntimeClass)
+	@FOCUS="$$(sed -n 's/^focus: //p' test/e2e-node/quick-focus.txt)" KEEP_LOGS_DIR=$(OUT)/e2e-node/quick hack/e2e-node.sh
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, a real kubelet's 10 static pods to Ready, critest -benchmark
 	@hack/bench.sh

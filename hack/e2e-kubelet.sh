@@ -32,12 +32,9 @@ NODE=berth-e2e
 BRIDGE=berthk0
 HOST_PORT=30080
 RO="http://127.0.0.1:10255"
-
-log() { printf 'e2e-kubelet: %s\n' "$*"; }
-die() {
-	printf 'e2e-kubelet: %s\n' "$*" >&2
-	exit 1
-}
+LOG_PREFIX=e2e-kubelet
+# shellcheck source=hack/lib/kubelet-host.sh
+source "${ROOT}/hack/lib/kubelet-host.sh"
 
 [[ "$(id -u)" == 0 ]] || die "needs root"
 BERTHD="${BERTHD:-${BIN}/berthd}"
@@ -58,28 +55,15 @@ STATIC="${WORK}/manifests"
 REGISTRY_PID=""
 BERTHD_PID=""
 KUBELET_PID=""
-crictl() { "${BIN}/crictl" --config "${WORK}/crictl.yaml" "$@"; }
-no_ready_sandboxes() { [[ -z "$(crictl pods --state ready -q 2>/dev/null)" ]]; }
-no_sandboxes() { [[ -z "$(crictl pods -q 2>/dev/null)" ]]; }
 
 # ---- the host state kubelet changes, recorded before it runs -------------
-SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
-declare -A SYSCTL_BEFORE=()
-for s in "${SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
-declare -A EXISTED=()
-for p in /var/lib/kubelet /var/log/containers /var/log/pods; do [[ -e "${p}" ]] && EXISTED[${p}]=1; done
+host_record /var/lib/kubelet /var/log/containers /var/log/pods
 CGROUP_ROOTS=()
 for h in /sys/fs/cgroup/*/; do
 	h="${h%/}"
 	[[ -d "${h}/kubepods" ]] && die "${h}/kubepods exists already: another kubelet runs here?"
 	CGROUP_ROOTS+=("${h}")
 done
-# Only kubelet's KUBE-* chains: other users of this host's iptables (CNI
-# plugins of other runtimes) come and go meanwhile and are not ours.
-kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {print t, substr($1,2)}' | sort; }
-IPT_BEFORE="$(kube_chains iptables)"
-IP6T_BEFORE="$(kube_chains ip6tables)"
 
 # ---- results --------------------------------------------------------------
 RESULTS=()
@@ -96,34 +80,6 @@ check() {
 	shift
 	if "$@"; then pass "${name}"; else fail "${name}"; fi
 }
-# wait_for SECONDS COMMAND...: polls every 0.5 s.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
-}
-
-stop_pid() {
-	local pid=$1
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
-	kill -TERM "${pid}" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
-	wait "${pid}" 2>/dev/null || true
-}
-
-# rmdir_tree DIR removes an empty cgroup tree bottom-up; a cgroup with tasks
-# stays, and is reported.
-rmdir_tree() {
-	local d
-	[[ -d "$1" ]] || return 0
-	while read -r d; do rmdir "${d}" 2>/dev/null || log "cleanup: cgroup ${d} is not empty, left in place"; done \
-		< <(find "$1" -depth -type d)
-}
-
 cleanup() {
 	local rc=$?
 	set +e
@@ -134,22 +90,14 @@ cleanup() {
 	fi
 	stop_pid "${KUBELET_PID}"
 	# Whatever kubelet left (a failed run): stop and remove it through CRI.
-	if [[ -n "$(crictl pods -q 2>/dev/null)" ]]; then
-		log "cleanup: removing $(crictl pods -q | wc -l) sandboxes kubelet left"
-		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" stopp >/dev/null 2>&1
-		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" rmp -f >/dev/null 2>&1
-	fi
+	remove_sandboxes
 	stop_pid "${BERTHD_PID}"
 	stop_pid "${REGISTRY_PID}"
 	mkdir -p "${LOGS}"
 	cp "${WORK}/kubelet.log" "${WORK}/berthd.log" "${LOGS}/" 2>/dev/null
 	cp "${WORK}/root/containerd.log" "${LOGS}/" 2>/dev/null
-	# kubelet's root dir is bind-mounted onto itself, and pod volumes under it.
-	grep " ${WORK}/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-	grep -q " ${WORK}" /proc/self/mountinfo && umount -l "${WORK}" 2>/dev/null
-	for s in "${SYSCTLS[@]}"; do
-		[[ "$(sysctl -n "${s}")" == "${SYSCTL_BEFORE[${s}]}" ]] || sysctl -qw "${s}=${SYSCTL_BEFORE[${s}]}"
-	done
+	host_unmount "${WORK}"
+	host_restore_sysctls
 	for h in "${CGROUP_ROOTS[@]}"; do rmdir_tree "${h}/kubepods"; done
 	if [[ -d /var/log/containers ]]; then
 		find /var/log/containers -maxdepth 1 -type l -lname "${WORK}/*" -delete
@@ -158,20 +106,7 @@ cleanup() {
 		[[ -n "${EXISTED[${p}]:-}" ]] && continue
 		if [[ "${p}" == /var/lib/kubelet ]]; then rm -rf "${p}"; else rmdir "${p}" 2>/dev/null; fi
 	done
-	# Chains kubelet added (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT).
-	local t c cmd before
-	for cmd in iptables ip6tables; do
-		before="${IPT_BEFORE}"
-		[[ "${cmd}" == ip6tables ]] && before="${IP6T_BEFORE}"
-		while read -r t c; do
-			[[ -n "${c}" ]] || continue
-			# The jumps into it first (INPUT and OUTPUT -j KUBE-FIREWALL).
-			"${cmd}-save" -t "${t}" | grep -E -- "^-A [^ ]+ .*-j ${c}\$" | sed 's/^-A //' |
-				while read -r -a rule; do "${cmd}" -w -t "${t}" -D "${rule[@]}"; done
-			"${cmd}" -w -t "${t}" -F "${c}" 2>/dev/null
-			"${cmd}" -w -t "${t}" -X "${c}" 2>/dev/null || log "cleanup: could not delete ${cmd} chain ${t}/${c}"
-		done < <(comm -13 <(printf '%s\n' "${before}") <(kube_chains "${cmd}"))
-	done
+	host_remove_kube_chains
 	ip link del "${BRIDGE}" 2>/dev/null
 	rm -rf "${WORK}"
 	exit "${rc}"
@@ -179,24 +114,10 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- registry, berthd ----------------------------------------------------
-mkdir -p "${WORK}/net.d" "${WORK}/hosts" "${STATIC}" "${PODLOGS}" "${KROOT}" "${LOGS}"
-printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "${SOCK}" "${SOCK}" >"${WORK}/crictl.yaml"
-"${BIN}/berth-registry" --layout "${ROOT}/_output/images/layout" --addr 127.0.0.1:0 \
-	--addr-file "${WORK}/registry.addr" --hosts-dir "${WORK}/hosts" --quiet &
-REGISTRY_PID=$!
-wait_for 10 test -s "${WORK}/registry.addr" || die "the registry did not start"
-
-cat >"${WORK}/net.d/10-e2e.conflist" <<CONF
-{
-  "cniVersion": "1.0.0",
-  "name": "berth-e2e",
-  "plugins": [
-    {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.97.0.0/16"}]], "dataDir": "${WORK}/ipam"}},
-    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
-  ]
-}
-CONF
+mkdir -p "${STATIC}" "${PODLOGS}" "${KROOT}" "${LOGS}"
+write_crictl_config
+start_registry "${ROOT}/_output/images/layout"
+write_conflist e2e "${BRIDGE}" 10.97.0.0/16
 
 # berthd's metrics, for the sandbox pool's size at the end.
 METRICS="127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -205,14 +126,7 @@ METRICS="127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("12
 	--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${KROOT}/seccomp" \
 	--metrics-address "${METRICS}" --log-level debug >"${WORK}/berthd.log" 2>&1 &
 BERTHD_PID=$!
-berthd_ready() {
-	kill -0 "${BERTHD_PID}" 2>/dev/null || die "berthd exited: $(tail -20 "${WORK}/berthd.log")"
-	# Status answers while start-up and recovery run; ImageFsInfo once
-	# they are done.
-	crictl imagefsinfo >/dev/null 2>&1
-}
-wait_for 30 berthd_ready || die "berthd did not serve within 30 s"
-log "berthd $(crictl version | awk '/RuntimeVersion/ {print $2}') on ${SOCK}"
+wait_berthd 30
 
 # ---- kubelet ---------------------------------------------------------------
 cat >"${WORK}/kubelet.yaml" <<CONF

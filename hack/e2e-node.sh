@@ -63,12 +63,9 @@ KUBELET_ROOT=/var/lib/kubelet
 CGROUP_ROOT="${CGROUP_ROOT:-/}"
 CGROUP_ROOT="/${CGROUP_ROOT#/}"
 KUBEPODS="${CGROUP_ROOT%/}/kubepods"
-
-log() { printf 'e2e-node: %s\n' "$*"; }
-die() {
-	printf 'e2e-node: %s\n' "$*" >&2
-	exit 1
-}
+LOG_PREFIX=e2e-node
+# shellcheck source=hack/lib/kubelet-host.sh
+source "${ROOT}/hack/lib/kubelet-host.sh"
 
 [[ "$(id -u)" == 0 ]] || die "needs root"
 [[ "${STATS_FROM_CRI}" == true || "${STATS_FROM_CRI}" == false ]] || die "STATS_FROM_CRI must be true or false"
@@ -98,16 +95,7 @@ for h in /sys/fs/cgroup/*/; do
 	CGROUP_ROOTS+=("${h}")
 done
 [[ -e "${KUBELET_ROOT}" ]] && die "${KUBELET_ROOT} exists: another kubelet uses it (the suite hard-codes it)"
-
-SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
-declare -A SYSCTL_BEFORE=()
-for s in "${SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
-declare -A EXISTED=()
-for p in /var/log/containers /var/log/pods; do [[ -e "${p}" ]] && EXISTED[${p}]=1; done
-kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {print t, substr($1,2)}' | sort; }
-IPT_BEFORE="$(kube_chains iptables)"
-IP6T_BEFORE="$(kube_chains ip6tables)"
+host_record /var/log/containers /var/log/pods
 
 # The cgroups of every process that exists now, by PID and start time (a
 # reused PID is another process), read from /proc/PID/cgroup: nothing here
@@ -138,16 +126,6 @@ BERTHD_PID=""
 GINKGO_PID=""
 SOCK="${WORK}/berth.sock"
 STATE="${WORK}/st"
-crictl() { "${BIN}/crictl" --config "${WORK}/crictl.yaml" "$@"; }
-
-stop_pid() {
-	local pid=$1
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
-	kill -TERM "${pid}" 2>/dev/null || true
-	for _ in $(seq 300); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
-	wait "${pid}" 2>/dev/null || true
-}
 # stop_group PID stops the process group that PID leads (ginkgo, its
 # e2e_node.test processes and the kubelet and apiserver they start):
 # SIGTERM first, which ginkgo turns into an orderly stop with reports, then
@@ -160,21 +138,6 @@ stop_group() {
 	kill -KILL -- "-${pid}" 2>/dev/null || true
 	wait "${pid}" 2>/dev/null || true
 }
-wait_for() { # SECONDS COMMAND...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
-}
-rmdir_tree() {
-	local d
-	[[ -d "$1" ]] || return 0
-	while read -r d; do rmdir "${d}" 2>/dev/null || log "cleanup: cgroup ${d} is not empty, left in place"; done \
-		< <(find "$1" -depth -type d)
-}
-
 # cgroups_moved prints the processes kubelet's system cgroups would have
 # taken: PID 1 and those in the root memory cgroup before the run, still
 # alive after it, now elsewhere. Processes the run started are not in the
@@ -191,23 +154,14 @@ cleanup() {
 	stop_group "${GINKGO_PID}"
 	# The suite stops kubelet in its AfterSuite; whatever pods a failed run
 	# left go through CRI.
-	if [[ -S "${SOCK}" && -n "$(crictl pods -q 2>/dev/null)" ]]; then
-		log "cleanup: removing $(crictl pods -q | wc -l) sandboxes the run left"
-		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" stopp >/dev/null 2>&1
-		crictl pods -q | xargs -r -n1 "${BIN}/crictl" --config "${WORK}/crictl.yaml" rmp -f >/dev/null 2>&1
-	fi
-	stop_pid "${BERTHD_PID}"
-	stop_pid "${REGISTRY_PID}"
+	[[ -S "${SOCK}" ]] && remove_sandboxes
+	stop_pid "${BERTHD_PID}" 30
+	stop_pid "${REGISTRY_PID}" 30
 	mkdir -p "${LOGS}"
 	cp "${WORK}/berthd.log" "${WORK}/registry.log" "${LOGS}/" 2>/dev/null
 	cp "${WORK}/root/containerd.log" "${LOGS}/" 2>/dev/null
-	local m
-	for m in "${KUBELET_ROOT}" "${WORK}"; do
-		grep -E " ${m}(/| )" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-	done
-	for s in "${SYSCTLS[@]}"; do
-		[[ "$(sysctl -n "${s}")" == "${SYSCTL_BEFORE[${s}]}" ]] || sysctl -qw "${s}=${SYSCTL_BEFORE[${s}]}"
-	done
+	host_unmount "${KUBELET_ROOT}" "${WORK}"
+	host_restore_sysctls
 	local h
 	for h in "${CGROUP_ROOTS[@]}"; do
 		rmdir_tree "${h}${KUBEPODS}"
@@ -222,18 +176,7 @@ cleanup() {
 	[[ -n "${EXISTED[/var/log/containers]:-}" ]] || rmdir /var/log/containers 2>/dev/null
 	[[ -n "${EXISTED[/var/log/pods]:-}" ]] || rm -rf /var/log/pods
 	rm -rf "${KUBELET_ROOT}"
-	local t c cmd before
-	for cmd in iptables ip6tables; do
-		before="${IPT_BEFORE}"
-		[[ "${cmd}" == ip6tables ]] && before="${IP6T_BEFORE}"
-		while read -r t c; do
-			[[ -n "${c}" ]] || continue
-			"${cmd}-save" -t "${t}" | grep -E -- "^-A [^ ]+ .*-j ${c}\$" | sed 's/^-A //' |
-				while read -r -a rule; do "${cmd}" -w -t "${t}" -D "${rule[@]}"; done
-			"${cmd}" -w -t "${t}" -F "${c}" 2>/dev/null
-			"${cmd}" -w -t "${t}" -X "${c}" 2>/dev/null || log "cleanup: could not delete ${cmd} chain ${t}/${c}"
-		done < <(comm -13 <(printf '%s\n' "${before}") <(kube_chains "${cmd}"))
-	done
+	host_remove_kube_chains
 	ip link del "${BRIDGE}" 2>/dev/null
 	# Last: did anything outside the run change cgroup?
 	local moved
@@ -253,28 +196,21 @@ trap 'exit 143' TERM INT
 
 # ---- registry, berthd --------------------------------------------------------
 rm -rf "${LOGS}"
-mkdir -p "${WORK}/net.d" "${WORK}/hosts" "${WORK}/run" "${WORK}/tmp" "${WORK}/path" "${LOGS}"
-printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "${SOCK}" "${SOCK}" >"${WORK}/crictl.yaml"
+mkdir -p "${WORK}/run" "${WORK}/tmp" "${WORK}/path" "${LOGS}"
+write_crictl_config
 # Every upstream host the suite names goes to the loopback registry, the
 # ones that must fail (invalid, private, non-existing) included: they then
 # fail with "not found" without a packet leaving the machine.
-"${BIN}/berth-registry" --layout "${LAYOUT}" --addr 127.0.0.1:0 --addr-file "${WORK}/registry.addr" \
-	--hosts-dir "${WORK}/hosts" --quiet \
-	--host docker.io,registry-1.docker.io,gcr.io,k8s.gcr.io,registry.k8s.io,quay.io,ghcr.io,public.ecr.aws,invalid.registry.k8s.io \
-	>"${WORK}/registry.log" 2>&1 &
-REGISTRY_PID=$!
-wait_for 10 test -s "${WORK}/registry.addr" || die "the registry did not start"
-
-cat >"${WORK}/net.d/10-e2e-node.conflist" <<CONF
-{
-  "cniVersion": "1.0.0",
-  "name": "berth-e2e-node",
-  "plugins": [
-    {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "${SUBNET}"}]], "dataDir": "${WORK}/ipam"}},
-    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
-  ]
-}
+start_registry "${LAYOUT}" \
+	--host docker.io,registry-1.docker.io,gcr.io,k8s.gcr.io,registry.k8s.io,quay.io,ghcr.io,public.ecr.aws,invalid.registry.k8s.io
+write_conflist e2e-node "${BRIDGE}" "${SUBNET}"
+# The RuntimeClass and PodOverhead specs run pods of the handler
+# "test-handler" (test/e2e_node's runtimeclass helpers; containerd's and
+# CRI-O's node e2e configure it the same way): runc under another name,
+# with a state root of its own.
+cat >"${WORK}/config.toml" <<'CONF'
+[runtimes.test-handler]
+type = 'io.containerd.runc.v2'
 CONF
 
 if [[ "${CGROUP_ROOT}" != / ]]; then
@@ -298,12 +234,8 @@ CGS="${JOIN[*]}" bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done
 BERTHD_PID=$!
 # No newline: the suite reads the file with strconv.Atoi.
 printf %s "${BERTHD_PID}" >"${WORK}/berthd.pid"
-berthd_ready() {
-	kill -0 "${BERTHD_PID}" 2>/dev/null || die "berthd exited: $(tail -20 "${WORK}/berthd.log")"
-	crictl imagefsinfo >/dev/null 2>&1
-}
-wait_for 60 berthd_ready || die "berthd did not serve within 60 s"
-log "berthd $(crictl version | awk '/RuntimeVersion/ {print $2}') on ${SOCK}, in ${RUNTIME_CGROUP} of ${#JOIN[@]} of ${#CGROUP_ROOTS[@]} hierarchies"
+wait_berthd 60
+log "berthd in ${RUNTIME_CGROUP} of ${#JOIN[@]} of ${#CGROUP_ROOTS[@]} hierarchies"
 
 # ---- the suite -----------------------------------------------------------------
 # A PATH without systemd-run: the suite would start kubelet as a transient

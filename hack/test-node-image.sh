@@ -4,7 +4,7 @@
 # configured apt sources), written into ext4 images without mounting
 # anything (mke2fs -d). `make test-node` (hack/test-node.sh) runs it.
 #
-# Two variants share one package set, kernel and initramfs:
+# Two variants share one package set (crun included), kernel and initramfs:
 #   minimal   no apparmor package (the kernel's AppArmor is on, Debian's
 #             default, but there is no apparmor_parser), overlay not loaded
 #             at boot;
@@ -36,10 +36,12 @@ die() {
 
 # What a production-like node has, and what the checks use: iptables and
 # conntrack for CNI's portmap, dbus for runc's systemd cgroup driver, jq and
-# procps for the checks' shell parts.
+# procps for the checks' shell parts; crun (Debian's 1.8) for the crun
+# runtime handler (the build machine's hybrid cgroups refuse it; a cgroup v2
+# node is where it runs).
 PACKAGES=(
 	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus kmod
-	iptables conntrack util-linux iproute2 procps e2fsprogs jq
+	iptables conntrack util-linux iproute2 procps e2fsprogs jq crun
 )
 
 # sources lists the enabled deb822 apt sources of the machine: the mirror

@@ -21,6 +21,7 @@ say "INFO payload started $(cut -d' ' -f1 /proc/uptime) s after the kernel"
 
 variant="$(sed -n 's/.*berth\.variant=\([a-z]*\).*/\1/p' /proc/cmdline)"
 checks="$(sed -n 's/.*berth\.checks=\([^ ]*\).*/\1/p' /proc/cmdline)"
+critest_on="$(sed -n 's/.*berth\.critest=\([a-z]*\).*/\1/p' /proc/cmdline)"
 [[ -n "${variant}" ]] || variant=minimal
 say "INFO ${variant}: $(uname -r), $(systemctl --version | head -1), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"
 
@@ -47,7 +48,11 @@ systemd-run --quiet --unit=berth-registry --property=Type=exec \
 for _ in $(seq 600); do [[ -s /run/berth-registry.addr ]] && break; sleep 0.5; done
 
 t0=${SECONDS}
-if ! DESTDIR= PREFIX=/usr/local SRC_BIN="${N}/bin" SRC_CNI_BIN="${N}/cni/bin" \
+# Debian's crun, when the image has it, becomes the crun runtime handler
+# (make install CRUN=yes).
+crun=no
+[[ -x /usr/bin/crun ]] && crun=yes
+if ! DESTDIR= PREFIX=/usr/local SRC_BIN="${N}/bin" SRC_CNI_BIN="${N}/cni/bin" CRUN="${crun}" \
 	"${N}/src/hack/install.sh" install >"${RES}/install.log" 2>&1; then
 	say "FAIL ${variant}/install: hack/install.sh failed: $(tail -1 "${RES}/install.log")"
 	exit 1
@@ -78,25 +83,31 @@ for c in $("${N}/bin/node.test" -test.list "${run_re}" | grep '^Test'); do say "
 	/^panic: / { print "FAIL " v "/" name ": " $0; fflush() }' >&3
 
 # ---- critest -----------------------------------------------------------------
-# Only in a full run (no berth.checks= subset), and only where the host put
-# the specs to run (critest-focus: a ginkgo focus regexp).
-if [[ -s "${N}/critest-focus" && "${run_re}" == . ]]; then
-	focus="$(cat "${N}/critest-focus")"
-	say "PLAN ${variant}/critest"
-	t0=${SECONDS}
-	# critest's AppArmor specs load their profile with `sudo apparmor_parser`;
-	# the node has no sudo, and critest runs as root already. (Not in /run:
-	# Go's LookPath asks access(X_OK), which a noexec mount refuses.)
-	mkdir -p /var/lib/critest-bin
-	printf '#!/bin/sh\nexec "$@"\n' >/var/lib/critest-bin/sudo
-	chmod 0755 /var/lib/critest-bin/sudo
+# Where the host asked for it (berth.critest=yes) and put the specs to run
+# (critest-focus, critest-crun-focus: ginkgo focus regexps).
+# critest's AppArmor specs load their profile with `sudo apparmor_parser`;
+# the node has no sudo, and critest runs as root already. (Not in /run:
+# Go's LookPath asks access(X_OK), which a noexec mount refuses.)
+mkdir -p /var/lib/critest-bin
+printf '#!/bin/sh\nexec "$@"\n' >/var/lib/critest-bin/sudo
+chmod 0755 /var/lib/critest-bin/sudo
+# run_critest NAME FOCUS [critest flags]: one PASS or FAIL line NAME.
+run_critest() {
+	local name=$1 focus=$2 t0=${SECONDS}
+	shift 2
+	say "PLAN ${variant}/${name}"
 	PATH="/var/lib/critest-bin:${PATH}" "${N}/bin/critest" --runtime-endpoint unix:///run/berth/berth.sock --image-endpoint unix:///run/berth/berth.sock \
 		--ginkgo.no-color --ginkgo.succinct --ginkgo.focus "${focus}" \
-		--ginkgo.json-report "${RES}/critest.json" >"${RES}/critest.log" 2>&1
-	if "${N}/bin/critest-report" --report "${RES}/critest.json" --expected "${N}/critest-expected-failures.txt" \
-		>"${RES}/critest-report.log" 2>&1; then
-		say "PASS ${variant}/critest ($((SECONDS - t0))s: $(grep -m1 -i 'passed' "${RES}/critest-report.log"))"
+		--ginkgo.json-report "${RES}/${name}.json" "$@" >"${RES}/${name}.log" 2>&1
+	if "${N}/bin/critest-report" --report "${RES}/${name}.json" --expected "${N}/critest-expected-failures.txt" \
+		>"${RES}/${name}-report.log" 2>&1; then
+		say "PASS ${variant}/${name} ($((SECONDS - t0))s: $(grep -m1 -i 'passed' "${RES}/${name}-report.log"))"
 	else
-		say "FAIL ${variant}/critest: $(grep -v '^ *$' "${RES}/critest-report.log" | tail -3 | tr '\n' ' ')"
+		say "FAIL ${variant}/${name}: $(grep -v '^ *$' "${RES}/${name}-report.log" | tail -3 | tr '\n' ' ')"
 	fi
+}
+if [[ "${critest_on}" == yes ]]; then
+	[[ -s "${N}/critest-focus" ]] && run_critest critest "$(cat "${N}/critest-focus")"
+	[[ -s "${N}/critest-crun-focus" && "${crun}" == yes ]] &&
+		run_critest critest-crun "$(cat "${N}/critest-crun-focus")" --runtime-handler crun
 fi

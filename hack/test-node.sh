@@ -25,7 +25,11 @@
 # checks (a go test -run regexp) the minimal image runs (the apparmor image
 # runs all of them, kubelet's and a critest subset included); CRITEST_FOCUS,
 # the critest specs the apparmor image runs (a ginkgo focus regexp; empty
-# skips critest); VM_MEMORY (MiB, default 3072), VM_CPUS (default 2).
+# skips critest); CRITEST_CRUN_FOCUS, the critest specs it runs again under
+# the crun runtime handler; VM_MEMORY (MiB, default 3072), VM_CPUS (default 2).
+# SMOKE=yes is `make test-node-smoke`, the subset CI runs: the apparmor VM
+# only, the checks in SMOKE_CHECKS and critest's smoke focus
+# (test/node/critest-focus.txt), no kubelet.
 #
 # Usage: hack/test-node.sh   (root)
 set -euo pipefail
@@ -35,9 +39,19 @@ OUT="${ROOT}/_output/test-node"
 BIN="${ROOT}/_output/bin"
 CNI_BIN="${ROOT}/_output/cni/bin"
 VARIANTS="${VARIANTS:-minimal apparmor}"
-TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-5400}"
 MINIMAL_CHECKS="${MINIMAL_CHECKS:-^Test(ServiceActive|OverlayLoaded|AppArmor|PodCgroupInSlice|CgroupNamespace)\$}"
-CRITEST_FOCUS="${CRITEST_FOCUS-$(sed -n 's/^focus: //p' "${ROOT}/test/node/critest-focus.txt")}"
+focus_of() { sed -n "s/^$1: //p" "${ROOT}/test/node/critest-focus.txt"; }
+SMOKE="${SMOKE:-no}"
+SMOKE_CHECKS="${SMOKE_CHECKS:-^Test(ServiceActive|PodCgroupInSlice|Stats|CrunHandler)\$}"
+if [[ "${SMOKE}" == yes ]]; then
+	VARIANTS=apparmor
+	TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-2700}"
+	CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of smoke)}"
+	CRITEST_CRUN_FOCUS="${CRITEST_CRUN_FOCUS-}"
+fi
+TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-5400}"
+CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of focus)}"
+CRITEST_CRUN_FOCUS="${CRITEST_CRUN_FOCUS-$(focus_of crun)}"
 VM_MEMORY="${VM_MEMORY:-3072}"
 VM_CPUS="${VM_CPUS:-2}"
 
@@ -48,9 +62,19 @@ die() {
 }
 
 [[ "$(id -u)" == 0 ]] || die "needs root (mmdebstrap, mke2fs -d of root-owned files)"
-for c in qemu-system-x86_64 qemu-img mke2fs debugfs mmdebstrap; do
-	command -v "${c}" >/dev/null || die "${c} is missing: apt-get install mmdebstrap qemu-system-x86 qemu-utils e2fsprogs"
+# What only the test node needs, installed here rather than by make deps
+# (QEMU is large): a clean machine (CI) runs this with nothing else.
+missing=()
+for c in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mke2fs:e2fsprogs debugfs:e2fsprogs mmdebstrap:mmdebstrap; do
+	command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
 done
+if ((${#missing[@]} > 0)); then
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends \
+			$(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+fi
 for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl critest berth-registry; do
 	[[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} is missing: run make deps build images"
 done
@@ -93,7 +117,9 @@ cp "${ROOT}/hack/test-node-vm.sh" "${STAGE}/run.sh"
 # node (each with its reason).
 cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expected-failures.txt" \
 	>"${STAGE}/critest-expected-failures.txt"
-printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
+# An empty focus runs nothing (critest would take it as all specs).
+[[ -z "${CRITEST_FOCUS}" ]] || printf '%s\n' "${CRITEST_FOCUS}" >"${STAGE}/critest-focus"
+[[ -z "${CRITEST_CRUN_FOCUS}" ]] || printf '%s\n' "${CRITEST_CRUN_FOCUS}" >"${STAGE}/critest-crun-focus"
 (cd "${ROOT}/test" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./node)
 (cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./cmd/critest-report)
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
@@ -120,9 +146,11 @@ report() {
 	esac
 }
 
-# boot VARIANT runs one VM to its end and reports its results.
+# boot VARIANT CHECKS CRITEST runs one VM to its end and reports its
+# results: CHECKS is a go test -run regexp of test/node (all: every one),
+# CRITEST yes runs the critest subsets after them.
 boot() {
-	local variant=$1 checks=$2
+	local variant=$1 checks=$2 critest=$3
 	local dir="${OUT}/run-${variant}" disk="${RUN}/${variant}.qcow2" payload="${RUN}/payload-${variant}.img"
 	local results="${RUN}/results-${variant}.txt" start=${SECONDS} done=no line seen=0
 	local -A planned=()
@@ -135,7 +163,7 @@ boot() {
 	qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS}" -m "${VM_MEMORY}" \
 		-display none -monitor none -no-reboot -nic none \
 		-kernel "${IMAGE}/vmlinuz" -initrd "${IMAGE}/initrd.img" \
-		-append "root=/dev/vda rw console=ttyS0 panic=-1 berth.variant=${variant} berth.checks=${checks}" \
+		-append "root=/dev/vda rw console=ttyS0 panic=-1 berth.variant=${variant} berth.checks=${checks} berth.critest=${critest}" \
 		-drive "file=${disk},if=virtio,format=qcow2,cache=unsafe" \
 		-drive "file=${payload},if=virtio,format=raw,cache=unsafe" \
 		-serial "file:${dir}/console.log" -serial "file:${results}" &
@@ -183,8 +211,10 @@ boot() {
 
 for v in ${VARIANTS}; do
 	case "${v}" in
-	minimal) boot minimal "${MINIMAL_CHECKS}" ;;
-	apparmor) boot apparmor all ;;
+	minimal) boot minimal "${MINIMAL_CHECKS}" no ;;
+	apparmor)
+		if [[ "${SMOKE}" == yes ]]; then boot apparmor "${SMOKE_CHECKS}" yes; else boot apparmor all yes; fi
+		;;
 	*) die "unknown variant ${v}" ;;
 	esac
 done

@@ -208,12 +208,16 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Flush ends a last line that had no newline: the stream is closed.
+// Flush ends a last line that had no newline: the stream is closed. It is
+// written as a partial line, as containerd's CRI does, so that a reader
+// (kubelet's log parser, which strips the newline of P lines only) gets
+// the bytes the container wrote and no newline it did not: a termination
+// message taken from `echo -n DONE` is "DONE", not "DONE\n".
 func (w *lineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) > 0 {
-		w.line(tagFull, w.buf)
+		w.line(tagPartial, w.buf)
 		w.buf = w.buf[:0]
 	}
 }

@@ -23,10 +23,10 @@ func TestLineWriter(t *testing.T) {
 		{"line across writes", []string{"hel", "lo\nwor", "ld\n"}, false, []string{"F hello", "F world"}},
 		{"empty line", []string{"\n"}, false, []string{"F "}},
 		{"unterminated line is held", []string{"tail"}, false, nil},
-		{"flush ends it", []string{"tail"}, true, []string{"F tail"}},
+		{"flush ends it, partial as it had no newline", []string{"tail"}, true, []string{"P tail"}},
 		{"exactly 16 KiB", []string{long + "\n"}, false, []string{"F " + long}},
 		{"16 KiB and one byte", []string{long + "b\n"}, false, []string{"P " + long, "F b"}},
-		{"long unterminated", []string{long, long, "c"}, true, []string{"P " + long, "P " + long, "F c"}},
+		{"long unterminated", []string{long, long, "c"}, true, []string{"P " + long, "P " + long, "P c"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAppArmor: with Debian's apparmor package Berth loads its default
@@ -20,6 +21,16 @@ func TestAppArmor(t *testing.T) {
 	pod, cfg := runPod(t)
 	id := runCtr(t, pod, cfg)
 	_, info := ctrStatus(t, id)
+	// runc applies the profile to the container's init at its execve of
+	// the command, and StartContainer returns once runc has let init go,
+	// not once init has exec'd: until then init is runc's and unconfined.
+	// In the emulated VM that gap is long enough to be seen (this check
+	// read "unconfined" once in three runs): read the label once the
+	// process is the command.
+	waitFor(t, "the container's init to exec sleep", time.Minute, func() bool {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", info.Pid))
+		return strings.HasPrefix(string(cmd), "sleep\x00")
+	})
 	attr, err := os.ReadFile(fmt.Sprintf("/proc/%d/attr/current", info.Pid))
 	if err != nil {
 		t.Fatal(err)

@@ -133,10 +133,16 @@ func podConfig(opts ...podOption) *runtimeapi.PodSandboxConfig {
 // runPod runs a sandbox and stops and removes it when the test ends.
 func runPod(t *testing.T, opts ...podOption) (string, *runtimeapi.PodSandboxConfig) {
 	t.Helper()
+	return runPodUnder(t, "", opts...)
+}
+
+// runPodUnder runs a sandbox under a runtime handler ("" is the default).
+func runPodUnder(t *testing.T, handler string, opts ...podOption) (string, *runtimeapi.PodSandboxConfig) {
+	t.Helper()
 	cfg := podConfig(opts...)
 	ctx, cancel := ctxTimeout(3 * time.Minute)
 	defer cancel()
-	resp, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	resp, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v", err)
 	}
