@@ -309,15 +309,21 @@ esac
 echo "unexpected host command: $*" >&2
 exit 1
 `)
-	os.Chmod(filepath.Join(work, "bin", "nsenter"), 0o755)
+	if err := os.Chmod(filepath.Join(work, "bin", "nsenter"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(image, "_output/bin/crictl"), "#!/bin/sh\necho \"RuntimeVersion:  $(cat "+version+")\"\n")
-	os.Chmod(filepath.Join(image, "_output/bin/crictl"), 0o755)
+	if err := os.Chmod(filepath.Join(image, "_output/bin/crictl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(work, "berthd"), `#!/bin/sh
 trap 'echo USR2 >>`+signals+`; echo $$ >`+runDir+`/berthd.pid; echo `+want+` >`+version+`' USR2
 echo $$ >`+runDir+`/berthd.pid
 while :; do sleep 0.05; done
 `)
-	os.Chmod(filepath.Join(work, "berthd"), 0o755)
+	if err := os.Chmod(filepath.Join(work, "berthd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(work, "config.toml")
 	writeFile(t, cfg, "log_level = 'info'\n")
 
@@ -344,7 +350,7 @@ while :; do sleep 0.05; done
 	if err := berthd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { berthd.Process.Kill(); berthd.Wait() })
+	t.Cleanup(func() { _ = berthd.Process.Kill(); _ = berthd.Wait() })
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if _, err := os.Stat(filepath.Join(runDir, "berthd.pid")); err == nil {
 			break

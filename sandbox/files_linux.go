@@ -34,7 +34,7 @@ fe00::2	ip6-allrouters
 // directory.
 func writeFiles(md *Metadata, hostResolv string) error {
 	dir, cfg := md.Dir, md.Config
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // holds hosts, resolv.conf and hostname, bind-mounted into containers of any UID
 		return err
 	}
 	hostname := md.Hostname()

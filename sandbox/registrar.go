@@ -77,10 +77,3 @@ func (r *registrar) release(name, id string) {
 		delete(r.names, name)
 	}
 }
-
-// rekey gives a reservation not yet finished another sandbox ID.
-func (r *registrar) rekey(res *reservation, id string) {
-	r.mu.Lock()
-	res.id = id
-	r.mu.Unlock()
-}

@@ -211,7 +211,9 @@ func TestCheckpointTaskOptionsKeepTheTaskRunning(t *testing.T) {
 func TestCopyLog(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "0.log")
-	os.WriteFile(src, []byte("2026-01-01T00:00:00Z stdout F hello\n"), 0o600)
+	if err := os.WriteFile(src, []byte("2026-01-01T00:00:00Z stdout F hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dst := filepath.Join(dir, "container.log")
 	if err := copyLog(&Metadata{LogPath: src, LogDir: dir}, dst); err != nil {
 		t.Fatal(err)
@@ -232,7 +234,9 @@ func TestCopyLog(t *testing.T) {
 	// A log swapped for a symlink to a host file does not copy that file
 	// into the archive.
 	secret := filepath.Join(t.TempDir(), "shadow")
-	os.WriteFile(secret, []byte("root:$6$secret\n"), 0o600)
+	if err := os.WriteFile(secret, []byte("root:$6$secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(dir, "1.log")
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)

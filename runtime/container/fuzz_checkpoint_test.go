@@ -108,8 +108,12 @@ func FuzzPodCheckpointFiles(f *testing.F) {
 	f.Add([]byte(`{"version":2,"containers":{}}`), []byte(`[`), []byte(nil))
 	dir := f.TempDir() // one per fuzzing process, rewritten each run: a new one each run is slow
 	f.Fuzz(func(t *testing.T, options, dump, request []byte) {
-		os.WriteFile(filepath.Join(dir, metadata.PodOptionsFile), options, 0o600)
-		os.WriteFile(filepath.Join(dir, metadata.PodDumpFile), dump, 0o600)
+		if err := os.WriteFile(filepath.Join(dir, metadata.PodOptionsFile), options, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, metadata.PodDumpFile), dump, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		pc, err := ReadPodCheckpoint(dir)
 		if err != nil {
 			if !errdefs.IsInvalidArgument(err) {

@@ -61,7 +61,9 @@ func FuzzContainerConfig(f *testing.F) {
 	// The pod's files exist, so that applying the mounts makes nothing.
 	sbDir := f.TempDir()
 	for _, name := range []string{sandbox.HostnameFile, sandbox.HostsFile, sandbox.ResolvFile, "shm"} {
-		os.WriteFile(filepath.Join(sbDir, name), nil, 0o644)
+		if err := os.WriteFile(filepath.Join(sbDir, name), nil, 0o644); err != nil {
+			f.Fatal(err)
+		}
 	}
 	ctx := namespaces.WithNamespace(context.Background(), "berth")
 	sb := &sandbox.Sandbox{Metadata: sandbox.Metadata{

@@ -73,7 +73,7 @@ func openLogFile(dir, rel string, log *slog.Logger) (*logFile, error) {
 // there, before start or between kubelet's rotation and the reopen, must
 // not make berthd append to, or create, a file elsewhere on the node.
 func createLogFile(dir, rel string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil { // kubelet's, normally made already
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // kubelet's pod log directory, normally made already by kubelet with this mode
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
 	if err := beneath.MkdirAll(dir, filepath.Dir(rel), 0o755); err != nil {

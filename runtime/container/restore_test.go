@@ -74,8 +74,12 @@ func TestApplyLayer(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("old"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("kept"), 0o644)
+	if err := os.WriteFile(filepath.Join(root, "etc", "motd"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -88,7 +92,9 @@ func TestApplyLayer(t *testing.T) {
 	if err := tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777}); err != nil {
 		t.Fatal(err)
 	}
-	tw.WriteHeader(&tar.Header{Name: "tmp/counter", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
+	if err := tw.WriteHeader(&tar.Header{Name: "tmp/counter", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tw.Write([]byte("42\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +102,9 @@ func TestApplyLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := filepath.Join(t.TempDir(), checkpoint.RootFsDiffTar)
-	os.WriteFile(layer, buf.Bytes(), 0o600)
+	if err := os.WriteFile(layer, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := applyLayer(context.Background(), root, layer); err != nil {
 		t.Fatalf("applyLayer: %v", err)
@@ -117,7 +125,9 @@ func TestRestoreTaskOpts(t *testing.T) {
 	if opts := m.restoreTaskOpts("plain"); opts != nil {
 		t.Errorf("a container without a checkpoint gets %d restore options", len(opts))
 	}
-	os.MkdirAll(filepath.Join(m.restoreDir("restored"), checkpoint.CheckpointDir), 0o700)
+	if err := os.MkdirAll(filepath.Join(m.restoreDir("restored"), checkpoint.CheckpointDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if opts := m.restoreTaskOpts("restored"); len(opts) != 2 {
 		t.Errorf("a restored container gets %d restore options, want image and work path", len(opts))
 	}

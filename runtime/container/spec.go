@@ -286,7 +286,7 @@ func bindMount(m *runtimeapi.Mount, hostPath func(string) (string, error)) (spec
 // are resolved.
 func ensureHostPath(src string) (string, error) {
 	if _, err := os.Stat(src); os.IsNotExist(err) {
-		if err := os.MkdirAll(src, 0o755); err != nil {
+		if err := os.MkdirAll(src, 0o755); err != nil { //nolint:gosec // a missing hostPath is made as kubelet expects of runtimes (DirectoryOrCreate is 0755)
 			return "", fmt.Errorf("create mount source %q: %w", src, err)
 		}
 	} else if err != nil {

@@ -291,7 +291,7 @@ func TestReapsAnAdoptedChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); syscall.Wait4(pid, nil, syscall.WNOHANG, nil) })
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL); _, _ = syscall.Wait4(pid, nil, syscall.WNOHANG, nil) })
 	if err := os.WriteFile(cfg.pidPath(), []byte(strconv.Itoa(pid)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestReapsAnAdoptedChild(t *testing.T) {
 	if s.PID() != pid {
 		t.Fatalf("started containerd %d instead of adopting its child %d", s.PID(), pid)
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// A zombie keeps its /proc entry until reaped.

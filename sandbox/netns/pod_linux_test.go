@@ -80,7 +80,11 @@ func TestCreatePodMakesOnlyWhatIsAsked(t *testing.T) {
 	if err := CreatePod(p); err != nil {
 		t.Fatal(err)
 	}
-	defer Remove(p.UTS)
+	t.Cleanup(func() {
+		if err := Remove(p.UTS); err != nil {
+			t.Error(err)
+		}
+	})
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d files in the pin directory, want the UTS pin alone", len(entries))
 	}

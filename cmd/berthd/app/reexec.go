@@ -55,7 +55,7 @@ func criListener(path string, log *slog.Logger) (l net.Listener, inherited bool,
 		return l, false, err
 	}
 	// Not for containerd, runc or anything else berthd starts.
-	os.Unsetenv(listenFDEnv)
+	_ = os.Unsetenv(listenFDEnv) // fails only for an invalid name
 	f, err := inheritedSocket(v, path)
 	if errors.Is(err, errOtherSocket) {
 		// The configuration moved the socket with the upgrade: serve
@@ -131,5 +131,5 @@ func (h *handover) exec() error {
 		}
 	}
 	env = append(env, fmt.Sprintf("%s=%d:%s", listenFDEnv, fd, h.socket))
-	return syscall.Exec(h.exe, os.Args, env)
+	return syscall.Exec(h.exe, os.Args, env) //nolint:gosec // berthd re-executes its own installed binary (checked with --version first), with its own arguments
 }

@@ -56,7 +56,9 @@ func TestInheritedSocketParsesTheHandover(t *testing.T) {
 func TestCRIListenerTakesTheHandedOnSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "berth.sock")
 	t.Setenv(listenFDEnv, "") // restored after the test
-	os.Unsetenv(listenFDEnv)
+	if err := os.Unsetenv(listenFDEnv); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, inherited, err := criListener(path, log)
 	if err != nil || inherited {
@@ -73,7 +75,9 @@ func TestCRIListenerTakesTheHandedOnSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.file.Close()
-	os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+path)
+	if err := os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+path); err != nil {
+		t.Fatal(err)
+	}
 
 	l2, inherited, err := criListener(path, log)
 	if err != nil || !inherited {
@@ -85,7 +89,9 @@ func TestCRIListenerTakesTheHandedOnSocket(t *testing.T) {
 	}
 	go func() {
 		if c, err := l2.Accept(); err == nil {
-			c.Write([]byte("ok"))
+			if _, err := c.Write([]byte("ok")); err != nil {
+				t.Error(err)
+			}
 			c.Close()
 		}
 	}()
@@ -128,7 +134,9 @@ func TestCRIListenerListensAnewWhenTheSocketMoved(t *testing.T) {
 	dir := t.TempDir()
 	old, now := filepath.Join(dir, "old.sock"), filepath.Join(dir, "new.sock")
 	t.Setenv(listenFDEnv, "")
-	os.Unsetenv(listenFDEnv)
+	if err := os.Unsetenv(listenFDEnv); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, _, err := criListener(old, log)
 	if err != nil {
@@ -144,7 +152,9 @@ func TestCRIListenerListensAnewWhenTheSocketMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.file.Close()
-	os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+old)
+	if err := os.Setenv(listenFDEnv, strconv.Itoa(fd)+":"+old); err != nil {
+		t.Fatal(err)
+	}
 	l2, inherited, err := criListener(now, log)
 	if err != nil || inherited {
 		t.Fatalf("moved socket: inherited=%v err=%v; want a fresh listener", inherited, err)

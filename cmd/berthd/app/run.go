@@ -105,7 +105,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	// The installer signals the pid it finds here (deploy/kubernetes).
 	pidFile := filepath.Join(cfg.State, "berthd.pid")
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", pidFile, err)
 	}
 	defer func() {
