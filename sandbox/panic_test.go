@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/runtime/handlers"
 )
@@ -22,10 +23,16 @@ func TestRunSurvivesAPanicInItsDetachedWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(Config{Handlers: runc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Its files under temporary directories, and no namespace or /dev/shm
+	// of its own (the node's network and IPC): the panic leaves what was
+	// half-made as it found it, and that must not be a mount.
+	m := NewManager(Config{Handlers: runc, Root: t.TempDir(), State: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pod := validPod()
+	pod.Linux.Sysctls = nil
+	pod.Linux.SecurityContext.NamespaceOptions = &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Ipc: runtimeapi.NamespaceMode_NODE}
 	for attempt := range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := m.Run(ctx, validPod(), "")
+		_, err := m.Run(ctx, pod, "")
 		cancel()
 		if !errdefs.IsInternal(err) {
 			t.Fatalf("attempt %d: Run = %v, want Internal", attempt, err)
