@@ -46,73 +46,9 @@ WORK="${BENCH_WORK}/kubelet"
 SAMPLES="${WORK}/samples.tsv"
 LOGS="${ROOT}/_output/bench-kubelet"
 
-# ---- helpers: the same names and contracts as hack/lib/kubelet-host.sh -------
-# (wip-node), which is to replace this block once it lands.
-log() { printf 'bench-kubelet: %s\n' "$*"; }
-die() {
-	printf 'bench-kubelet: %s\n' "$*" >&2
-	exit 1
-}
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
-}
-stop_pid() {
-	local pid=$1
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
-	kill -TERM "${pid}" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
-	wait "${pid}" 2>/dev/null || true
-}
-rmdir_tree() {
-	local d
-	[[ -d "$1" ]] || return 0
-	while read -r d; do rmdir "${d}" 2>/dev/null || log "cleanup: cgroup ${d} is not empty, left in place"; done \
-		< <(find "$1" -depth -type d)
-}
-HOST_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
-declare -A SYSCTL_BEFORE=() EXISTED=()
-kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {print t, substr($1,2)}' | sort; }
-host_record() {
-	local s p
-	for s in "${HOST_SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
-	for p in "$@"; do if [[ -e "${p}" ]]; then EXISTED[${p}]=1; fi; done
-	IPT_BEFORE="$(kube_chains iptables)"
-	IP6T_BEFORE="$(kube_chains ip6tables)"
-}
-host_restore_sysctls() {
-	local s
-	for s in "${HOST_SYSCTLS[@]}"; do
-		[[ "$(sysctl -n "${s}")" == "${SYSCTL_BEFORE[${s}]}" ]] || sysctl -qw "${s}=${SYSCTL_BEFORE[${s}]}"
-	done
-}
-host_remove_kube_chains() {
-	local t c cmd before
-	for cmd in iptables ip6tables; do
-		before="${IPT_BEFORE}"
-		[[ "${cmd}" == ip6tables ]] && before="${IP6T_BEFORE}"
-		while read -r t c; do
-			[[ -n "${c}" ]] || continue
-			"${cmd}-save" -t "${t}" | grep -E -- "^-A [^ ]+ .*-j ${c}\$" | sed 's/^-A //' |
-				while read -r -a rule; do "${cmd}" -w -t "${t}" -D "${rule[@]}"; done
-			"${cmd}" -w -t "${t}" -F "${c}" 2>/dev/null
-			"${cmd}" -w -t "${t}" -X "${c}" 2>/dev/null || log "cleanup: could not delete ${cmd} chain ${t}/${c}"
-		done < <(comm -13 <(printf '%s\n' "${before}") <(kube_chains "${cmd}"))
-	done
-}
-host_unmount() {
-	local m
-	for m in "$@"; do
-		grep -E " ${m}(/| )" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-	done
-}
-# ---- end of the shared block ---------------------------------------------------
+LOG_PREFIX=bench-kubelet
+# shellcheck source=hack/lib/kubelet-host.sh
+source "${ROOT}/hack/lib/kubelet-host.sh"
 
 [[ "$(id -u)" == 0 ]] || die "needs root"
 for c in curl jq python3 iptables-save; do command -v "${c}" >/dev/null || die "${c} is missing: run make deps"; done

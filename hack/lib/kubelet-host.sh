@@ -126,7 +126,7 @@ kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {p
 host_record() {
 	local s p
 	for s in "${HOST_SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
-	for p in "$@"; do [[ -e "${p}" ]] && EXISTED[${p}]=1; done
+	for p in "$@"; do if [[ -e "${p}" ]]; then EXISTED[${p}]=1; fi; done
 	IPT_BEFORE="$(kube_chains iptables)"
 	IP6T_BEFORE="$(kube_chains ip6tables)"
 }
