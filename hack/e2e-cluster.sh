@@ -45,6 +45,10 @@ UPGRADE="${UPGRADE:-true}"
 [[ "${UPGRADE}" == true || "${UPGRADE}" == false ]] || { echo "UPGRADE must be true or false" >&2; exit 1; }
 T0=${SECONDS}
 
+LOG_PREFIX=e2e-cluster
+# shellcheck source=hack/lib/kubelet-host.sh
+source "${ROOT}/hack/lib/kubelet-host.sh"
+# Its own log and die, after the library's: to stderr.
 log() { printf 'e2e-cluster: %s\n' "$*" >&2; }
 die() {
 	printf 'e2e-cluster: %s\n' "$*" >&2
@@ -76,17 +80,11 @@ SOCK="${STATE}/berth.sock"
 declare -A PIDS=()  # name -> pid of every daemon this script started
 KUBECTL=("${BIN}/kubectl" --kubeconfig "${WORK}/admin.kubeconfig")
 kc() { "${KUBECTL[@]}" "$@"; }
-crictl() { "${BIN}/crictl" --config "${WORK}/crictl.yaml" "$@"; }
 
 # ---- host state the run must leave as it found it --------------------------
 CGROUP_PID1_BEFORE="$(cat /proc/1/cgroup)"
 CGROUP_SELF_BEFORE="$(cat /proc/$$/cgroup)"
-SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
-declare -A SYSCTL_BEFORE=()
-for s in "${SYSCTLS[@]}"; do SYSCTL_BEFORE[${s}]="$(sysctl -n "${s}")"; done
-declare -A EXISTED=()
-for p in /var/lib/kubelet /var/log/containers /var/log/pods; do [[ -e "${p}" ]] && EXISTED[${p}]=1; done
+host_record /var/lib/kubelet /var/log/containers /var/log/pods
 # kubelet's cgroupRoot, of this run alone: another kubelet on the machine
 # (make e2e-kubelet, e2e-node) owns /kubepods, and each kubelet removes the
 # pod cgroups it does not know below its root, processes and all.
@@ -96,9 +94,6 @@ for h in /sys/fs/cgroup/*/; do
 	h="${h%/}"
 	CGROUP_ROOTS+=("${h}")
 done
-kube_chains() { "$1-save" 2>/dev/null | awk '/^\*/ {t=substr($1,2)} /^:KUBE-/ {print t, substr($1,2)}' | sort; }
-IPT_BEFORE="$(kube_chains iptables)"
-IP6T_BEFORE="$(kube_chains ip6tables)"
 
 # ---- results -----------------------------------------------------------------
 PASSED=0
@@ -117,39 +112,11 @@ check() {
 	shift
 	if "$@"; then pass "${name}"; else fail "${name}"; fi
 }
-# wait_for SECONDS COMMAND...: polls every 0.5 s.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
-}
-
-stop_pid() {
-	local pid=$1
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
-	kill -TERM "${pid}" 2>/dev/null || true
-	for _ in $(seq 150); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "${pid}" 2>/dev/null && kill -KILL "${pid}" 2>/dev/null
-	wait "${pid}" 2>/dev/null || true
-}
 stop() { # stop NAME: the daemon this script started under that name
 	[[ -n "${PIDS[$1]:-}" ]] || return 0
-	stop_pid "${PIDS[$1]}"
+	stop_pid "${PIDS[$1]}" 15
 	unset "PIDS[$1]"
 }
-
-rmdir_tree() {
-	local d
-	[[ -d "$1" ]] || return 0
-	while read -r d; do rmdir "${d}" 2>/dev/null || log "cleanup: cgroup ${d} is not empty, left in place"; done \
-		< <(find "$1" -depth -type d)
-}
-
-no_sandboxes() { [[ -z "$(crictl pods -q 2>/dev/null)" ]]; }
-no_ready_sandboxes() { [[ -z "$(crictl pods --state ready -q 2>/dev/null)" ]]; }
 no_pods_in_ns() {
 	local out
 	out="$(kc get pods -n "${NS}" -o name 2>/dev/null)" || return 1
@@ -177,28 +144,15 @@ cleanup() {
 	mkdir -p "${LOGS}"
 	cp "${WORK}"/*.log "${LOGS}/" 2>/dev/null
 	cp "${WORK}/root/containerd.log" "${LOGS}/" 2>/dev/null
-	grep " ${WORK}/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
-	for s in "${SYSCTLS[@]}"; do
-		[[ "$(sysctl -n "${s}")" == "${SYSCTL_BEFORE[${s}]}" ]] || sysctl -qw "${s}=${SYSCTL_BEFORE[${s}]}"
-	done
+	host_unmount "${WORK}"
+	host_restore_sysctls
 	for h in "${CGROUP_ROOTS[@]}"; do rmdir_tree "${h}${CGROOT}"; done
 	[[ -d /var/log/containers ]] && find /var/log/containers -maxdepth 1 -type l -lname "${WORK}/*" -delete
 	for p in /var/lib/kubelet /var/log/containers /var/log/pods; do
 		[[ -n "${EXISTED[${p}]:-}" ]] && continue
 		if [[ "${p}" == /var/lib/kubelet ]]; then rm -rf "${p}"; else rmdir "${p}" 2>/dev/null; fi
 	done
-	local t c cmd before
-	for cmd in iptables ip6tables; do
-		before="${IPT_BEFORE}"
-		[[ "${cmd}" == ip6tables ]] && before="${IP6T_BEFORE}"
-		while read -r t c; do
-			[[ -n "${c}" ]] || continue
-			"${cmd}-save" -t "${t}" | grep -E -- "^-A [^ ]+ .*-j ${c}\$" | sed 's/^-A //' |
-				while read -r -a rule; do "${cmd}" -w -t "${t}" -D "${rule[@]}"; done
-			"${cmd}" -w -t "${t}" -F "${c}" 2>/dev/null
-			"${cmd}" -w -t "${t}" -X "${c}" 2>/dev/null || log "cleanup: could not delete ${cmd} chain ${t}/${c}"
-		done < <(comm -13 <(printf '%s\n' "${before}") <(kube_chains "${cmd}"))
-	done
+	host_remove_kube_chains
 	ip link del "${BRIDGE}" 2>/dev/null
 	rm -rf "${WORK}"
 	[[ "$(cat /proc/1/cgroup)" == "${CGROUP_PID1_BEFORE}" ]] || log "cleanup: /proc/1/cgroup differs from before the run"
