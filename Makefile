@@ -10,9 +10,9 @@ GO           ?= go
 COMMIT       := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BERTH_VERSION ?= 0.1.0
 PKG          := github.com/berth-cri/berth
-LDFLAGS      := -X $(PKG)/version.Version=$(BERTH_VERSION) -X $(PKG)/version.Commit=$(COMMIT) \
-                -X $(PKG)/version.Containerd=$(CONTAINERD_VERSION) -X $(PKG)/version.Runc=$(RUNC_VERSION) \
-                -X $(PKG)/version.CNIPlugins=$(CNI_PLUGINS_VERSION)
+LDFLAGS      := -X $(PKG)/internal/version.Version=$(BERTH_VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT) \
+                -X $(PKG)/internal/version.Containerd=$(CONTAINERD_VERSION) -X $(PKG)/internal/version.Runc=$(RUNC_VERSION) \
+                -X $(PKG)/internal/version.CNIPlugins=$(CNI_PLUGINS_VERSION)
 CNI_CONF_DIR ?= /etc/cni/net.d
 # make install: DESTDIR stages into a directory (packaging, tests); PREFIX is
 # where binaries (PREFIX/bin) and the systemd units (PREFIX/lib/systemd/system)

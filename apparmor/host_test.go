@@ -16,7 +16,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/host"
 )
 
 // fakeHost is an enabled Host whose profiles list is a file and whose

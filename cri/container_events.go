@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/container"
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
 )
 
 // ListContainers answers from memory, newest first, with the filters CRI

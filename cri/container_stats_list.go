@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
 )
 
 // statsStreamBatch is how many entries go in one Stream*Stats message.

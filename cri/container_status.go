@@ -7,7 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
 )
 
 // ContainerStatus answers from memory. kubelet copies image_ref, log_path,

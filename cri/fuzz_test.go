@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
 	"github.com/berth-cri/berth/sandbox"
 )
 

@@ -6,10 +6,10 @@ import (
 	"github.com/distribution/reference"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/images"
 )
 
-// ImageService is what the image RPCs need of runtime/images; the fake in
+// ImageService is what the image RPCs need of images; the fake in
 // image_helpers_test.go stands in for it.
 type ImageService interface {
 	Pull(ctx context.Context, ref string, auth images.Auth) (images.Image, error)

@@ -12,10 +12,10 @@ import (
 	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/images"
 )
 
-// fakeImages stands in for runtime/images: a fixed set of images,
+// fakeImages stands in for images: a fixed set of images,
 // resolved by ID, full reference, short name or ID prefix.
 type fakeImages struct {
 	mu       sync.Mutex

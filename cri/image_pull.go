@@ -7,7 +7,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/images"
 )
 
 // PullImage pulls, unpacks and names an image and answers its ID, the

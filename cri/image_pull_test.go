@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/images"
 )
 
 func TestPullImageAnswersTheID(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
 )
 
 // restoreCleanupTimeout bounds the removal of a failed RestorePod's

@@ -5,7 +5,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/version"
+	"github.com/berth-cri/berth/internal/version"
 )
 
 // kubeletAPIVersion must be exactly this: kubelet's runtime manager refuses

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // installer runs hack/install.sh, as make install and make uninstall do,

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
-	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // decode reads a manifest as the API server does with strict field

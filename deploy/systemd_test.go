@@ -11,7 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 var units = []string{"berth.service", "berth-external-containerd.service"}

@@ -38,9 +38,9 @@ mkdir -p "${DIR}/bin" "${DIR}/debs"
 # berthd as make build makes it, but for the version.
 pkg=github.com/berth-cri/berth
 commit="$(cd "${ROOT}" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-ldflags="-X ${pkg}/version.Version=${VERSION} -X ${pkg}/version.Commit=${commit}"
-ldflags+=" -X ${pkg}/version.Containerd=${CONTAINERD_VERSION} -X ${pkg}/version.Runc=${RUNC_VERSION}"
-ldflags+=" -X ${pkg}/version.CNIPlugins=${CNI_PLUGINS_VERSION}"
+ldflags="-X ${pkg}/internal/version.Version=${VERSION} -X ${pkg}/internal/version.Commit=${commit}"
+ldflags+=" -X ${pkg}/internal/version.Containerd=${CONTAINERD_VERSION} -X ${pkg}/internal/version.Runc=${RUNC_VERSION}"
+ldflags+=" -X ${pkg}/internal/version.CNIPlugins=${CNI_PLUGINS_VERSION}"
 (cd "${ROOT}" && CGO_ENABLED=0 go build -trimpath -ldflags "${ldflags}" -o "${DIR}/bin/berthd" ./cmd/berthd)
 for b in berth-pause containerd containerd-shim-runc-v2 runc crictl; do
 	[[ -x "${OUT}/bin/${b}" ]] || die "${OUT}/bin/${b} is missing: run make deps build"

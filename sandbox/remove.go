@@ -10,7 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/internal/taskdel"
+	"github.com/berth-cri/berth/internal/task"
 )
 
 // Remove stops a sandbox if needed, removes its containers, its pause
@@ -58,7 +58,7 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 			return fmt.Errorf("waiting for the pause task of sandbox %s to be deleted: %w", sb.ID, ctx.Err())
 		}
 	}
-	return taskdel.Delete(ctx, m.cfg.Client, sb.ID)
+	return task.Delete(ctx, m.cfg.Client, sb.ID)
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause

@@ -26,8 +26,7 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/taskcreate"
-	"github.com/berth-cri/berth/internal/taskdel"
+	"github.com/berth-cri/berth/internal/task"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox/netns"
@@ -408,28 +407,28 @@ func (m *Manager) makePause(lctx context.Context, sb *Sandbox, p *pauseImage, ru
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (uint32, error) {
 	container := made.container
 	step := time.Now()
-	task, err := taskcreate.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
+	pause, err := task.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
 	m.metrics.since(stagePauseTask, step)
 	// Wait before Start, so the exit cannot be missed; on a context that
 	// lives as long as the sandbox.
-	exitC, err := task.Wait(context.WithoutCancel(ctx))
+	exitC, err := pause.Wait(context.WithoutCancel(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("wait on pause task: %w", err)
 	}
 	step = time.Now()
-	if err := task.Start(ctx); err != nil {
+	if err := pause.Start(ctx); err != nil {
 		return 0, fmt.Errorf("start pause task: %w", err)
 	}
 	m.metrics.since(stagePauseRun, step)
 	// Identified now, while it surely is the pause: Stop signals it
 	// directly. A pause that already died stays unidentified; its
 	// watcher records the exit.
-	proc, _ := procsig.Identify(int(task.Pid()))
+	proc, _ := procsig.Identify(int(pause.Pid()))
 	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC, proc)
-	return task.Pid(), nil
+	return pause.Pid(), nil
 }
 
 // withSnapshotKey names the container's rootfs snapshot, made apart.
@@ -484,7 +483,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 			break
 		}
 		time.Sleep(time.Second)
-		task, err := container.Task(ctx, nil)
+		t, err := container.Task(ctx, nil)
 		if errdefs.IsNotFound(err) {
 			break
 		}
@@ -492,7 +491,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 			exitC = retryLater(err)
 			continue
 		}
-		if exitC, err = task.Wait(ctx); err != nil {
+		if exitC, err = t.Wait(ctx); err != nil {
 			exitC = retryLater(err)
 		}
 	}
@@ -510,7 +509,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 	}
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := taskdel.Delete(cctx, m.cfg.Client, sb.ID); err != nil {
+	if err := task.Delete(cctx, m.cfg.Client, sb.ID); err != nil {
 		m.cfg.Logger.Warn("deleting the exited pause task failed; RemovePodSandbox will retry", "sandbox", sb.ID, "error", err)
 		return
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/taskdel"
+	"github.com/berth-cri/berth/internal/task"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -194,7 +194,7 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	}
 	w := sb.watch.Load()
 	if w == nil {
-		return taskdel.Delete(ctx, m.cfg.Client, sb.ID)
+		return task.Delete(ctx, m.cfg.Client, sb.ID)
 	}
 	select {
 	case <-w.exited:

@@ -11,6 +11,6 @@
 // nothing there; they are unpacked through an os.Root, so an entry cannot
 // land outside the directory it is unpacked into.
 //
-// It does not talk to containerd or runc: runtime/container drives the
+// It does not talk to containerd or runc: container drives the
 // task's checkpoint and hands this package the directory to archive.
 package checkpoint

@@ -12,8 +12,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/container"
 	"github.com/berth-cri/berth/internal/cgroup"
-	"github.com/berth-cri/berth/runtime/container"
 	"github.com/berth-cri/berth/sandbox"
 )
 

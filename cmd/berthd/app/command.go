@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-cri/berth/config"
-	"github.com/berth-cri/berth/version"
+	"github.com/berth-cri/berth/internal/config"
+	"github.com/berth-cri/berth/internal/version"
 )
 
 // NewCommand returns berthd's root command.

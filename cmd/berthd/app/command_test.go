@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-cri/berth/version"
+	"github.com/berth-cri/berth/internal/version"
 )
 
 func TestVersionNamesBerthAndTheStackItWasBuiltFor(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/berth-cri/berth/config"
-	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/config"
+	"github.com/berth-cri/berth/internal/host"
 	"github.com/berth-cri/berth/runtime/handlers"
 )
 

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/berth-cri/berth/config"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // TestRuntimeHandlersFromConfig: the default config is today's runc

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-cri/berth/config"
-	"github.com/berth-cri/berth/runtime/images"
-	"github.com/berth-cri/berth/runtime/supervisor"
+	"github.com/berth-cri/berth/cmd/berthd/supervisor"
+	"github.com/berth-cri/berth/images"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // newImagesCommand is `berthd images`: loading and saving image archives

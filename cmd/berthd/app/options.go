@@ -3,7 +3,7 @@ package app
 import (
 	"github.com/spf13/pflag"
 
-	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // Options is what berthd runs with: the config file's path and the flags

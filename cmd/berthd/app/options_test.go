@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/berth-cri/berth/config"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 func complete(t *testing.T, file string, args ...string) config.Config {
@@ -79,7 +79,7 @@ func TestConfigDefaultCommand(t *testing.T) {
 }
 
 // TestEveryFlagIsInTheConfigurationReference keeps docs/configuration.md
-// naming each flag (config/doc_test.go checks its keys and defaults).
+// naming each flag (internal/config/doc_test.go checks its keys and defaults).
 func TestEveryFlagIsInTheConfigurationReference(t *testing.T) {
 	doc, err := os.ReadFile("../../../docs/configuration.md")
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/berth-cri/berth/apparmor"
-	"github.com/berth-cri/berth/config"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/config"
 )
 
 // TestStatusInfoShowsWhatBerthdDecidedAtStart: `crictl info` is where an

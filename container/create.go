@@ -28,10 +28,13 @@ import (
 // Labels and extensions that make a containerd container a Berth
 // container.
 const (
-	KindContainer       = "container"
-	labelSandboxID      = "io.berth.container.sandbox-id"
-	labelContainerName  = "io.berth.container.name"
-	extensionMetadata   = "io.berth.container.metadata"
+	KindContainer      = "container"
+	labelSandboxID     = "io.berth.container.sandbox-id"
+	labelContainerName = "io.berth.container.name"
+	extensionMetadata  = "io.berth.container.metadata"
+	// The type URLs name records kept in containerd: they keep the
+	// package's path before it moved out of runtime/, so that a node
+	// upgraded across the move still reads its containers.
 	typeURLMetadata     = "github.com/berth-cri/berth/runtime/container.Metadata"
 	defaultStopSignal   = "SIGTERM"
 	criSignalNamePrefix = "SIGNAL_"

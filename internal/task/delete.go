@@ -1,7 +1,4 @@
-// Package taskdel deletes containerd tasks the way Berth needs everywhere:
-// in one call when the task's process has exited, the long way when it
-// still runs.
-package taskdel
+package task
 
 import (
 	"context"

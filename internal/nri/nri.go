@@ -18,9 +18,9 @@ import (
 	nrilog "github.com/containerd/nri/pkg/log"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/container"
+	"github.com/berth-cri/berth/container"
+	"github.com/berth-cri/berth/internal/version"
 	"github.com/berth-cri/berth/sandbox"
-	"github.com/berth-cri/berth/version"
 )
 
 // Config wires an API.

@@ -11,7 +11,9 @@ import (
 
 const (
 	extensionStatus = "io.berth.container.status"
-	typeURLStatus   = "github.com/berth-cri/berth/runtime/container.StatusRecord"
+	// A record's name in containerd, kept across the package's move
+	// (see typeURLMetadata).
+	typeURLStatus = "github.com/berth-cri/berth/runtime/container.StatusRecord"
 )
 
 // StatusRecord is the part of Status that must survive a berthd restart:

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/host"
 )
 
 // FuzzUpdateContainerResources feeds arbitrary resource updates over

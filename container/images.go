@@ -3,7 +3,7 @@ package container
 import (
 	"context"
 
-	"github.com/berth-cri/berth/runtime/images"
+	"github.com/berth-cri/berth/images"
 )
 
 // IndexImages resolves images from the image service's in-memory index,

@@ -11,7 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/host"
 )
 
 func TestProcessArgs(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/apparmor"
+	"github.com/berth-cri/berth/internal/selinux"
 	"github.com/berth-cri/berth/seccomp"
-	"github.com/berth-cri/berth/selinux"
 )
 
 // Security is how this node confines containers beyond capabilities:

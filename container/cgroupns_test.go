@@ -12,7 +12,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
+	"github.com/berth-cri/berth/internal/host"
 	"github.com/berth-cri/berth/sandbox"
 )
 

@@ -1,7 +1,4 @@
-// Package taskcreate creates containerd tasks the way Berth needs for its
-// own containers and pause containers: in three calls where the client's
-// NewTask takes six.
-package taskcreate
+package task
 
 import (
 	"context"
@@ -14,8 +11,6 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs/pkg/errgrpc"
-
-	"github.com/berth-cri/berth/internal/taskdel"
 )
 
 // Create creates the task of cont, whose rootfs is the snapshot under its
@@ -59,7 +54,7 @@ func CreateOn(ctx context.Context, client *containerd.Client, cont containerd.Co
 		// Not left for Remove to find: delete it now.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		return nil, fmt.Errorf("load the created task: %w (deleting it: %v)", err, taskdel.Delete(cctx, client, id))
+		return nil, fmt.Errorf("load the created task: %w (deleting it: %v)", err, Delete(cctx, client, id))
 	}
 	return task, nil
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/taskdel"
+	"github.com/berth-cri/berth/internal/task"
 )
 
 // startErrorExitCode is the exit code of a container that failed to start,
@@ -201,7 +201,7 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 // recordExit finishes an exited container: asks the cgroup whether the
 // OOM killer ended it, lets the last output drain, deletes the task, and
 // records exit code, time and reason, here and in containerd.
-func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
+func (m *Manager) recordExit(ctx context.Context, c *Container, tk containerd.Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
 	// The cgroup goes with the task: ask it about the OOM killer first.
 	oom := oomAtExit(c, code)
 	if tio != nil {
@@ -213,8 +213,8 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, task containerd.
 			tio.Cancel()
 		}
 	}
-	if task != nil {
-		if err := taskdel.Delete(ctx, m.cfg.Client, task.ID()); err != nil {
+	if tk != nil {
+		if err := task.Delete(ctx, m.cfg.Client, tk.ID()); err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
 		} else {
 			c.taskDeleted.Store(true)

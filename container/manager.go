@@ -10,8 +10,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/host"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/host"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/runtime/handlers"
