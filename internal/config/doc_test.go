@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const referenceDoc = "../docs/configuration.md"
+const referenceDoc = "../../docs/configuration.md"
 
 // defaultKeys reads `berthd config default` as an operator does: every
 // key, dotted with its table, and its default as printed.
@@ -78,13 +78,13 @@ func TestReferenceDocMatchesTheDefaults(t *testing.T) {
 // TestSecurityDocNamesTestsThatExist keeps docs/security.md's promises
 // beside real tests: every test or fuzz target it names is defined.
 func TestSecurityDocNamesTestsThatExist(t *testing.T) {
-	doc, err := os.ReadFile("../docs/security.md")
+	doc, err := os.ReadFile("../../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defined := map[string]bool{}
 	funcs := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Za-z0-9_]+)\(`)
-	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
