@@ -84,6 +84,7 @@ kc() { "${KUBECTL[@]}" "$@"; }
 # ---- host state the run must leave as it found it --------------------------
 CGROUP_PID1_BEFORE="$(cat /proc/1/cgroup)"
 CGROUP_SELF_BEFORE="$(cat /proc/$$/cgroup)"
+host_lock
 host_record /var/lib/kubelet /var/log/containers /var/log/pods
 # kubelet's cgroupRoot, of this run alone: another kubelet on the machine
 # (make e2e-kubelet, e2e-node) owns /kubepods, and each kubelet removes the

@@ -57,6 +57,7 @@ BERTHD_PID=""
 KUBELET_PID=""
 
 # ---- the host state kubelet changes, recorded before it runs -------------
+host_lock
 host_record /var/lib/kubelet /var/log/containers /var/log/pods
 CGROUP_ROOTS=()
 for h in /sys/fs/cgroup/*/; do

@@ -79,6 +79,7 @@ for c in iptables-save jq python3; do command -v "${c}" >/dev/null || die "${c} 
 "${ROOT}/hack/e2e-node-images.sh"
 
 # ---- what must be free, and the host state to compare and restore ----------
+host_lock
 for port in 6443 10248 10250 10255; do
 	if python3 -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', ${port}))" 2>/dev/null; then
 		continue

@@ -19,6 +19,23 @@ die() {
 	exit 1
 }
 
+# host_lock: one kubelet run on this machine at a time. Whatever its
+# --root-dir, kubelet writes host-wide places (/var/lib/kubelet/
+# device-plugins, the kubepods cgroups, KUBE-* chains, sysctls), and a
+# second kubelet meanwhile breaks the first's run or its cleanup. A script
+# calls host_lock before host_record; a second one waits here until the
+# first has ended. The lock is held by descriptor 9, so it is released
+# when the script and what it started have exited, however they end.
+HOST_LOCK=${HOST_LOCK:-/run/lock/berth-kubelet-host.lock}
+host_lock() {
+	mkdir -p "$(dirname "${HOST_LOCK}")"
+	exec 9>>"${HOST_LOCK}"
+	if ! flock -n 9; then
+		log "another kubelet run holds ${HOST_LOCK}: waiting for it to end"
+		flock 9
+	fi
+}
+
 # wait_for SECONDS COMMAND...: polls every 0.5 s until COMMAND succeeds.
 wait_for() {
 	local deadline=$((SECONDS + $1))
