@@ -74,6 +74,7 @@ gone() { [[ -z "$(sandboxes "$1")" && -z "$(pod_cgroups "$1")" ]]; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 PID1_CGROUP="$(cat /proc/1/cgroup)"
+host_lock
 host_record /var/lib/kubelet /var/log/containers /var/log/pods
 
 cleanup() {
