@@ -35,7 +35,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 	for _, err := range m.removeLegacyPool(ctx) {
 		m.cfg.Logger.Warn("sandbox recovery", "error", err)
 	}
-	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
+	containers, err := m.cfg.Containerd.Containers.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return 0, fmt.Errorf("list sandboxes in containerd: %w", err)
 	}
@@ -92,7 +92,7 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 		}
 	}
 	if !md.HostNetwork() {
-		if ok, _ := netns.Exists(md.NetNSPath); !ok {
+		if ok, _ := m.node.Pinned(md.NetNSPath); !ok {
 			// The namespace went with a reboot, or a Stop finished it.
 			st.NetworkTornDown = true
 		}
@@ -165,7 +165,7 @@ func (m *Manager) removeOrphans() []error {
 	for _, id := range ids {
 		if _, err := m.store.Get(id); errdefs.IsNotFound(err) {
 			m.cfg.Logger.Info("removing the network namespace of a sandbox that no longer exists", "sandbox", id)
-			if err := netns.Remove(netns.Path(m.netnsDir(), id)); err != nil {
+			if err := m.node.Unpin(netns.Path(m.netnsDir(), id)); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -178,7 +178,7 @@ func (m *Manager) removeOrphans() []error {
 				continue
 			}
 			if dir == stateRoot {
-				if err := unpinState(filepath.Join(dir, e.Name())); err != nil {
+				if err := m.unpinState(filepath.Join(dir, e.Name())); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -193,14 +193,14 @@ func (m *Manager) removeOrphans() []error {
 
 // unpinState releases what a sandbox's state directory may hold mounted:
 // its namespace pins and its /dev/shm.
-func unpinState(dir string) error {
+func (m *Manager) unpinState(dir string) error {
 	var errs []error
 	for _, pin := range []string{usernsFile, ipcFile, utsFile} {
-		if err := netns.Remove(filepath.Join(dir, pin)); err != nil {
+		if err := m.node.Unpin(filepath.Join(dir, pin)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := unmountShm(filepath.Join(dir, shmFile)); err != nil {
+	if err := m.node.UnmountShm(filepath.Join(dir, shmFile)); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
