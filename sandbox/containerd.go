@@ -23,7 +23,7 @@ import (
 type Containerd struct {
 	Containers ContainerRecords
 	Snapshots  Snapshots
-	Sandboxes  SandboxRecords
+	Sandboxes  PodRecords
 	Leases     Leases
 	Tasks      Tasks
 	Images     Images
@@ -50,9 +50,9 @@ type Snapshots interface {
 	Remove(ctx context.Context, key string) error
 }
 
-// SandboxRecords are containerd's sandbox records (sandbox.Store; record.go
-// says why Berth keeps them).
-type SandboxRecords interface {
+// PodRecords are containerd's sandbox records, one per pod (sandbox.Store;
+// record.go says why Berth keeps them).
+type PodRecords interface {
 	Create(ctx context.Context, sb sandbox.Sandbox) (sandbox.Sandbox, error)
 	List(ctx context.Context, filters ...string) ([]sandbox.Sandbox, error)
 	Delete(ctx context.Context, id string) error
