@@ -71,6 +71,15 @@ func (n *fakeNode) pin(path string) error {
 	return nil
 }
 
+// unpinned is a namespace whose pin went away but whose mount point is
+// left: what a reboot does to a state directory that is not a tmpfs, or
+// an unmount by hand.
+func (n *fakeNode) unpinned(path string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.pinned, path)
+}
+
 func (n *fakeNode) CreatePod(p netns.Pod) error {
 	if err := n.j.do("netns.create", p.Net+" "+p.IPC+" "+p.UTS); err != nil {
 		return err

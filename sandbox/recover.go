@@ -98,7 +98,13 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 		}
 	}
 	if md.Infraless {
-		if markedReady(m.stateDir(md.ID)) {
+		// Nothing but the pins holds an infra-less pod's namespaces, and
+		// its containers join them there: without them it is not ready,
+		// whatever its mark says (a state directory that is no tmpfs
+		// outlived a reboot, or a pin was unmounted by hand). Reported
+		// READY, its containers could not start, and CNI GC would already
+		// have handed its IP to another pod.
+		if markedReady(m.stateDir(md.ID)) && m.podPinned(md) {
 			st.State = runtimeapi.PodSandboxState_SANDBOX_READY
 		}
 		return newSandbox(*md, st), nil
@@ -129,6 +135,19 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 	})
 	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC, procsig.Process{})
 	return sb, nil
+}
+
+// podPinned says whether the namespaces Berth pinned for the pod still are.
+func (m *Manager) podPinned(md *Metadata) bool {
+	for _, pin := range []string{md.NetNSPath, md.IPCNSPath, md.UTSNSPath} {
+		if pin == "" {
+			continue
+		}
+		if ok, _ := m.node.Pinned(pin); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // recordedMetadata reads a pause container and the sandbox Metadata

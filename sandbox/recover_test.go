@@ -50,6 +50,13 @@ func TestRecoverListsEachSandboxAsKubeletShouldSeeIt(t *testing.T) {
 				e.t.Fatal(err)
 			}
 		}, want: runtimeapi.PodSandboxState_SANDBOX_NOTREADY},
+		{name: "infra-less ready mark but no network namespace", pod: infralessPod, whileDown: func(e *env, sb *Sandbox) {
+			// Its containers could join no network: kubelet must make a new sandbox.
+			e.node.unpinned(sb.NetNSPath)
+		}, want: runtimeapi.PodSandboxState_SANDBOX_NOTREADY},
+		{name: "infra-less ready mark but no UTS namespace", pod: infralessPod, whileDown: func(e *env, sb *Sandbox) {
+			e.node.unpinned(sb.UTSNSPath)
+		}, want: runtimeapi.PodSandboxState_SANDBOX_NOTREADY},
 		{name: "infra-less stopped before the crash", pod: infralessPod, before: func(e *env, sb *Sandbox) {
 			if err := e.m.Stop(reqCtx(e.t), sb.ID); err != nil {
 				e.t.Fatal(err)
@@ -77,8 +84,11 @@ func TestRecoverListsEachSandboxAsKubeletShouldSeeIt(t *testing.T) {
 			if got.State != tc.want {
 				t.Fatalf("recovered as %s, want %s", got.State, tc.want)
 			}
-			networkKept := e.j.count("cni.del", id) == 0
-			if networkKept {
+			if got.NetworkTornDown {
+				if _, ok := e.net.ip(id); ok {
+					t.Error("a sandbox whose network namespace is gone keeps its IP")
+				}
+			} else {
 				if len(got.IPs) != 1 || got.IPs[0] != ip {
 					t.Errorf("recovered IPs %v, want %v", got.IPs, ip)
 				}
