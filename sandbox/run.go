@@ -168,6 +168,9 @@ func (m *Manager) guarded(what string, fn func() error) func() error {
 
 // rollback undoes a failed Run.
 func (m *Manager) rollback(ctx context.Context, sb *Sandbox) {
+	// commit may have made it READY before an NRI plugin refused it; it
+	// was never announced, so its teardown announces no stop.
+	sb.Set(func(s Status) Status { s.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY; return s })
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); err != nil {
