@@ -27,7 +27,7 @@ func LeaseContext(ctx context.Context, id string) context.Context {
 }
 
 // EnsureLease creates the lease of sandbox id if it is missing.
-func EnsureLease(ctx context.Context, ls leases.Manager, id string) error {
+func EnsureLease(ctx context.Context, ls LeaseCreator, id string) error {
 	_, err := ls.Create(ctx, leases.WithID(leasePrefix+id), leases.WithLabel(LabelKind, KindSandbox))
 	if err != nil && !errdefs.IsAlreadyExists(err) {
 		return fmt.Errorf("create the containerd lease of sandbox %s: %w", id, err)
@@ -37,7 +37,7 @@ func EnsureLease(ctx context.Context, ls leases.Manager, id string) error {
 
 // deleteLease deletes the lease of sandbox id; a missing one is not an
 // error.
-func deleteLease(ctx context.Context, ls leases.Manager, id string) error {
+func deleteLease(ctx context.Context, ls Leases, id string) error {
 	if err := ls.Delete(ctx, leases.Lease{ID: leasePrefix + id}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete the containerd lease of sandbox %s: %w", id, err)
 	}
@@ -48,7 +48,7 @@ func deleteLease(ctx context.Context, ls leases.Manager, id string) error {
 // have none (made by a Berth that did not keep them) and deletes those of
 // sandboxes that are gone (a crash during a Remove).
 func (m *Manager) reconcileLeases(ctx context.Context, sandboxes []string) []error {
-	ls := m.cfg.Client.LeasesService()
+	ls := m.cfg.Containerd.Leases
 	all, err := ls.List(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return []error{fmt.Errorf("list containerd leases: %w", err)}

@@ -71,9 +71,13 @@ type NRI interface {
 	RemovePodSandbox(ctx context.Context, sb *Sandbox)
 }
 
-// Config wires a Manager.
+// Config holds what a Manager depends on and the node's settings for pods.
 type Config struct {
-	Client *containerd.Client
+	// Containerd holds sandboxes' records and runs their pauses:
+	// NewContainerd of berthd's client.
+	Containerd Containerd
+	// Node makes pods' namespaces and mounts; nil is this node.
+	Node Node
 	// Root holds per-sandbox files; State holds network namespaces and shm
 	// mounts, which do not survive a reboot.
 	Root, State string
@@ -105,6 +109,7 @@ type Config struct {
 // Manager runs, stops and removes pod sandboxes.
 type Manager struct {
 	cfg        Config
+	node       Node
 	metrics    *metrics
 	store      *Store
 	names      *registrar
@@ -168,7 +173,11 @@ func (f *inflight) wait(ctx context.Context) error {
 
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
-	return &Manager{cfg: cfg, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
+	node := cfg.Node
+	if node == nil {
+		node = hostNode{}
+	}
+	return &Manager{cfg: cfg, node: node, metrics: newMetrics(cfg.Registerer), store: NewStore(), names: newRegistrar()}
 }
 
 // publish announces a change of sb's own (not one of its containers').

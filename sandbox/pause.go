@@ -28,7 +28,7 @@ func (m *Manager) resolvePause(ctx context.Context) (*pauseImage, error) {
 	if cached != nil {
 		return cached, nil
 	}
-	img, err := m.cfg.Client.GetImage(ctx, m.cfg.PauseImage)
+	img, err := m.cfg.Containerd.Images.GetImage(ctx, m.cfg.PauseImage)
 	if errdefs.IsNotFound(err) {
 		return nil, fmt.Errorf("pause image %s is not in containerd (berthd imports its own at start; was it removed?): %w", m.cfg.PauseImage, errdefs.ErrFailedPrecondition)
 	}

@@ -23,7 +23,7 @@ import (
 // pause runs in containerd runtime runtimeType.
 func (m *Manager) createRecord(ctx context.Context, id, runtimeType string) error {
 	now := time.Now().UTC()
-	_, err := m.cfg.Client.SandboxStore().Create(ctx, sandbox.Sandbox{
+	_, err := m.cfg.Containerd.Sandboxes.Create(ctx, sandbox.Sandbox{
 		ID:        id,
 		Labels:    map[string]string{LabelKind: KindSandbox},
 		Runtime:   sandbox.RuntimeOpts{Name: runtimeType},
@@ -38,7 +38,7 @@ func (m *Manager) createRecord(ctx context.Context, id, runtimeType string) erro
 
 // deleteRecord deletes it; a missing record is not an error.
 func (m *Manager) deleteRecord(ctx context.Context, id string) error {
-	if err := m.cfg.Client.SandboxStore().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+	if err := m.cfg.Containerd.Sandboxes.Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete the containerd sandbox record: %w", err)
 	}
 	return nil
@@ -50,7 +50,7 @@ func (m *Manager) deleteRecord(ctx context.Context, id string) error {
 // removal and its record's). runtimes holds each sandbox's containerd
 // runtime, as its pause container records it.
 func (m *Manager) reconcileRecords(ctx context.Context, sandboxes []string, runtimes map[string]string) []error {
-	records, err := m.cfg.Client.SandboxStore().List(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
+	records, err := m.cfg.Containerd.Sandboxes.List(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return []error{fmt.Errorf("list containerd sandbox records: %w", err)}
 	}

@@ -35,7 +35,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 	for _, err := range m.removeLegacyPool(ctx) {
 		m.cfg.Logger.Warn("sandbox recovery", "error", err)
 	}
-	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
+	containers, err := m.cfg.Containerd.Containers.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, KindSandbox))
 	if err != nil {
 		return 0, fmt.Errorf("list sandboxes in containerd: %w", err)
 	}
@@ -92,13 +92,19 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 		}
 	}
 	if !md.HostNetwork() {
-		if ok, _ := netns.Exists(md.NetNSPath); !ok {
+		if ok, _ := m.node.Pinned(md.NetNSPath); !ok {
 			// The namespace went with a reboot, or a Stop finished it.
 			st.NetworkTornDown = true
 		}
 	}
 	if md.Infraless {
-		if markedReady(m.stateDir(md.ID)) {
+		// Nothing but the pins holds an infra-less pod's namespaces, and
+		// its containers join them there: without them it is not ready,
+		// whatever its mark says (a state directory that is no tmpfs
+		// outlived a reboot, or a pin was unmounted by hand). Reported
+		// READY, its containers could not start, and CNI GC would already
+		// have handed its IP to another pod.
+		if markedReady(m.stateDir(md.ID)) && m.podPinned(md) {
 			st.State = runtimeapi.PodSandboxState_SANDBOX_READY
 		}
 		return newSandbox(*md, st), nil
@@ -129,6 +135,19 @@ func (m *Manager) recoverOne(ctx context.Context, c containerd.Container, runtim
 	})
 	m.startWatch(context.WithoutCancel(ctx), sb, c, exitC, procsig.Process{})
 	return sb, nil
+}
+
+// podPinned says whether the namespaces Berth pinned for the pod still are.
+func (m *Manager) podPinned(md *Metadata) bool {
+	for _, pin := range []string{md.NetNSPath, md.IPCNSPath, md.UTSNSPath} {
+		if pin == "" {
+			continue
+		}
+		if ok, _ := m.node.Pinned(pin); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // recordedMetadata reads a pause container and the sandbox Metadata
@@ -165,7 +184,7 @@ func (m *Manager) removeOrphans() []error {
 	for _, id := range ids {
 		if _, err := m.store.Get(id); errdefs.IsNotFound(err) {
 			m.cfg.Logger.Info("removing the network namespace of a sandbox that no longer exists", "sandbox", id)
-			if err := netns.Remove(netns.Path(m.netnsDir(), id)); err != nil {
+			if err := m.node.Unpin(netns.Path(m.netnsDir(), id)); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -178,7 +197,7 @@ func (m *Manager) removeOrphans() []error {
 				continue
 			}
 			if dir == stateRoot {
-				if err := unpinState(filepath.Join(dir, e.Name())); err != nil {
+				if err := m.unpinState(filepath.Join(dir, e.Name())); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -193,14 +212,14 @@ func (m *Manager) removeOrphans() []error {
 
 // unpinState releases what a sandbox's state directory may hold mounted:
 // its namespace pins and its /dev/shm.
-func unpinState(dir string) error {
+func (m *Manager) unpinState(dir string) error {
 	var errs []error
 	for _, pin := range []string{usernsFile, ipcFile, utsFile} {
-		if err := netns.Remove(filepath.Join(dir, pin)); err != nil {
+		if err := m.node.Unpin(filepath.Join(dir, pin)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := unmountShm(filepath.Join(dir, shmFile)); err != nil {
+	if err := m.node.UnmountShm(filepath.Join(dir, shmFile)); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

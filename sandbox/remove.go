@@ -10,7 +10,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/internal/task"
 )
 
 // Remove stops a sandbox if needed, removes its containers, its pause
@@ -58,7 +57,7 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 			return fmt.Errorf("waiting for the pause task of sandbox %s to be deleted: %w", sb.ID, ctx.Err())
 		}
 	}
-	return task.Delete(ctx, m.cfg.Client, sb.ID)
+	return m.cfg.Containerd.Tasks.Delete(ctx, sb.ID)
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause
@@ -72,8 +71,7 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	// sandbox record and the lease are records apart: deleted at once.
 	// The rootfs may exist without the container (a Run that failed
 	// between the two), and each is NotFound once deleted.
-	cs := m.cfg.Client.ContainerService()
-	ss := m.cfg.Client.SnapshotService(snapshotter)
+	cs, ss := m.cfg.Containerd.Containers, m.cfg.Containerd.Snapshots
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	wg.Go(func() {
@@ -87,7 +85,7 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 		}
 	})
 	wg.Go(func() { errs[2] = m.deleteRecord(ctx, sb.ID) })
-	wg.Go(func() { errs[3] = deleteLease(ctx, m.cfg.Client.LeasesService(), sb.ID) })
+	wg.Go(func() { errs[3] = deleteLease(ctx, m.cfg.Containerd.Leases, sb.ID) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -102,11 +100,9 @@ func (m *Manager) removeRecords(ctx context.Context, sb *Sandbox) error {
 	// The pause is gone (awaitPauseDeleted): the cgroup an older Berth
 	// moved it into is empty.
 	if sb.MovedCgroup != "" {
-		hier, err := cgroupV1Hierarchies()
-		if err != nil {
+		if err := m.node.RemoveCgroup(sb.MovedCgroup); err != nil {
 			return fmt.Errorf("remove the cgroup of a pause an older Berth moved: %w", err)
 		}
-		return removeCgroup(hier, sb.MovedCgroup)
 	}
 	return nil
 }

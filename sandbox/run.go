@@ -15,7 +15,6 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/mount"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
@@ -26,7 +25,6 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox/netns"
@@ -170,6 +168,9 @@ func (m *Manager) guarded(what string, fn func() error) func() error {
 
 // rollback undoes a failed Run.
 func (m *Manager) rollback(ctx context.Context, sb *Sandbox) {
+	// commit may have made it READY before an NRI plugin refused it; it
+	// was never announced, so its teardown announces no stop.
+	sb.Set(func(s Status) Status { s.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY; return s })
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if err := errors.Join(m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb)); err != nil {
@@ -218,7 +219,7 @@ func (m *Manager) prepareNode(md *Metadata) error {
 		return fmt.Errorf("write pod files: %w", err)
 	}
 	if md.ShmPath != "" {
-		if err := mountShm(md.ShmPath); err != nil {
+		if err := m.node.MountShm(md.ShmPath); err != nil {
 			return err
 		}
 	}
@@ -226,7 +227,7 @@ func (m *Manager) prepareNode(md *Metadata) error {
 	if ids := md.IDMappings(); ids.Enabled() {
 		pod.UIDs, pod.GIDs = &ids.UIDs[0], &ids.GIDs[0]
 	}
-	if err := netns.CreatePod(pod); err != nil {
+	if err := m.node.CreatePod(pod); err != nil {
 		return fmt.Errorf("create the pod's namespaces: %w", err)
 	}
 	if md.UserNSPath != "" {
@@ -235,12 +236,12 @@ func (m *Manager) prepareNode(md *Metadata) error {
 		if pin == "" {
 			pin = md.IPCNSPath
 		}
-		if err := netns.PinUserNS(pin, md.UserNSPath); err != nil {
+		if err := m.node.PinUserNS(pin, md.UserNSPath); err != nil {
 			return fmt.Errorf("pin user namespace: %w", err)
 		}
 	}
 	if md.NetNSPath != "" {
-		if err := netns.BringUpLoopback(md.NetNSPath); err != nil {
+		if err := m.node.BringUpLoopback(md.NetNSPath); err != nil {
 			return fmt.Errorf("bring up lo: %w", err)
 		}
 	}
@@ -249,12 +250,12 @@ func (m *Manager) prepareNode(md *Metadata) error {
 
 // makeRecords makes the pod's lease and, under it, its records.
 func (m *Manager) makeRecords(ctx context.Context, sb *Sandbox, h *handlers.Handler) (records, error) {
-	if err := EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); err != nil {
+	if err := EnsureLease(ctx, m.cfg.Containerd.Leases, sb.ID); err != nil {
 		return records{}, err
 	}
 	lctx := LeaseContext(ctx, sb.ID)
 	if sb.Infraless {
-		c, err := m.cfg.Client.NewContainer(lctx, sb.ID,
+		c, err := m.cfg.Containerd.Containers.NewContainer(lctx, sb.ID,
 			containerd.WithSpec(&oci.Spec{}, oci.WithAnnotations(sandboxAnnotations(&sb.Metadata))),
 			h.ContainerOpts(),
 			containerd.WithContainerLabels(map[string]string{LabelKind: KindSandbox, labelSandboxName: sb.Name}),
@@ -376,10 +377,10 @@ func (m *Manager) makePause(lctx context.Context, sb *Sandbox, p *pauseImage, ru
 	}
 	rootfs := make(chan prepared, 1)
 	go func() {
-		mounts, err := m.cfg.Client.SnapshotService(snapshotter).Prepare(lctx, sb.ID, p.chainID, RemapSnapshotOpts(sb.IDMappings())...)
+		mounts, err := m.cfg.Containerd.Snapshots.Prepare(lctx, sb.ID, p.chainID, RemapSnapshotOpts(sb.IDMappings())...)
 		rootfs <- prepared{mounts, err}
 	}()
-	container, err := m.cfg.Client.NewContainer(lctx, sb.ID,
+	container, err := m.cfg.Containerd.Containers.NewContainer(lctx, sb.ID,
 		containerd.WithSnapshotter(snapshotter),
 		withSnapshotKey(sb.ID),
 		containerd.WithImageName(p.ref),
@@ -407,7 +408,7 @@ func (m *Manager) makePause(lctx context.Context, sb *Sandbox, p *pauseImage, ru
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (uint32, error) {
 	container := made.container
 	step := time.Now()
-	pause, err := task.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
+	pause, err := m.cfg.Containerd.Tasks.Create(ctx, container, made.rootfs)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
@@ -445,7 +446,7 @@ func (m *Manager) recordNetwork(ctx context.Context, id string, ips []netip.Addr
 		return err
 	}
 	// Only the extension, in one round trip: no read of the container first.
-	_, err = m.cfg.Client.ContainerService().Update(ctx,
+	_, err = m.cfg.Containerd.Containers.Update(ctx,
 		containers.Container{ID: id, Extensions: map[string]typeurl.Any{extensionNetwork: info}},
 		"extensions."+extensionNetwork)
 	return err
@@ -509,7 +510,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 	}
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := task.Delete(cctx, m.cfg.Client, sb.ID); err != nil {
+	if err := m.cfg.Containerd.Tasks.Delete(cctx, sb.ID); err != nil {
 		m.cfg.Logger.Warn("deleting the exited pause task failed; RemovePodSandbox will retry", "sandbox", sb.ID, "error", err)
 		return
 	}

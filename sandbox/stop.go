@@ -10,16 +10,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errgrpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
-	"github.com/berth-cri/berth/sandbox/netns"
 )
 
 // Stop stops a sandbox's containers and its pause task (for a pod that has
@@ -166,13 +162,13 @@ func (m *Manager) releaseMounts(sb *Sandbox) error {
 	var wg sync.WaitGroup
 	for i, p := range pins {
 		wg.Go(func() {
-			if err := netns.Remove(p); err != nil {
+			if err := m.node.Unpin(p); err != nil {
 				errs[i] = fmt.Errorf("unpin namespace: %w", err)
 			}
 		})
 	}
 	if sb.ShmPath != "" {
-		errs[len(pins)] = unmountShm(sb.ShmPath)
+		errs[len(pins)] = m.node.UnmountShm(sb.ShmPath)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -194,7 +190,7 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	}
 	w := sb.watch.Load()
 	if w == nil {
-		return task.Delete(ctx, m.cfg.Client, sb.ID)
+		return m.cfg.Containerd.Tasks.Delete(ctx, sb.ID)
 	}
 	select {
 	case <-w.exited:
@@ -207,8 +203,7 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	// when it does not.
 	err := w.proc.Signal(syscall.SIGKILL)
 	if errors.Is(err, errors.ErrUnsupported) {
-		_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: sb.ID, Signal: uint32(syscall.SIGKILL)})
-		if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+		if err = m.cfg.Containerd.Tasks.Kill(ctx, sb.ID, syscall.SIGKILL); errdefs.IsNotFound(err) {
 			err = nil
 		}
 	}

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errgrpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -21,7 +19,7 @@ const kindLegacyPooled = "sandbox-pool"
 // namespaces and files, then its cgroups. On a node that never ran one it
 // finds nothing, in one containerd list.
 func (m *Manager) removeLegacyPool(ctx context.Context) []error {
-	containers, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, kindLegacyPooled))
+	containers, err := m.cfg.Containerd.Containers.Containers(ctx, fmt.Sprintf("labels.%q==%s", LabelKind, kindLegacyPooled))
 	if err != nil {
 		return []error{fmt.Errorf("list an older Berth's pooled sandboxes: %w", err)}
 	}
@@ -35,8 +33,8 @@ func (m *Manager) removeLegacyPool(ctx context.Context) []error {
 		// A pooled sandbox never had a network; its pause may run.
 		sb := newSandbox(*md, Status{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY, NetworkTornDown: true})
 		cctx, cancel := cleanupContext(ctx)
-		_, kerr := m.cfg.Client.TaskService().Kill(cctx, &tasks.KillRequest{ContainerID: sb.ID, Signal: uint32(syscall.SIGKILL)})
-		if kerr = errgrpc.ToNative(kerr); errdefs.IsNotFound(kerr) {
+		kerr := m.cfg.Containerd.Tasks.Kill(cctx, sb.ID, syscall.SIGKILL)
+		if errdefs.IsNotFound(kerr) {
 			kerr = nil
 		}
 		err = errors.Join(kerr, m.releaseRuntime(cctx, sb), m.removeRecords(cctx, sb), m.awaitUnmount(cctx, sb))
@@ -47,11 +45,7 @@ func (m *Manager) removeLegacyPool(ctx context.Context) []error {
 		}
 		m.cfg.Logger.Info("removed a sandbox an older Berth's pool started ahead", "sandbox", sb.ID)
 	}
-	hier, err := cgroupV1Hierarchies()
-	if err == nil {
-		err = removeLegacyPoolCgroups(hier)
-	}
-	if err != nil {
+	if err := m.node.RemoveLegacyPoolCgroups(); err != nil {
 		errs = append(errs, fmt.Errorf("remove an older Berth's pool cgroups: %w", err))
 	}
 	return errs

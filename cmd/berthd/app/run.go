@@ -206,7 +206,7 @@ func (o *Options) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	events := lifecycle.NewHub()
 	sandboxes := sandbox.NewManager(sandbox.Config{
-		Client:         client,
+		Containerd:     sandbox.NewContainerd(client),
 		Root:           cfg.Root,
 		State:          cfg.State,
 		PauseImage:     imgs.PauseRef(),
