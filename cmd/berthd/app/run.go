@@ -79,15 +79,15 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("locate berthd's binary: %w", err)
 	}
 
-	bins, err := checkHost(cfg)
+	// The node's facts, read once and handed to every part that needs
+	// them, the checks first. The cgroup driver is decided once from
+	// them: runc, the cgroups' names, the stats and kubelet
+	// (RuntimeConfig) must all agree on it.
+	node := host.Detect()
+	bins, err := checkHost(cfg, node)
 	if err != nil {
 		return err
 	}
-	// The node's facts, read once and handed to every part that needs
-	// them. The cgroup driver is decided once from them: runc, the
-	// cgroups' names, the stats and kubelet (RuntimeConfig) must all agree
-	// on it.
-	node := host.Detect()
 	driver := cgroup.Resolve(cfg.CgroupDriver, node.SystemdIsInit)
 	log.Info("node", "cgroupV2", node.CgroupV2, "cgroupDriver", driver, "setting", cfg.CgroupDriver,
 		"systemd", node.SystemdIsInit, "swap", node.Swap, "hugetlb", node.Hugetlb, "apparmor", node.AppArmor, "selinuxEnforcing", node.SELinuxEnforcing)
@@ -158,7 +158,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
 	defer client.Close()
-	probeHandlers(ctx, runtimes, client.IntrospectionService(), log)
+	probeHandlers(ctx, runtimes, client.IntrospectionService(), node, log)
 
 	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
 	if err != nil {
@@ -438,13 +438,13 @@ func newStreamingServer(cfg config.Config, client *containerd.Client, containers
 type binaries struct{ containerd, shim, runc string }
 
 // checkHost verifies the node and resolves the binaries berthd runs.
-func checkHost(cfg config.Config) (binaries, error) {
+func checkHost(cfg config.Config, node host.Facts) (binaries, error) {
 	var b binaries
 	req := host.Requirements{Binaries: []string{cfg.Containerd.RuncBinary}}
 	if cfg.Containerd.Address == "" {
 		req.Binaries = append(req.Binaries, cfg.Containerd.Binary)
 	}
-	if err := host.Check(req); err != nil {
+	if err := host.Check(node, req); err != nil {
 		return b, err
 	}
 	b.runc, _ = host.LookPath(cfg.Containerd.RuncBinary)
