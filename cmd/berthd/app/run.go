@@ -160,7 +160,7 @@ func (o *Options) Run(ctx context.Context) error {
 	defer client.Close()
 	probeHandlers(ctx, runtimes, client.IntrospectionService(), node, log)
 
-	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
+	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni"), KeepIdlePlugins: !cfg.Shortcuts.SkipIdlePortmap})
 	if err != nil {
 		return err
 	}
