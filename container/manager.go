@@ -117,6 +117,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Events receives the containers' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
+	// UpstreamTasks, UpstreamSignals and NoSandboxShims turn Berth's
+	// shortcuts off (berthd's [shortcuts] task_calls, pidfd_signals and
+	// sandbox_shims = false; shortcuts.go).
+	UpstreamTasks, UpstreamSignals, NoSandboxShims bool
 }
 
 // Manager creates, starts, stops and removes containers.

@@ -100,6 +100,10 @@ type Config struct {
 	// DropInfra runs pods whose containers do not share a PID namespace
 	// without a pause process (doc.go); when false every pod has one.
 	DropInfra bool
+	// UpstreamTasks and UpstreamSignals turn Berth's shortcuts off for
+	// pause tasks (berthd's [shortcuts] task_calls and pidfd_signals =
+	// false; shortcuts.go).
+	UpstreamTasks, UpstreamSignals bool
 }
 
 // Manager runs, stops and removes pod sandboxes.

@@ -10,7 +10,6 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/internal/task"
 )
 
 // Remove stops a sandbox if needed, removes its containers, its pause
@@ -58,7 +57,7 @@ func (m *Manager) awaitPauseDeleted(ctx context.Context, sb *Sandbox) error {
 			return fmt.Errorf("waiting for the pause task of sandbox %s to be deleted: %w", sb.ID, ctx.Err())
 		}
 	}
-	return task.Delete(ctx, m.cfg.Client, sb.ID)
+	return m.tasks().Delete(ctx, sb.ID)
 }
 
 // removeRecords deletes the pause task if its watcher has not, the pause

@@ -26,7 +26,6 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
 	"github.com/berth-cri/berth/portmap"
 	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox/netns"
@@ -407,7 +406,7 @@ func (m *Manager) makePause(lctx context.Context, sb *Sandbox, p *pauseImage, ru
 func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (uint32, error) {
 	container := made.container
 	step := time.Now()
-	pause, err := task.CreateOn(ctx, m.cfg.Client, container, made.rootfs, cio.NullIO)
+	pause, err := m.tasks().CreateOn(ctx, container, made.rootfs, cio.NullIO)
 	if err != nil {
 		return 0, fmt.Errorf("create pause task: %w", err)
 	}
@@ -426,7 +425,7 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (ui
 	// Identified now, while it surely is the pause: Stop signals it
 	// directly. A pause that already died stays unidentified; its
 	// watcher records the exit.
-	proc, _ := procsig.Identify(int(pause.Pid()))
+	proc := m.identify(pause.Pid())
 	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC, proc)
 	return pause.Pid(), nil
 }
@@ -509,7 +508,7 @@ func (m *Manager) watchPause(ctx context.Context, sb *Sandbox, w *pauseWatch, co
 	}
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := task.Delete(cctx, m.cfg.Client, sb.ID); err != nil {
+	if err := m.tasks().Delete(cctx, sb.ID); err != nil {
 		m.cfg.Logger.Warn("deleting the exited pause task failed; RemovePodSandbox will retry", "sandbox", sb.ID, "error", err)
 		return
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 
@@ -194,7 +193,7 @@ func (m *Manager) stopPause(ctx context.Context, sb *Sandbox) error {
 	}
 	w := sb.watch.Load()
 	if w == nil {
-		return task.Delete(ctx, m.cfg.Client, sb.ID)
+		return m.tasks().Delete(ctx, sb.ID)
 	}
 	select {
 	case <-w.exited:

@@ -222,6 +222,9 @@ func (o *Options) Run(ctx context.Context) error {
 		Registerer:     reg,
 		Events:         events,
 		DropInfra:      cfg.DropInfraContainer,
+		// The shortcuts (docs/architecture.md), each on unless turned off.
+		UpstreamTasks:   !cfg.Shortcuts.TaskCalls,
+		UpstreamSignals: !cfg.Shortcuts.PidfdSignals,
 	})
 
 	defer func() {
@@ -254,9 +257,12 @@ func (o *Options) Run(ctx context.Context) error {
 			AppArmor:         appArmor,
 			SELinuxEnforcing: node.SELinuxEnforcing,
 		},
-		NRI:    nriAPI.ContainerHooks(),
-		Logger: log.With("component", "container"),
-		Events: events,
+		NRI:             nriAPI.ContainerHooks(),
+		Logger:          log.With("component", "container"),
+		Events:          events,
+		UpstreamTasks:   !cfg.Shortcuts.TaskCalls,
+		UpstreamSignals: !cfg.Shortcuts.PidfdSignals,
+		NoSandboxShims:  !cfg.Shortcuts.SandboxShims,
 	})
 	sandboxes.SetContainers(containers)
 	// Subscribed before recovery: a recovered container may be killed
