@@ -85,7 +85,10 @@ type NRI interface {
 	RemoveContainer(ctx context.Context, c *Container)
 }
 
-// Config wires a Manager.
+// Config is everything a Manager works with: containerd, the node's
+// facts and directories, the sandboxes the containers live in, the local
+// images, and how containers are confined. A nil NRI or Events turns that
+// part off; an empty Snapshotter means overlayfs.
 type Config struct {
 	// Node holds the node's facts (host.Detect): what may be set in a
 	// container's spec depends on them.

@@ -71,7 +71,11 @@ type NRI interface {
 	RemovePodSandbox(ctx context.Context, sb *Sandbox)
 }
 
-// Config wires a Manager.
+// Config is everything a Manager works with: containerd, the node's
+// directories and cgroup driver, the runtime handlers, and the parts it
+// reaches through interfaces (Network, HostPorts, Conntrack, NRI). Only
+// Client and the directories are required; a nil NRI, Registerer or
+// Events turns that part off.
 type Config struct {
 	Client *containerd.Client
 	// Root holds per-sandbox files; State holds network namespaces and shm

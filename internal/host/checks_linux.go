@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
 )
 
 // minKernel is the oldest kernel Kubernetes supports for its node features

@@ -1,9 +1,3 @@
-// Package procsig signals a task's process directly, without a runc run per
-// signal: containerd's Kill has the shim start `runc kill`, a Go binary
-// whose start-up costs more than the signal itself, on every StopContainer
-// and StopPodSandbox. It owns only the identity check that makes a direct
-// signal safe; whether a signal is enough (a shared PID namespace needs
-// runc's kill of the whole cgroup) is the caller's decision.
 package procsig
 
 import "errors"
