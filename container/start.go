@@ -134,7 +134,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	}
 	// Identified now, while it surely is the container's: a process
 	// already gone stays unidentified, and its monitor records the exit.
-	proc := m.identify(task.Pid())
+	proc := procsig.Policy{Off: m.cfg.UpstreamSignals}.Identify(task.Pid())
 	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
