@@ -28,5 +28,5 @@
 // container of a pod with a pause names the pod's containerd sandbox
 // record so its task joins the pod's shim without the shim binary running.
 // Config's UpstreamTasks, UpstreamSignals and NoSandboxShims turn them
-// off (shortcuts.go).
+// off.
 package container

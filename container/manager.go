@@ -122,7 +122,8 @@ type Config struct {
 	Events *lifecycle.Hub
 	// UpstreamTasks, UpstreamSignals and NoSandboxShims turn Berth's
 	// shortcuts off (berthd's [shortcuts] task_calls, pidfd_signals and
-	// sandbox_shims = false; shortcuts.go).
+	// sandbox_shims = false): the containerd client's task calls,
+	// containerd's Kill, and the shim binary finding the pod's shim.
 	UpstreamTasks, UpstreamSignals, NoSandboxShims bool
 }
 

@@ -35,5 +35,6 @@
 // a pidfd (internal/procsig), and given a containerd sandbox record so
 // that containers' tasks find the pod's shim without running the shim
 // binary (record.go). Config's UpstreamTasks and UpstreamSignals turn the
-// first two off (shortcuts.go).
+// first two off. The record is always made; with the third shortcut off,
+// containers do not name it (container.Config.NoSandboxShims).
 package sandbox

@@ -106,7 +106,7 @@ type Config struct {
 	DropInfra bool
 	// UpstreamTasks and UpstreamSignals turn Berth's shortcuts off for
 	// pause tasks (berthd's [shortcuts] task_calls and pidfd_signals =
-	// false; shortcuts.go).
+	// false): the containerd client's task calls, containerd's Kill.
 	UpstreamTasks, UpstreamSignals bool
 }
 
