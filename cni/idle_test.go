@@ -39,6 +39,17 @@ func portmapEnv(t *testing.T, keepIdle bool) (e *faultEnv, m *Manager, portmapCo
 	return e, m, portmapControl
 }
 
+// assertPortmapRan checks that portmap's ADD and DEL ran for sandbox id.
+func assertPortmapRan(t *testing.T, control, id string) {
+	t.Helper()
+	calls := portmapCalls(t, control)
+	for _, want := range []string{"start ADD " + id, "start DEL " + id} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("portmap calls lack %q:\n%s", want, calls)
+		}
+	}
+}
+
 func portmapCalls(t *testing.T, control string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(control, "calls"))
@@ -59,12 +70,7 @@ func TestKeepIdlePluginsRunsPortmapForEverySandbox(t *testing.T) {
 	if err := m.Teardown(ctx, "plain"); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
-	calls := portmapCalls(t, control)
-	for _, want := range []string{"start ADD plain", "start DEL plain"} {
-		if !strings.Contains(calls, want) {
-			t.Errorf("portmap calls lack %q:\n%s", want, calls)
-		}
-	}
+	assertPortmapRan(t, control, "plain")
 }
 
 func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
@@ -95,12 +101,7 @@ func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
 	if err := m.Teardown(ctx, "web"); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
-	calls := portmapCalls(t, portmapControl)
-	for _, want := range []string{"start ADD web", "start DEL web"} {
-		if !strings.Contains(calls, want) {
-			t.Errorf("portmap calls lack %q:\n%s", want, calls)
-		}
-	}
+	assertPortmapRan(t, portmapControl, "web")
 	b, err := os.ReadFile(filepath.Join(portmapControl, "ADD-web.json"))
 	if err != nil || !strings.Contains(string(b), `"hostPort":8080`) {
 		t.Errorf("portmap's ADD did not get the mapping: %s %v", b, err)
