@@ -53,7 +53,9 @@
 // A plugin that acts only on a capability arg the sandbox does not have is
 // left out of its chain (idle.go): portmap for a pod without host ports,
 // whose ADD and DEL would only probe iptables. The record holds the chain
-// ADD ran, so DEL and CHECK run the same plugins.
+// ADD ran, so DEL and CHECK run the same plugins. This is one of Berth's
+// shortcuts (docs/architecture.md): it relies on portmap adding nothing
+// without port mappings, and Config.KeepIdlePlugins turns it off.
 //
 // # Concurrency
 //

@@ -11,11 +11,14 @@ import (
 	"github.com/containernetworking/cni/libcni"
 )
 
-func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
-	e := newFaultEnv(t)
-	// The fault plugin stands in for portmap, logging to a control dir of
-	// its own.
-	portmapBin, portmapControl := t.TempDir(), t.TempDir()
+// portmapEnv is a chain of the fault plugin and a stand-in for portmap,
+// which logs to a control dir of its own (returned); portmapCalls reads
+// its calls.
+func portmapEnv(t *testing.T, keepIdle bool) (e *faultEnv, m *Manager, portmapControl string) {
+	t.Helper()
+	e = newFaultEnv(t)
+	portmapBin := t.TempDir()
+	portmapControl = t.TempDir()
 	if err := os.Symlink(filepath.Join(faultPluginDir(t), "berth-fault"), filepath.Join(portmapBin, "portmap")); err != nil {
 		t.Fatal(err)
 	}
@@ -29,16 +32,50 @@ func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
 		},
 	})
 	writeFile(t, filepath.Join(e.confDir, "10-net.conflist"), string(conf))
-	m := e.manager(t)
-	ctx := context.Background()
-	portmapCalls := func() string {
-		b, err := os.ReadFile(filepath.Join(portmapControl, "calls"))
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		return string(b)
+	m, err := New(Config{ConfDir: e.confDir, BinDirs: e.bins, StateDir: e.state, KeepIdlePlugins: keepIdle})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return e, m, portmapControl
+}
 
+// assertPortmapRan checks that portmap's ADD and DEL ran for sandbox id.
+func assertPortmapRan(t *testing.T, control, id string) {
+	t.Helper()
+	calls := portmapCalls(t, control)
+	for _, want := range []string{"start ADD " + id, "start DEL " + id} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("portmap calls lack %q:\n%s", want, calls)
+		}
+	}
+}
+
+func portmapCalls(t *testing.T, control string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(control, "calls"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// With the skip_idle_portmap shortcut off, portmap runs for a sandbox
+// without host ports too, ADD and DEL.
+func TestKeepIdlePluginsRunsPortmapForEverySandbox(t *testing.T) {
+	_, m, control := portmapEnv(t, true)
+	ctx := context.Background()
+	if _, err := m.Setup(ctx, SandboxNetwork{ID: "plain", NetNSPath: fakeNetNS, PodName: "a", PodNamespace: "ns", PodUID: "u1"}); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	if err := m.Teardown(ctx, "plain"); err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	assertPortmapRan(t, control, "plain")
+}
+
+func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
+	e, m, portmapControl := portmapEnv(t, false)
+	ctx := context.Background()
 	// A containerPort without a hostPort maps nothing.
 	if _, err := m.Setup(ctx, SandboxNetwork{ID: "plain", NetNSPath: fakeNetNS, PodName: "a", PodNamespace: "ns", PodUID: "u1",
 		PortMappings: []PortMapping{{ContainerPort: 80, Protocol: "TCP"}}}); err != nil {
@@ -47,7 +84,7 @@ func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
 	if err := m.Teardown(ctx, "plain"); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
-	if got := portmapCalls(); got != "" {
+	if got := portmapCalls(t, portmapControl); got != "" {
 		t.Errorf("portmap ran for a sandbox without host ports:\n%s", got)
 	}
 	if e.count(t, "ADD", "plain") != 1 || e.count(t, "DEL", "plain") != 1 {
@@ -64,12 +101,7 @@ func TestPortmapRunsOnlyForSandboxesWithHostPorts(t *testing.T) {
 	if err := m.Teardown(ctx, "web"); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
-	calls := portmapCalls()
-	for _, want := range []string{"start ADD web", "start DEL web"} {
-		if !strings.Contains(calls, want) {
-			t.Errorf("portmap calls lack %q:\n%s", want, calls)
-		}
-	}
+	assertPortmapRan(t, portmapControl, "web")
 	b, err := os.ReadFile(filepath.Join(portmapControl, "ADD-web.json"))
 	if err != nil || !strings.Contains(string(b), `"hostPort":8080`) {
 		t.Errorf("portmap's ADD did not get the mapping: %s %v", b, err)

@@ -16,11 +16,12 @@ import (
 
 // Manager runs CNI for pod sandboxes. It is safe for concurrent use.
 type Manager struct {
-	ifName string
-	binDir []string
-	cni    *libcni.CNIConfig
-	store  attachmentStore
-	locks  idLocks
+	ifName   string
+	keepIdle bool
+	binDir   []string
+	cni      *libcni.CNIConfig
+	store    attachmentStore
+	locks    idLocks
 
 	// gcMu is held shared by Setup, Check and Teardown and exclusively by
 	// GC, so GC never mistakes a sandbox being set up for a stale one.
@@ -46,8 +47,9 @@ func New(cfg Config) (*Manager, error) {
 		ifName = "eth0"
 	}
 	m := &Manager{
-		ifName: ifName,
-		binDir: cfg.BinDirs,
+		ifName:   ifName,
+		keepIdle: cfg.KeepIdlePlugins,
+		binDir:   cfg.BinDirs,
 		// An explicit Exec: libcni creates its default lazily, on every
 		// call, unsynchronised, which races when sandboxes are set up in
 		// parallel.

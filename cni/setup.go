@@ -44,7 +44,10 @@ func (m *Manager) Setup(ctx context.Context, sn SandboxNetwork) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	list, err := withoutIdlePlugins(n.list, caps)
+	list := n.list
+	if !m.keepIdle {
+		list, err = withoutIdlePlugins(n.list, caps)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("network %q (%s): %w", n.list.Name, n.file, err)
 	}

@@ -19,6 +19,11 @@ type Config struct {
 	StateDir string
 	// IfName is the interface created in the pod; "eth0" when empty.
 	IfName string
+	// KeepIdlePlugins runs the whole configured chain for every sandbox,
+	// portmap included for one without host ports (the skip_idle_portmap
+	// = false of berthd's [shortcuts]). By default a plugin that would do
+	// nothing for a sandbox is left out of its chain (idle.go).
+	KeepIdlePlugins bool
 }
 
 // SandboxNetwork is what Setup needs to attach one pod sandbox.

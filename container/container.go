@@ -13,7 +13,10 @@ import (
 	"github.com/berth-cri/berth/internal/procsig"
 )
 
-// Metadata is fixed when a container is created.
+// Metadata is what a container is made with. Create sets it before the
+// container is stored and records it in containerd; nothing changes it
+// after, so it is read without a lock. What changes, its resources
+// included, is in Status.
 type Metadata struct {
 	ID string `json:"id"`
 	// Name is the registrar key:

@@ -205,7 +205,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if _, err := m.cfg.Client.NewContainer(ctx, id,
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
-		withPodShim(sb),
+		withPodShim(sb, !m.cfg.NoSandboxShims),
 		containerd.WithSpec(spec),
 		runtimeOpt, // after the spec, which the handler may label
 		containerd.WithContainerLabels(labels),
@@ -357,12 +357,13 @@ func newID() string {
 
 // withPodShim puts the container's task into its pod's shim. A pod with a
 // pause has a containerd sandbox record, which containerd follows to the
-// pause's shim without running the shim binary (sandbox/record.go). An
-// infra-less pod has no task of its own to find a shim by: the runc shim
-// groups the pod's containers by their io.kubernetes.cri.sandbox-id
-// annotation, so the first starts the pod's shim and the others join it.
-func withPodShim(sb *sandbox.Sandbox) containerd.NewContainerOpts {
-	if sb.Infraless {
+// pause's shim without running the shim binary (sandbox/record.go), when
+// byRecord. Otherwise, and in an infra-less pod, which has no task of its
+// own to find a shim by, the runc shim groups the pod's containers by
+// their io.kubernetes.cri.sandbox-id annotation: the pause's shim, or the
+// first container's, is the one the others join.
+func withPodShim(sb *sandbox.Sandbox, byRecord bool) containerd.NewContainerOpts {
+	if sb.Infraless || !byRecord {
 		return func(context.Context, *containerd.Client, *containers.Container) error { return nil }
 	}
 	return containerd.WithSandbox(sb.ID)

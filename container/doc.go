@@ -15,4 +15,18 @@
 // containerd is the durable record: every container carries its Metadata
 // as an extension and a kind label, as sandboxes do, so the store can be
 // rebuilt after a restart.
+//
+// A container is its Metadata, fixed once Create has stored it, and a
+// Status changed only through Set and Update (container.go draws its
+// state machine). An exit is recorded once, with its code and reason, by
+// the container's monitor; Stop and Remove wait for that record rather
+// than read the task again.
+//
+// Three of Berth's shortcuts are taken here (docs/architecture.md): tasks
+// are created and deleted through internal/task, stop signals go through a
+// pidfd (internal/procsig) when one process is to be signalled, and a
+// container of a pod with a pause names the pod's containerd sandbox
+// record so its task joins the pod's shim without the shim binary running.
+// Config's UpstreamTasks, UpstreamSignals and NoSandboxShims turn them
+// off.
 package container

@@ -85,7 +85,10 @@ type NRI interface {
 	RemoveContainer(ctx context.Context, c *Container)
 }
 
-// Config wires a Manager.
+// Config is everything a Manager works with: containerd, the node's
+// facts and directories, the sandboxes the containers live in, the local
+// images, and how containers are confined. A nil NRI or Events turns that
+// part off; an empty Snapshotter means overlayfs.
 type Config struct {
 	// Node holds the node's facts (host.Detect): what may be set in a
 	// container's spec depends on them.
@@ -117,6 +120,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Events receives the containers' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
+	// UpstreamTasks, UpstreamSignals and NoSandboxShims turn Berth's
+	// shortcuts off (berthd's [shortcuts] task_calls, pidfd_signals and
+	// sandbox_shims = false): the containerd client's task calls,
+	// containerd's Kill, and the shim binary finding the pod's shim.
+	UpstreamTasks, UpstreamSignals, NoSandboxShims bool
 }
 
 // Manager creates, starts, stops and removes containers.

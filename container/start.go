@@ -17,7 +17,6 @@ import (
 	"github.com/berth-cri/berth/internal/guard"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
 )
 
 // startErrorExitCode is the exit code of a container that failed to start,
@@ -135,7 +134,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	}
 	// Identified now, while it surely is the container's: a process
 	// already gone stays unidentified, and its monitor records the exit.
-	proc, _ := procsig.Identify(int(task.Pid()))
+	proc := procsig.Policy{Off: m.cfg.UpstreamSignals}.Identify(task.Pid())
 	m.restored(c.ID)
 	c.setLogs(logs)
 	c.setAttachIO(aio)
@@ -214,7 +213,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, tk containerd.Ta
 		}
 	}
 	if tk != nil {
-		if err := task.Delete(ctx, m.cfg.Client, tk.ID()); err != nil {
+		if err := m.tasks().Delete(ctx, tk.ID()); err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
 		} else {
 			c.taskDeleted.Store(true)

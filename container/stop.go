@@ -16,7 +16,6 @@ import (
 
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
-	"github.com/berth-cri/berth/internal/task"
 )
 
 // killWait bounds the wait for an exit after SIGKILL: the kernel only
@@ -203,7 +202,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 // side. Each step is idempotent, so a retry finishes the rest.
 func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, taskMayBeLeft bool) error {
 	if taskMayBeLeft {
-		if err := task.Delete(ctx, m.cfg.Client, id); err != nil {
+		if err := m.tasks().Delete(ctx, id); err != nil {
 			return err
 		}
 	}

@@ -5,8 +5,6 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
-
-	"github.com/berth-cri/berth/internal/task"
 )
 
 // newTask creates the container's task (task.Create); a restored
@@ -16,5 +14,5 @@ func (m *Manager) newTask(ctx context.Context, cont containerd.Container, ioCrea
 	if opts := m.restoreTaskOpts(cont.ID()); len(opts) > 0 {
 		return cont.NewTask(ctx, ioCreate, opts...)
 	}
-	return task.Create(ctx, m.cfg.Client, cont, m.cfg.Snapshotter, ioCreate)
+	return m.tasks().Create(ctx, cont, m.cfg.Snapshotter, ioCreate)
 }

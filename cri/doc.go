@@ -5,7 +5,8 @@
 // classes (github.com/containerd/errdefs) into gRPC codes.
 //
 // Handlers live one per file, named <resource>_<verb>.go. They translate
-// CRI requests into calls on sandbox/ and runtime/, which own the state and
-// the containerd side; this package owns no state of its own beyond
-// readiness.
+// CRI requests into calls on sandbox, container, images and runtime/,
+// which own the state and the containerd side; this package owns no state
+// of its own beyond readiness, and never talks to containerd but for the
+// health that Status reports.
 package cri

@@ -29,7 +29,10 @@ type NetworkHealth interface {
 	Ready() error
 }
 
-// Options wires the Service to the rest of berthd.
+// Options are the parts of berthd the Service's RPCs call: the sandbox
+// and container managers, the images, the runtime handlers, and the health
+// of containerd and the network that Status reports. A nil Images answers
+// the image RPCs Unimplemented.
 type Options struct {
 	// Namespace is the containerd namespace every request works in.
 	Namespace string

@@ -45,7 +45,9 @@ const (
 // DefaultSnapshotter is where images are unpacked.
 const DefaultSnapshotter = "overlayfs"
 
-// Config wires a Service.
+// Config is what a Service pulls, stores and indexes images with:
+// containerd, in one namespace and snapshotter, for one platform, with the
+// registries' hosts.toml files.
 type Config struct {
 	Client *containerd.Client
 	// Namespace is the containerd namespace of Berth's images.

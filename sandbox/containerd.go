@@ -90,13 +90,16 @@ type Images interface {
 }
 
 // NewContainerd is the Containerd of client.
-func NewContainerd(client *containerd.Client) Containerd {
+// With upstreamTasks, pause tasks are created and deleted the containerd
+// client's way instead of by internal/task's shortcut ([shortcuts]
+// task_calls = false).
+func NewContainerd(client *containerd.Client, upstreamTasks bool) Containerd {
 	return Containerd{
 		Containers: clientContainers{client},
 		Snapshots:  client.SnapshotService(snapshotter),
 		Sandboxes:  client.SandboxStore(),
 		Leases:     client.LeasesService(),
-		Tasks:      clientTasks{client},
+		Tasks:      clientTasks{task.Calls{Client: client, Upstream: upstreamTasks}},
 		Images:     client,
 	}
 }
@@ -122,17 +125,17 @@ func (c clientContainers) Delete(ctx context.Context, id string) error {
 
 // clientTasks are the Tasks of a *containerd.Client: the only place the
 // sandbox manager calls internal/task.
-type clientTasks struct{ client *containerd.Client }
+type clientTasks struct{ calls task.Calls }
 
 func (t clientTasks) Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (containerd.Task, error) {
-	return task.CreateOn(ctx, t.client, c, rootfs, cio.NullIO)
+	return t.calls.CreateOn(ctx, c, rootfs, cio.NullIO)
 }
 
 func (t clientTasks) Kill(ctx context.Context, id string, sig syscall.Signal) error {
-	_, err := t.client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: id, Signal: uint32(sig)})
+	_, err := t.calls.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: id, Signal: uint32(sig)})
 	return errgrpc.ToNative(err)
 }
 
 func (t clientTasks) Delete(ctx context.Context, id string) error {
-	return task.Delete(ctx, t.client, id)
+	return t.calls.Delete(ctx, id)
 }

@@ -24,4 +24,23 @@
 // result as another, so berthd can rebuild this package's in-memory Store
 // after a restart. What does not outlive a reboot (the pins, /dev/shm, an
 // infra-less pod's ready mark) is under the state directory (state.go).
+//
+// A sandbox is its Metadata, fixed once Run has stored it, and a Status
+// changed only through Set and Update (sandbox.go draws its state
+// machine). Stop and Remove of one sandbox are serialised; no lock is held
+// across a call to containerd or CNI for other sandboxes.
+//
+// Three of Berth's shortcuts are taken here (docs/architecture.md): the
+// pause task is created and deleted through internal/task, killed through
+// a pidfd (internal/procsig), and given a containerd sandbox record so
+// that containers' tasks find the pod's shim without running the shim
+// binary (record.go). NewContainerd's upstreamTasks and Config's
+// UpstreamSignals turn the first two off. The record is always made; with the third shortcut off,
+// containers do not name it (container.Config.NoSandboxShims).
+//
+// The Manager reaches containerd only through Config.Containerd
+// (containerd.go) and does its root work (namespaces, pins, mounts) only
+// through Config.Node (node.go), so its lifecycle is tested without root
+// against the fakes beside them. An infra-less pod recovers READY only
+// while its ready mark and all its namespace pins are in place.
 package sandbox

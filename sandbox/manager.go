@@ -71,7 +71,11 @@ type NRI interface {
 	RemovePodSandbox(ctx context.Context, sb *Sandbox)
 }
 
-// Config holds what a Manager depends on and the node's settings for pods.
+// Config is everything a Manager works with: containerd (through
+// Containerd), the node (through Node), its directories and cgroup
+// driver, the runtime handlers, and the parts it reaches through
+// interfaces (Network, HostPorts, Conntrack, NRI). A nil Node is this
+// node; a nil NRI, Registerer or Events turns that part off.
 type Config struct {
 	// Containerd holds sandboxes' records and runs their pauses:
 	// NewContainerd of berthd's client.
@@ -104,6 +108,10 @@ type Config struct {
 	// DropInfra runs pods whose containers do not share a PID namespace
 	// without a pause process (doc.go); when false every pod has one.
 	DropInfra bool
+	// UpstreamSignals turns Berth's pidfd signals off for pauses
+	// (berthd's [shortcuts] pidfd_signals = false): containerd's Kill.
+	// [shortcuts] task_calls goes to NewContainerd.
+	UpstreamSignals bool
 }
 
 // Manager runs, stops and removes pod sandboxes.

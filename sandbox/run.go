@@ -427,7 +427,7 @@ func (m *Manager) startPause(ctx context.Context, sb *Sandbox, made records) (ui
 	// Identified now, while it surely is the pause: Stop signals it
 	// directly. A pause that already died stays unidentified; its
 	// watcher records the exit.
-	proc, _ := procsig.Identify(int(pause.Pid()))
+	proc := procsig.Policy{Off: m.cfg.UpstreamSignals}.Identify(pause.Pid())
 	m.startWatch(context.WithoutCancel(ctx), sb, container, exitC, proc)
 	return pause.Pid(), nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/berth-cri/berth/internal/idindex"
 )
 
-// Metadata is fixed when a sandbox is created.
+// Metadata is what a sandbox is made with. Run sets it before the sandbox
+// is stored and records it in containerd; nothing changes it after, so it
+// is read without a lock. What changes is in Status.
 type Metadata struct {
 	ID string `json:"id"`
 	// Name is the registrar key: name_namespace_uid_attempt.

@@ -1,4 +1,3 @@
-// Command berthd is Berth's daemon: a Kubernetes CRI runtime on containerd.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Package config owns berthd's configuration: the TOML schema, its defaults,
-// loading a file over those defaults, and validation. It does not know about
-// flags (cmd/berthd applies them) nor act on any setting.
 package config
 
 import (
@@ -53,6 +50,7 @@ type Config struct {
 	Streaming  Streaming  `toml:"streaming"`
 	Security   Security   `toml:"security"`
 	NRI        NRI        `toml:"nri"`
+	Shortcuts  Shortcuts  `toml:"shortcuts"`
 	// Runtimes are the runtime handlers, by name: what a RuntimeClass's
 	// handler names (docs/configuration.md, Runtime handlers).
 	Runtimes map[string]Runtime `toml:"runtimes" comment:"Runtime handlers by name, as RuntimeClasses name them; runc is the only one by default."`
@@ -173,6 +171,32 @@ type NRI struct {
 	RequestTimeout      Duration `toml:"plugin_request_timeout" comment:"How long a plugin may take to answer one event or the synchronisation."`
 }
 
+// Shortcuts are the places where Berth bypasses an upstream abstraction
+// for speed, each listed in docs/architecture.md with what it relies on
+// and the contract test that fails if upstream changes it. Each is on by
+// default. Turning one off makes Berth take the upstream path instead: the
+// way out for a node whose containerd, runc or CNI plugins no longer
+// behave as the shortcut relies on.
+type Shortcuts struct {
+	// TaskCalls creates and deletes tasks with internal/task's calls to
+	// containerd's task service; false uses the containerd client's
+	// NewTask and Task.Delete with WithProcessKill.
+	TaskCalls bool `toml:"task_calls" comment:"Create and delete tasks in fewer calls to containerd's task service than its client makes; false uses the client's NewTask and Task.Delete."`
+	// PidfdSignals signals a process berthd started straight through a
+	// pidfd (internal/procsig); false sends every signal through
+	// containerd's Kill, which runs runc kill.
+	PidfdSignals bool `toml:"pidfd_signals" comment:"Signal containers' and pauses' processes from berthd through a pidfd; false sends every signal through containerd (a runc kill each)."`
+	// SkipIdlePortmap leaves the portmap plugin out of the chain of a pod
+	// without hostPorts (cni/idle.go); false runs the configured chain
+	// for every pod.
+	SkipIdlePortmap bool `toml:"skip_idle_portmap" comment:"Leave the CNI portmap plugin out of the chain of a pod without hostPorts, where it does nothing; false runs the whole chain for every pod."`
+	// SandboxShims puts a container's task into its pod's shim through
+	// the pod's containerd sandbox record; false lets containerd run the
+	// shim binary for each task, which finds the pod's shim by the
+	// sandbox-id annotation.
+	SandboxShims bool `toml:"sandbox_shims" comment:"Containers' tasks find their pod's shim through its containerd sandbox record; false has containerd run the shim binary for each task to find it."`
+}
+
 // NRISocket is the NRI socket in force: the configured one, else nri.sock
 // in the state dir.
 func (c Config) NRISocket() string {
@@ -220,6 +244,7 @@ func Default() Config {
 			RegistrationTimeout: Duration(5 * time.Second),
 			RequestTimeout:      Duration(2 * time.Second),
 		},
+		Shortcuts: Shortcuts{TaskCalls: true, PidfdSignals: true, SkipIdlePortmap: true, SandboxShims: true},
 	}
 }
 

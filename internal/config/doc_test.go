@@ -75,16 +75,13 @@ func TestReferenceDocMatchesTheDefaults(t *testing.T) {
 	}
 }
 
-// TestSecurityDocNamesTestsThatExist keeps docs/security.md's promises
-// beside real tests: every test or fuzz target it names is defined.
-func TestSecurityDocNamesTestsThatExist(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/security.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestDocsNameTestsThatExist keeps the promises of docs/security.md and
+// of docs/architecture.md's shortcuts beside real tests: every test or
+// fuzz target they name is defined.
+func TestDocsNameTestsThatExist(t *testing.T) {
 	defined := map[string]bool{}
 	funcs := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Za-z0-9_]+)\(`)
-	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -105,13 +102,19 @@ func TestSecurityDocNamesTestsThatExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllSubmatch(doc, -1)
-	if len(named) == 0 {
-		t.Fatal("docs/security.md names no test")
-	}
-	for _, m := range named {
-		if !defined[string(m[1])] {
-			t.Errorf("docs/security.md names %s, which no test file defines", m[1])
+	for _, doc := range []string{"../../docs/security.md", "../../docs/architecture.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllSubmatch(text, -1)
+		if len(named) == 0 {
+			t.Errorf("%s names no test", doc)
+		}
+		for _, m := range named {
+			if !defined[string(m[1])] {
+				t.Errorf("%s names %s, which no test file defines", doc, m[1])
+			}
 		}
 	}
 }

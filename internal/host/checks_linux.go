@@ -8,10 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // minKernel is the oldest kernel Kubernetes supports for its node features
@@ -27,20 +24,21 @@ type Requirements struct {
 	SearchDirs []string
 }
 
-// Check verifies the node can run Berth and reports everything missing at
-// once, so an operator fixes it in one go.
-func Check(req Requirements) error {
+// Check verifies that the node, whose facts Detect read, can run Berth,
+// and reports everything missing at once, so an operator fixes it in one
+// go.
+func Check(node Facts, req Requirements) error {
 	var problems []string
 	if os.Geteuid() != 0 {
 		problems = append(problems, "berthd must run as root")
 	}
-	if err := checkKernel(); err != nil {
+	if err := checkKernel(node); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if err := ensureFilesystem("overlay", hasFilesystem, modprobe); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if err := checkCgroups(); err != nil {
+	if err := checkCgroups(node); err != nil {
 		problems = append(problems, err.Error())
 	}
 	for _, b := range req.Binaries {
@@ -54,54 +52,14 @@ func Check(req Requirements) error {
 	return nil
 }
 
-func checkKernel() error {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return fmt.Errorf("uname: %w", err)
+func checkKernel(node Facts) error {
+	if node.Kernel == [2]int{} {
+		return fmt.Errorf("cannot parse kernel release %q", node.KernelRelease)
 	}
-	release := unix.ByteSliceToString(u.Release[:])
-	major, minor, ok := parseKernel(release)
-	if !ok {
-		return fmt.Errorf("cannot parse kernel release %q", release)
-	}
-	if major < minKernel[0] || (major == minKernel[0] && minor < minKernel[1]) {
-		return fmt.Errorf("kernel %s is older than %d.%d", release, minKernel[0], minKernel[1])
+	if !node.KernelAtLeast(minKernel) {
+		return fmt.Errorf("kernel %s is older than %d.%d", node.KernelRelease, minKernel[0], minKernel[1])
 	}
 	return nil
-}
-
-// idmappedOverlayKernel is the first kernel whose overlayfs takes idmapped
-// lower layers, which a pod's user namespace needs for its rootfs.
-var idmappedOverlayKernel = [2]int{5, 19}
-
-// UserNamespacesSupported reports whether pods can get user namespaces of
-// their own here: the kernel idmaps overlayfs layers (containerd's overlayfs
-// snapshotter then mounts them so) and bind mounts (runc does those).
-func UserNamespacesSupported() bool { return kernelAtLeast(idmappedOverlayKernel) }
-
-// RecursiveReadOnlySupported reports whether the kernel can make a mount
-// read-only with all its submounts: mount_setattr (Linux 5.12), which
-// runtimes need for the "rro" mount option.
-func RecursiveReadOnlySupported() bool { return kernelAtLeast([2]int{5, 12}) }
-
-func kernelAtLeast(v [2]int) bool {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return false
-	}
-	major, minor, ok := parseKernel(unix.ByteSliceToString(u.Release[:]))
-	return ok && (major > v[0] || (major == v[0] && minor >= v[1]))
-}
-
-func parseKernel(release string) (major, minor int, ok bool) {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return 0, 0, false
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minorDigits := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
-	minor, err2 := strconv.Atoi(minorDigits)
-	return major, minor, err1 == nil && err2 == nil
 }
 
 // ensureFilesystem makes sure the kernel has the filesystem name, loading
@@ -154,8 +112,8 @@ func hasFilesystem(name string) bool {
 
 // checkCgroups accepts a unified (v2) hierarchy or v1 with the controllers
 // kubelet's resource management needs.
-func checkCgroups() error {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+func checkCgroups(node Facts) error {
+	if node.CgroupV2 {
 		return nil
 	}
 	var missing []string

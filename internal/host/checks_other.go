@@ -11,7 +11,7 @@ type Requirements struct {
 }
 
 // Check fails: Berth runs Linux containers with runc on Linux nodes only.
-func Check(Requirements) error { return errors.New("berthd runs only on Linux") }
+func Check(Facts, Requirements) error { return errors.New("berthd runs only on Linux") }
 
 // LookPath is Linux-only, like berthd.
 func LookPath(name string, dirs ...string) (string, error) {
@@ -26,9 +26,3 @@ func SetMaxThreads() (int, error) { return 0, errors.New("berthd runs only on Li
 
 // DumpStacks is Linux-only.
 func DumpStacks(string) (string, error) { return "", errors.New("berthd runs only on Linux") }
-
-// UserNamespacesSupported is false: pods need Linux.
-func UserNamespacesSupported() bool { return false }
-
-// RecursiveReadOnlySupported is false: pods need Linux.
-func RecursiveReadOnlySupported() bool { return false }

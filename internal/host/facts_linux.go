@@ -6,11 +6,19 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // Detect reads the node's facts.
 func Detect() Facts {
 	f := Facts{SystemdIsInit: SystemdIsInit()}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		f.KernelRelease = unix.ByteSliceToString(u.Release[:])
+		if major, minor, ok := parseKernel(f.KernelRelease); ok {
+			f.Kernel = [2]int{major, minor}
+		}
+	}
 	if data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil {
 		f.AppArmor = strings.TrimSpace(string(data)) == "Y"
 	}

@@ -85,7 +85,7 @@ func TestLookPath(t *testing.T) {
 }
 
 func TestCheckNamesEveryMissingBinary(t *testing.T) {
-	err := Check(Requirements{Binaries: []string{"berth-no-such-a", "berth-no-such-b"}})
+	err := Check(Detect(), Requirements{Binaries: []string{"berth-no-such-a", "berth-no-such-b"}})
 	if err == nil {
 		t.Fatal("missing binaries accepted")
 	}
@@ -128,5 +128,37 @@ func TestDumpStacks(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if !strings.Contains(string(data), "TestDumpStacks") {
 		t.Fatalf("dump lacks this goroutine:\n%.500s", data)
+	}
+}
+
+// The kernel's version is read once, into Facts; what the checks and the
+// runtime handlers' features say follows from it.
+func TestKernelFacts(t *testing.T) {
+	for _, tc := range []struct {
+		release                 string
+		old, userns, rro, parse bool
+	}{
+		{"4.14.0-1-amd64", true, false, false, true},
+		{"5.12.0", false, false, true, true},
+		{"5.19.3", false, true, true, true},
+		{"6.18.44-fc-v657", false, true, true, true},
+		{"garbage", false, false, false, false},
+	} {
+		t.Run(tc.release, func(t *testing.T) {
+			f := Facts{KernelRelease: tc.release, CgroupV2: true}
+			if major, minor, ok := parseKernel(tc.release); ok {
+				f.Kernel = [2]int{major, minor}
+			}
+			err := checkKernel(f)
+			switch {
+			case !tc.parse && (err == nil || !strings.Contains(err.Error(), "cannot parse")):
+				t.Errorf("checkKernel = %v, want a release that does not parse", err)
+			case tc.parse && tc.old != (err != nil):
+				t.Errorf("checkKernel = %v, old kernel %v", err, tc.old)
+			}
+			if f.UserNamespacesSupported() != tc.userns || f.RecursiveReadOnlySupported() != tc.rro {
+				t.Errorf("user namespaces %v, recursive read-only %v; want %v, %v", f.UserNamespacesSupported(), f.RecursiveReadOnlySupported(), tc.userns, tc.rro)
+			}
+		})
 	}
 }

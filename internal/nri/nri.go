@@ -23,7 +23,9 @@ import (
 	"github.com/berth-cri/berth/sandbox"
 )
 
-// Config wires an API.
+// Config is what an API serves NRI with: the socket plugins connect to,
+// the plugins it starts itself and their configuration, how long a plugin
+// may take to answer, and containerd, where containers' specs are.
 type Config struct {
 	// SocketPath is where plugins connect.
 	SocketPath string

@@ -1,9 +1,3 @@
-// Package procsig signals a task's process directly, without a runc run per
-// signal: containerd's Kill has the shim start `runc kill`, a Go binary
-// whose start-up costs more than the signal itself, on every StopContainer
-// and StopPodSandbox. It owns only the identity check that makes a direct
-// signal safe; whether a signal is enough (a shared PID namespace needs
-// runc's kill of the whole cgroup) is the caller's decision.
 package procsig
 
 import "errors"
@@ -19,3 +13,19 @@ type Process struct {
 // ErrGone says that the process has exited (or its PID now names another
 // process): there is nothing to signal.
 var ErrGone = errors.New("process has exited")
+
+// Policy says whether berthd signals processes directly. Off is berthd's
+// [shortcuts] pidfd_signals = false.
+type Policy struct{ Off bool }
+
+// Identify names pid for a direct signal, as Identify does: call it right
+// after the process started. With Off, or for a process already gone, it
+// returns the zero Process, whose Signal answers errors.ErrUnsupported, so
+// the caller signals through containerd.
+func (p Policy) Identify(pid uint32) Process {
+	if p.Off {
+		return Process{}
+	}
+	proc, _ := Identify(int(pid))
+	return proc
+}

@@ -129,3 +129,15 @@ func TestParentIsReadOnlyWhileTheProcessRuns(t *testing.T) {
 		t.Errorf("Parent() without identity: got %v, want errors.ErrUnsupported", err)
 	}
 }
+
+func TestPolicyOffIdentifiesNothing(t *testing.T) {
+	cmd, _ := startSleep(t)
+	pid := uint32(cmd.Process.Pid)
+	if p := (Policy{}).Identify(pid); p.PID != int(pid) || p.Start == 0 {
+		t.Errorf("Identify with direct signals on = %+v, want the process", p)
+	}
+	p := Policy{Off: true}.Identify(pid)
+	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Signal of a process identified with direct signals off: %v, want errors.ErrUnsupported", err)
+	}
+}

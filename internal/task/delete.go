@@ -24,6 +24,14 @@ func Delete(ctx context.Context, client *containerd.Client, id string) error {
 	if err == nil || errdefs.IsNotFound(err) {
 		return nil
 	}
+	return DeleteUpstream(ctx, client, id)
+}
+
+// DeleteUpstream deletes the task of container id, if there is one, the
+// way the containerd client does: load the container and its task, kill
+// every process in it, delete it. It is Delete's long way, and the whole
+// of it when the task_calls shortcut is off.
+func DeleteUpstream(ctx context.Context, client *containerd.Client, id string) error {
 	cont, err := client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil

@@ -1,13 +1,19 @@
-// Package task creates and deletes containerd tasks the way Berth needs for
-// its containers and pause containers, in fewer round trips than the
-// containerd client's NewTask and Task.Delete.
+// Package task creates and deletes the containerd tasks of Berth's
+// containers and pauses, in fewer round trips than the containerd
+// client's NewTask and Task.Delete.
 //
-// Create takes three calls where the client's NewTask takes six: Berth
-// knows the rootfs snapshot, and sets no mount label and no task options
-// (a checkpoint restore still goes through NewTask). Delete removes a task
-// whose process has exited in one call, and takes the long way (load, kill
-// everything, delete) only when the process still runs.
+// Create takes three calls where NewTask takes six. Berth knows the rootfs
+// snapshot, and sets no mount label and no task options; a checkpoint
+// restore needs options, and goes through NewTask. CreateOn saves one more
+// call when the caller has the rootfs mounts already.
 //
-// Both speak the task service's API, which containerd keeps stable; the
-// shortcut is listed, with its contract test, in docs/architecture.md.
+// Delete removes a task whose process has exited in one call. It takes the
+// client's long way (load, kill everything, delete: DeleteUpstream) only
+// when that call fails, as it does while the process runs.
+//
+// Both are a shortcut: they rely on how containerd's task service behaves,
+// not only on its API. docs/architecture.md lists what they rely on and
+// the contract test that fails if containerd changes it. Calls holds the
+// choice: with Upstream (berthd's [shortcuts] task_calls = false) it takes
+// the client's NewTask and Task.Delete instead.
 package task

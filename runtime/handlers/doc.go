@@ -7,7 +7,7 @@
 //   - Lookup of a name that is not configured is InvalidArgument naming
 //     the configured ones, before anything is made; "" is the default.
 //   - A handler's shim options are built once, at start, and each caller
-//     gets its own copy to change (the sandbox pool sets ShimCgroup).
+//     gets its own copy to change.
 //   - runc-type handlers (io.containerd.runc.v2) get the OCI runtime
 //     binary, its state root and SystemdCgroup from the node's cgroup
 //     driver; options of other shims are theirs (Kata's and gVisor's

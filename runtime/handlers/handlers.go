@@ -173,6 +173,5 @@ func (h *Handler) ContainerOpts() containerd.NewContainerOpts {
 func (h *Handler) Features() Features { return h.features }
 
 // IsRunc says whether h runs runc itself through runc's shim: only then
-// may Berth rely on runc's behaviour beyond the OCI runtime interface
-// (the sandbox pool moves a pause between cgroups and tells runc).
+// may Berth rely on runc's behaviour beyond the OCI runtime interface.
 func (h *Handler) IsRunc() bool { return h.Type == RuncShim && h.runc }

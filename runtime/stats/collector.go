@@ -29,7 +29,9 @@ const (
 	forgetAfter = 2 * time.Minute
 )
 
-// Config wires a Collector.
+// Config is what a Collector measures from: the stores naming the
+// containers and pods, containerd's snapshotter for writable layers, and
+// the node's cgroup facts, which say where each cgroup's files are.
 type Config struct {
 	Client *containerd.Client
 	// Namespace is the containerd namespace of Berth's containers.

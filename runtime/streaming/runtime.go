@@ -18,7 +18,9 @@ import (
 	"github.com/berth-cri/berth/sandbox"
 )
 
-// Config wires a Runtime.
+// Config is what a Runtime serves sessions from: the containers and
+// sandboxes it finds by ID, containerd for their tasks, and the directory
+// for exec processes' IO fifos.
 type Config struct {
 	Client *containerd.Client
 	// Namespace is the containerd namespace of Berth's containers.

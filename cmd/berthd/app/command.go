@@ -1,6 +1,3 @@
-// Package app is berthd's command line: flags and the configuration file
-// resolved into one config.Config (Complete), checked (Validate), and the
-// daemon's start-up and shutdown sequence (Run).
 package app
 
 import (

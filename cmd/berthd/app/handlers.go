@@ -41,8 +41,8 @@ func runtimeHandlers(cfg config.Config, runc string, driver cgroup.Driver, log *
 // probeHandlers learns what each handler's runtime supports, through
 // containerd, which asks the shim (and runc's shim the runtime's
 // `features`).
-func probeHandlers(ctx context.Context, set *handlers.Set, intro handlers.Introspector, log *slog.Logger) {
-	k := handlers.Kernel{RecursiveReadOnly: host.RecursiveReadOnlySupported(), IDMappedLayers: host.UserNamespacesSupported()}
+func probeHandlers(ctx context.Context, set *handlers.Set, intro handlers.Introspector, node host.Facts, log *slog.Logger) {
+	k := handlers.Kernel{RecursiveReadOnly: node.RecursiveReadOnlySupported(), IDMappedLayers: node.UserNamespacesSupported()}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	problems := set.Probe(ctx, intro, k)

@@ -79,15 +79,15 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("locate berthd's binary: %w", err)
 	}
 
-	bins, err := checkHost(cfg)
+	// The node's facts, read once and handed to every part that needs
+	// them, the checks first. The cgroup driver is decided once from
+	// them: runc, the cgroups' names, the stats and kubelet
+	// (RuntimeConfig) must all agree on it.
+	node := host.Detect()
+	bins, err := checkHost(cfg, node)
 	if err != nil {
 		return err
 	}
-	// The node's facts, read once and handed to every part that needs
-	// them. The cgroup driver is decided once from them: runc, the
-	// cgroups' names, the stats and kubelet (RuntimeConfig) must all agree
-	// on it.
-	node := host.Detect()
 	driver := cgroup.Resolve(cfg.CgroupDriver, node.SystemdIsInit)
 	log.Info("node", "cgroupV2", node.CgroupV2, "cgroupDriver", driver, "setting", cfg.CgroupDriver,
 		"systemd", node.SystemdIsInit, "swap", node.Swap, "hugetlb", node.Hugetlb, "apparmor", node.AppArmor, "selinuxEnforcing", node.SELinuxEnforcing)
@@ -158,9 +158,9 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
 	defer client.Close()
-	probeHandlers(ctx, runtimes, client.IntrospectionService(), log)
+	probeHandlers(ctx, runtimes, client.IntrospectionService(), node, log)
 
-	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni")})
+	network, err := cni.New(cni.Config{ConfDir: cfg.CNI.ConfDir, BinDirs: cfg.CNI.BinDirs, StateDir: filepath.Join(cfg.Root, "cni"), KeepIdlePlugins: !cfg.Shortcuts.SkipIdlePortmap})
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (o *Options) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	events := lifecycle.NewHub()
 	sandboxes := sandbox.NewManager(sandbox.Config{
-		Containerd:     sandbox.NewContainerd(client),
+		Containerd:     sandbox.NewContainerd(client, !cfg.Shortcuts.TaskCalls),
 		Root:           cfg.Root,
 		State:          cfg.State,
 		PauseImage:     imgs.PauseRef(),
@@ -222,6 +222,8 @@ func (o *Options) Run(ctx context.Context) error {
 		Registerer:     reg,
 		Events:         events,
 		DropInfra:      cfg.DropInfraContainer,
+		// The shortcuts (docs/architecture.md), each on unless turned off.
+		UpstreamSignals: !cfg.Shortcuts.PidfdSignals,
 	})
 
 	defer func() {
@@ -254,9 +256,12 @@ func (o *Options) Run(ctx context.Context) error {
 			AppArmor:         appArmor,
 			SELinuxEnforcing: node.SELinuxEnforcing,
 		},
-		NRI:    nriAPI.ContainerHooks(),
-		Logger: log.With("component", "container"),
-		Events: events,
+		NRI:             nriAPI.ContainerHooks(),
+		Logger:          log.With("component", "container"),
+		Events:          events,
+		UpstreamTasks:   !cfg.Shortcuts.TaskCalls,
+		UpstreamSignals: !cfg.Shortcuts.PidfdSignals,
+		NoSandboxShims:  !cfg.Shortcuts.SandboxShims,
 	})
 	sandboxes.SetContainers(containers)
 	// Subscribed before recovery: a recovered container may be killed
@@ -438,13 +443,13 @@ func newStreamingServer(cfg config.Config, client *containerd.Client, containers
 type binaries struct{ containerd, shim, runc string }
 
 // checkHost verifies the node and resolves the binaries berthd runs.
-func checkHost(cfg config.Config) (binaries, error) {
+func checkHost(cfg config.Config, node host.Facts) (binaries, error) {
 	var b binaries
 	req := host.Requirements{Binaries: []string{cfg.Containerd.RuncBinary}}
 	if cfg.Containerd.Address == "" {
 		req.Binaries = append(req.Binaries, cfg.Containerd.Binary)
 	}
-	if err := host.Check(req); err != nil {
+	if err := host.Check(node, req); err != nil {
 		return b, err
 	}
 	b.runc, _ = host.LookPath(cfg.Containerd.RuncBinary)

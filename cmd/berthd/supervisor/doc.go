@@ -4,7 +4,7 @@
 // answers its gRPC health check, restarts it with backoff when it dies, and
 // stops it on shutdown.
 //
-// It does not talk to containerd beyond the health check (runtime/ owns the
-// client), and it never touches containers: shims re-parent away from
+// It does not talk to containerd beyond the health check (cmd/berthd/app
+// makes the client the other parts use), and it never touches containers: shims re-parent away from
 // containerd, so pods keep running while containerd restarts.
 package supervisor
