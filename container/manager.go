@@ -89,7 +89,12 @@ type NRI interface {
 type Config struct {
 	// Node holds the node's facts (host.Detect): what may be set in a
 	// container's spec depends on them.
-	Node      host.Facts
+	Node host.Facts
+	// Containerd is what the lifecycle needs of containerd:
+	// NewContainerd(Client, Snapshotter) in production.
+	Containerd
+	// Client is containerd for exec, attach, checkpoint, resource updates
+	// and OOM events (containerd.go says why).
 	Client    *containerd.Client
 	Sandboxes Sandboxes
 	Images    Images
@@ -130,7 +135,7 @@ type Manager struct {
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
 	if cfg.Snapshotter == "" {
-		cfg.Snapshotter = "overlayfs"
+		cfg.Snapshotter = defaultSnapshotter
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

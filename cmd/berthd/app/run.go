@@ -242,6 +242,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	containers := container.NewManager(container.Config{
 		Node:           node,
+		Containerd:     container.NewContainerd(client, ""),
 		Client:         client,
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
