@@ -8,6 +8,7 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
 )
 
 // What the lifecycle (Create, Start, the exit monitor, Stop, Remove,
@@ -89,3 +90,13 @@ type Containerd struct {
 type snapshotsClient struct{ s Snapshots }
 
 func (c snapshotsClient) SnapshotService(string) snapshots.Snapshotter { return c.s }
+
+// deleteRecord deletes the record of a container whose creation failed,
+// if containerd made it after all.
+func (m *Manager) deleteRecord(ctx context.Context, id string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := m.cfg.Records.Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		m.log.Warn("deleting the record of a failed CreateContainer", "container", id, "error", err)
+	}
+}

@@ -211,6 +211,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		containerd.WithContainerLabels(labels),
 		containerd.WithContainerExtension(extensionMetadata, &md),
 	); err != nil {
+		// containerd may have made it all the same, its answer lost to
+		// the request's deadline: a record left would come back as a
+		// container at the next restart, its snapshot gone.
+		m.deleteRecord(ctx, id)
 		return "", fmt.Errorf("create container: %w", err)
 	}
 	m.store.add(ctr)

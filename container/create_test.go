@@ -62,6 +62,13 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 			fault:   func(e *env) { e.f.failOn("records.create", unavailable) },
 			wantErr: errdefs.IsUnavailable,
 		},
+		{
+			// containerd made the record, but the answer came back after
+			// the request's deadline.
+			name:    "record made, answer lost to the deadline",
+			fault:   func(e *env) { e.f.failOn("records.created", context.DeadlineExceeded) },
+			wantErr: func(err error) bool { return errors.Is(err, context.DeadlineExceeded) },
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
