@@ -13,7 +13,7 @@ import (
 
 // What the lifecycle (Create, Start, the exit monitor, Stop, Remove,
 // Recover) needs of containerd, in three roles, so that it can be tested
-// against fakes (lifecycle_fake_test.go) without root or a daemon.
+// against fakes (containerd_fake_test.go) without root or a daemon.
 // NewContainerd gives containerd's client in these roles. Exec, Attach,
 // checkpoint, resource updates and the OOM event stream still take
 // Config.Client: each uses a wide part of the client's container and task
