@@ -97,7 +97,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if errdefs.IsNotFound(err) {
 		// The lease may be what is missing (deleted by hand): recreate it
 		// and try once more.
-		if lerr := sandbox.EnsureLease(ctx, m.cfg.Client.LeasesService(), sb.ID); lerr == nil {
+		if lerr := m.cfg.Snapshots.EnsureLease(ctx, sb.ID); lerr == nil {
 			err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
 		}
 	}
@@ -108,7 +108,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		if retErr != nil {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
-			if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(cctx, id); err != nil && !errdefs.IsNotFound(err) {
+			if err := m.cfg.Snapshots.Remove(cctx, id); err != nil && !errdefs.IsNotFound(err) {
 				m.log.Warn("removing the snapshot of a failed CreateContainer", "container", id, "error", err)
 			}
 		}
@@ -158,7 +158,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", err
 	}
-	spec, err := oci.GenerateSpec(ctx, m.cfg.Client, &containers.Container{ID: id, Snapshotter: m.cfg.Snapshotter, SnapshotKey: id}, opts...)
+	spec, err := oci.GenerateSpec(ctx, snapshotsClient{m.cfg.Snapshots}, &containers.Container{ID: id, Snapshotter: m.cfg.Snapshotter, SnapshotKey: id}, opts...)
 	if err != nil {
 		return "", fmt.Errorf("build OCI spec: %w", err)
 	}
@@ -202,7 +202,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 			}
 		}()
 	}
-	if _, err := m.cfg.Client.NewContainer(ctx, id,
+	if err := m.cfg.Records.Create(ctx, id,
 		withSnapshot(m.cfg.Snapshotter, id),
 		withImageName(img),
 		withPodShim(sb, !m.cfg.NoSandboxShims),
@@ -211,6 +211,10 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		containerd.WithContainerLabels(labels),
 		containerd.WithContainerExtension(extensionMetadata, &md),
 	); err != nil {
+		// containerd may have made it all the same, its answer lost to
+		// the request's deadline: a record left would come back as a
+		// container at the next restart, its snapshot gone.
+		m.deleteRecord(ctx, id)
 		return "", fmt.Errorf("create container: %w", err)
 	}
 	m.store.add(ctr)
@@ -227,7 +231,7 @@ func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opt
 	// The index knows the unpacked layers' chain ID: try it first, which
 	// saves reading the manifest and config from the content store twice.
 	if img.ChainID != "" {
-		_, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, img.ChainID, opts...)
+		_, err := m.cfg.Snapshots.Prepare(ctx, id, img.ChainID, opts...)
 		if err == nil {
 			return nil
 		}
@@ -249,7 +253,7 @@ func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opt
 	if err != nil {
 		return fmt.Errorf("image %s layers: %w", img.ID, err)
 	}
-	if _, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...); err != nil {
+	if _, err := m.cfg.Snapshots.Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...); err != nil {
 		return fmt.Errorf("prepare rootfs snapshot: %w", err)
 	}
 	return nil

@@ -27,6 +27,13 @@
 // pidfd (internal/procsig) when one process is to be signalled, and a
 // container of a pod with a pause names the pod's containerd sandbox
 // record so its task joins the pod's shim without the shim binary running.
-// Config's UpstreamTasks, UpstreamSignals and NoSandboxShims turn them
-// off.
+// NewContainerd's upstreamTasks and Config's UpstreamSignals and
+// NoSandboxShims turn them off.
+//
+// The lifecycle (Create, Start, the exit monitor, Stop, Remove, Recover)
+// reaches containerd only through Records, Tasks and Snapshots
+// (containerd.go); NewContainerd is the production adapter over the
+// client and the one place that calls internal/task, and the lifecycle is
+// tested without root against the fake beside it. Exec, attach,
+// checkpoint, resource updates and OOM events still use the client.
 package container

@@ -92,7 +92,12 @@ type NRI interface {
 type Config struct {
 	// Node holds the node's facts (host.Detect): what may be set in a
 	// container's spec depends on them.
-	Node      host.Facts
+	Node host.Facts
+	// Containerd is what the lifecycle needs of containerd:
+	// NewContainerd(Client, Snapshotter) in production.
+	Containerd
+	// Client is containerd for exec, attach, checkpoint, resource updates
+	// and OOM events (containerd.go says why).
 	Client    *containerd.Client
 	Sandboxes Sandboxes
 	Images    Images
@@ -120,11 +125,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Events receives the containers' lifecycle events; nil drops them.
 	Events *lifecycle.Hub
-	// UpstreamTasks, UpstreamSignals and NoSandboxShims turn Berth's
-	// shortcuts off (berthd's [shortcuts] task_calls, pidfd_signals and
-	// sandbox_shims = false): the containerd client's task calls,
+	// UpstreamSignals and NoSandboxShims turn Berth's shortcuts off
+	// (berthd's [shortcuts] pidfd_signals and sandbox_shims = false):
 	// containerd's Kill, and the shim binary finding the pod's shim.
-	UpstreamTasks, UpstreamSignals, NoSandboxShims bool
+	// [shortcuts] task_calls goes to NewContainerd.
+	UpstreamSignals, NoSandboxShims bool
 }
 
 // Manager creates, starts, stops and removes containers.
@@ -138,7 +143,7 @@ type Manager struct {
 // NewManager returns a Manager with an empty store.
 func NewManager(cfg Config) *Manager {
 	if cfg.Snapshotter == "" {
-		cfg.Snapshotter = "overlayfs"
+		cfg.Snapshotter = defaultSnapshotter
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

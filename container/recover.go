@@ -7,12 +7,11 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/berth-cri/berth/sandbox"
 )
 
 // unknownExitCode is reported for a container whose exit was not seen
@@ -25,16 +24,16 @@ const unknownExitCode = 255
 // watched again; one that exited while berthd was away gets its exit
 // recorded now. It returns how many containers it found.
 func (m *Manager) Recover(ctx context.Context) (int, error) {
-	list, err := m.cfg.Client.Containers(ctx, fmt.Sprintf("labels.%q==%s", sandbox.LabelKind, KindContainer))
+	list, err := m.cfg.Records.List(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list containers in containerd: %w", err)
 	}
-	for _, cont := range list {
-		c, err := m.recoverOne(ctx, cont)
+	for _, info := range list {
+		c, err := m.recoverOne(ctx, info)
 		if err != nil {
 			// Kept out of the store: kubelet no longer sees it, and it is
 			// left in containerd for an operator to look at.
-			m.log.Warn("container recovery", "container", cont.ID(), "error", err)
+			m.log.Warn("container recovery", "container", info.ID, "error", err)
 			continue
 		}
 		m.store.add(c)
@@ -45,11 +44,7 @@ func (m *Manager) Recover(ctx context.Context) (int, error) {
 	return len(list), nil
 }
 
-func (m *Manager) recoverOne(ctx context.Context, cont containerd.Container) (*Container, error) {
-	info, err := cont.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (m *Manager) recoverOne(ctx context.Context, info containers.Container) (*Container, error) {
 	anyMD, ok := info.Extensions[extensionMetadata]
 	if !ok {
 		return nil, fmt.Errorf("no %s extension: %w", extensionMetadata, errdefs.ErrDataLoss)
@@ -68,7 +63,7 @@ func (m *Manager) recoverOne(ctx context.Context, cont containerd.Container) (*C
 	}
 	c := newContainer(md, st)
 
-	task, err := cont.Task(ctx, nil)
+	task, err := m.cfg.Tasks.Load(ctx, c.ID, nil)
 	if errdefs.IsNotFound(err) {
 		m.recoverWithoutTask(ctx, c)
 		return c, nil
@@ -82,7 +77,7 @@ func (m *Manager) recoverOne(ctx context.Context, cont containerd.Container) (*C
 	}
 	switch ts.Status {
 	case containerd.Running, containerd.Paused, containerd.Pausing:
-		if err := m.reattach(ctx, c, cont); err != nil {
+		if err := m.reattach(ctx, c); err != nil {
 			return nil, err
 		}
 	case containerd.Stopped:
@@ -120,7 +115,7 @@ func (m *Manager) recoverWithoutTask(ctx context.Context, c *Container) {
 
 // reattach connects a running container's output to its log file again
 // and watches its exit.
-func (m *Manager) reattach(ctx context.Context, c *Container, cont containerd.Container) (retErr error) {
+func (m *Manager) reattach(ctx context.Context, c *Container) (retErr error) {
 	var logs *logFile
 	var stdout, stderr *lineWriter
 	if c.LogPath != "" {
@@ -138,7 +133,7 @@ func (m *Manager) reattach(ctx context.Context, c *Container, cont containerd.Co
 			stderr = logs.stream(streamStderr)
 		}
 	}
-	task, err := cont.Task(ctx, cio.NewAttach(cio.WithStreams(nil, writerOrNil(stdout), writerOrNil(stderr))))
+	task, err := m.cfg.Tasks.Load(ctx, c.ID, cio.NewAttach(cio.WithStreams(nil, writerOrNil(stdout), writerOrNil(stderr))))
 	if err != nil {
 		return fmt.Errorf("reattach the task's output: %w", err)
 	}
@@ -154,11 +149,11 @@ func (m *Manager) reattach(ctx context.Context, c *Container, cont containerd.Co
 		}
 		return s
 	})
-	go m.monitor(context.WithoutCancel(ctx), c, cont, task, exitC, stdout, stderr)
+	go m.monitor(context.WithoutCancel(ctx), c, task, exitC, stdout, stderr)
 	return nil
 }
 
-func closeIO(task containerd.Task) error {
+func closeIO(task Task) error {
 	if tio := task.IO(); tio != nil {
 		tio.Cancel()
 		return tio.Close()

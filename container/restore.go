@@ -168,7 +168,7 @@ func (m *Manager) applyRootfsDiff(ctx context.Context, id, layer string) error {
 	if _, err := os.Stat(layer); os.IsNotExist(err) {
 		return nil
 	}
-	mounts, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Mounts(ctx, id)
+	mounts, err := m.cfg.Snapshots.Mounts(ctx, id)
 	if err != nil {
 		return fmt.Errorf("writable layer: %w", err)
 	}

@@ -75,10 +75,6 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if st := sb.Status(); st.State != runtimeapi.PodSandboxState_SANDBOX_READY {
 		return fmt.Errorf("sandbox %s is not ready: %w", sb.ID, errdefs.ErrFailedPrecondition)
 	}
-	cont, err := m.cfg.Client.LoadContainer(ctx, c.ID)
-	if err != nil {
-		return fmt.Errorf("load container: %w", err)
-	}
 
 	var stdout, stderr *lineWriter
 	if c.LogPath != "" {
@@ -103,7 +99,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
-	task, err := m.newTask(ctx, cont, cio.NewCreator(ioOpts...))
+	task, err := m.newTask(ctx, c.ID, cio.NewCreator(ioOpts...))
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -151,7 +147,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		defer guard.Recover(m.log, "watch container "+c.ID, nil)
 		ctx := context.WithoutCancel(ctx)
 		m.persistStatus(ctx, c)
-		m.monitor(ctx, c, cont, task, exitC, stdout, stderr)
+		m.monitor(ctx, c, task, exitC, stdout, stderr)
 	}()
 	if m.cfg.NRI != nil {
 		m.cfg.NRI.PostStartContainer(ctx, c)
@@ -172,7 +168,7 @@ func writerOrNil(w *lineWriter) io.Writer {
 // A lost connection to containerd (it restarted) is not an exit: wait
 // again. The output keeps flowing through the original IO, whose fifos
 // outlive a containerd restart.
-func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Container, task containerd.Task, exitC <-chan containerd.ExitStatus, stdout, stderr *lineWriter) {
+func (m *Manager) monitor(ctx context.Context, c *Container, task Task, exitC <-chan containerd.ExitStatus, stdout, stderr *lineWriter) {
 	tio := task.IO()
 	var st containerd.ExitStatus
 	for {
@@ -181,7 +177,7 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 			break
 		}
 		time.Sleep(time.Second)
-		t, err := cont.Task(ctx, nil)
+		t, err := m.cfg.Tasks.Load(ctx, c.ID, nil)
 		if errdefs.IsNotFound(err) {
 			break
 		}
@@ -200,7 +196,7 @@ func (m *Manager) monitor(ctx context.Context, c *Container, cont containerd.Con
 // recordExit finishes an exited container: asks the cgroup whether the
 // OOM killer ended it, lets the last output drain, deletes the task, and
 // records exit code, time and reason, here and in containerd.
-func (m *Manager) recordExit(ctx context.Context, c *Container, tk containerd.Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
+func (m *Manager) recordExit(ctx context.Context, c *Container, tk Task, tio cio.IO, code int32, finished time.Time, stdout, stderr *lineWriter) {
 	// The cgroup goes with the task: ask it about the OOM killer first.
 	oom := oomAtExit(c, code)
 	if tio != nil {
@@ -213,7 +209,7 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, tk containerd.Ta
 		}
 	}
 	if tk != nil {
-		if err := m.tasks().Delete(ctx, tk.ID()); err != nil {
+		if err := m.cfg.Tasks.Delete(ctx, tk.ID()); err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
 		} else {
 			c.taskDeleted.Store(true)

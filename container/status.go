@@ -58,7 +58,7 @@ func (m *Manager) persistStatus(ctx context.Context, c *Container) {
 	}
 	// Only this extension is written, so a concurrent spec update (a
 	// resize) is not lost.
-	_, err = m.cfg.Client.ContainerService().Update(ctx,
+	err = m.cfg.Records.Update(ctx,
 		containers.Container{ID: c.ID, Extensions: map[string]typeurl.Any{extensionStatus: rec}},
 		"extensions."+extensionStatus)
 	if err != nil {

@@ -8,9 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/moby/sys/signal"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -110,8 +108,7 @@ func (m *Manager) kill(ctx context.Context, c *Container, sig syscall.Signal, al
 			return false, err
 		}
 	}
-	_, err = m.cfg.Client.TaskService().Kill(ctx, &tasks.KillRequest{ContainerID: c.ID, Signal: uint32(sig), All: all})
-	err = errgrpc.ToNative(err)
+	err = m.cfg.Tasks.Kill(ctx, c.ID, sig, all)
 	if err != nil && isGone(err) {
 		return true, nil
 	}
@@ -202,13 +199,13 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 // side. Each step is idempotent, so a retry finishes the rest.
 func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, taskMayBeLeft bool) error {
 	if taskMayBeLeft {
-		if err := m.tasks().Delete(ctx, id); err != nil {
+		if err := m.cfg.Tasks.Delete(ctx, id); err != nil {
 			return err
 		}
 	}
 	snapshotErr := make(chan error, 1)
 	go func() {
-		err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, id)
+		err := m.cfg.Snapshots.Remove(ctx, id)
 		if err != nil && !errdefs.IsNotFound(err) {
 			err = fmt.Errorf("remove rootfs snapshot: %w", err)
 		} else {
@@ -217,7 +214,7 @@ func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, tas
 		snapshotErr <- err
 	}()
 	var containerErr error
-	if err := m.cfg.Client.ContainerService().Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+	if err := m.cfg.Records.Delete(ctx, id); err != nil && !errdefs.IsNotFound(err) {
 		containerErr = fmt.Errorf("delete container: %w", err)
 	}
 	if err := errors.Join(containerErr, <-snapshotErr); err != nil {

@@ -109,7 +109,7 @@ func (m *Manager) mountImage(ctx context.Context, id string, i int, img Image, o
 	if err != nil {
 		return "", false, err
 	}
-	mounts, err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).View(ctx, volumeKey(id, i), identity.ChainID(diffIDs).String(),
+	mounts, err := m.cfg.Snapshots.View(ctx, volumeKey(id, i), identity.ChainID(diffIDs).String(),
 		append(opts, snapshots.WithLabels(map[string]string{labelGCContainerBackRef: id}))...)
 	if err != nil {
 		return "", false, fmt.Errorf("view of image %s: %w", img.ID, err)
@@ -161,7 +161,7 @@ func (m *Manager) unmountImageVolumes(ctx context.Context, id string, n int) err
 		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		if err := m.cfg.Client.SnapshotService(m.cfg.Snapshotter).Remove(ctx, volumeKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.cfg.Snapshots.Remove(ctx, volumeKey(id, i)); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove image volume view: %w", err))
 		}
 	}

@@ -244,6 +244,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	containers := container.NewManager(container.Config{
 		Node:           node,
+		Containerd:     container.NewContainerd(client, "", !cfg.Shortcuts.TaskCalls),
 		Client:         client,
 		Sandboxes:      sandboxes,
 		Images:         container.IndexImages{Service: imgs},
@@ -259,7 +260,6 @@ func (o *Options) Run(ctx context.Context) error {
 		NRI:             nriAPI.ContainerHooks(),
 		Logger:          log.With("component", "container"),
 		Events:          events,
-		UpstreamTasks:   !cfg.Shortcuts.TaskCalls,
 		UpstreamSignals: !cfg.Shortcuts.PidfdSignals,
 		NoSandboxShims:  !cfg.Shortcuts.SandboxShims,
 	})
