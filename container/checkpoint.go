@@ -20,8 +20,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/beneath"
-	"github.com/berth-cri/berth/runtime/checkpoint"
-	"github.com/berth-cri/berth/runtime/handlers"
+	"github.com/berth-cri/berth/internal/checkpoint"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/sandbox"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/internal/checkpoint"
 )
 
 // A pod checkpoint is a directory: pod.options (checkpointctl's

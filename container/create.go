@@ -20,8 +20,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/checkpoint"
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/runtime/checkpoint"
 	"github.com/berth-cri/berth/sandbox"
 )
 

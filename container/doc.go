@@ -3,7 +3,7 @@
 // config, the image config and the sandbox, their lifecycle in containerd
 // (create, start, exit monitoring, stop, remove), the CRI log files their
 // output goes to, resource updates and ExecSync, and their checkpoint and
-// restore through CRIU (the archive format is package runtime/checkpoint's;
+// restore through CRIU (the archive format is package internal/checkpoint's;
 // docs/checkpoint.md says why CRIU cannot work on Linux 6.13+ with Debian
 // 12's CRIU).
 //

@@ -16,8 +16,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox"
 )
 

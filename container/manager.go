@@ -11,10 +11,10 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/checkpoint"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/host"
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/runtime/checkpoint"
-	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox"
 )
 

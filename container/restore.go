@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/internal/checkpoint"
 )
 
 // Restore creates a container in a ready sandbox from the checkpoint

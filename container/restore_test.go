@@ -15,7 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/internal/checkpoint"
 )
 
 func TestRestoredConfig(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/handlers"
+	"github.com/berth-cri/berth/internal/handlers"
 )
 
 // fakeContainerd stands in for the containerd client's health check.

@@ -7,7 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/handlers"
+	"github.com/berth-cri/berth/internal/handlers"
 )
 
 // containerdCheckTimeout bounds the health check: kubelet polls Status

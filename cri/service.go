@@ -11,8 +11,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/berth-cri/berth/container"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/lifecycle"
-	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/runtime/stats"
 	"github.com/berth-cri/berth/runtime/streaming"
 	"github.com/berth-cri/berth/sandbox"

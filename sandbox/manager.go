@@ -15,9 +15,9 @@ import (
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/conntrack"
 	"github.com/berth-cri/berth/internal/cgroup"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/portmap"
-	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // runTimeout bounds a RunPodSandbox's work, which goes on after the

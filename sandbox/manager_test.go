@@ -20,8 +20,8 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/conntrack"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/portmap"
-	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // fakeNetwork attaches pods as CNI would: ADD needs the pod's pinned

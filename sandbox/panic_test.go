@@ -10,7 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/handlers"
+	"github.com/berth-cri/berth/internal/handlers"
 )
 
 // RunPodSandbox's work runs on a goroutine of its own, so that it outlives

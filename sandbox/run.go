@@ -23,10 +23,10 @@ import (
 
 	"github.com/berth-cri/berth/cni"
 	"github.com/berth-cri/berth/internal/guard"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/lifecycle"
 	"github.com/berth-cri/berth/internal/procsig"
 	"github.com/berth-cri/berth/portmap"
-	"github.com/berth-cri/berth/runtime/handlers"
 	"github.com/berth-cri/berth/sandbox/netns"
 )
 

@@ -33,11 +33,11 @@ var layers = []struct {
 	}},
 	{"mechanisms", []string{
 		"cni", "portmap", "conntrack", "seccomp", "apparmor", "images",
-		"runtime/handlers", "runtime/checkpoint", "cmd/berthd/supervisor", "deploy",
+		"internal/handlers", "internal/checkpoint", "cmd/berthd/supervisor", "deploy",
 	}},
 	{"pods", []string{"sandbox"}},
 	{"containers", []string{"container"}},
-	{"services", []string{"runtime/stats", "runtime/streaming", "internal/nri"}},
+	{"services", []string{"runtime/stats", "runtime/streaming", "runtime/nri"}},
 	{"edge", []string{"cri"}},
 	{"daemon", []string{"cmd/berthd/app", "cmd/berth-pause"}},
 	{"main", []string{"cmd/berthd"}},

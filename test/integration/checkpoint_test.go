@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/berth-cri/berth/runtime/checkpoint"
+	"github.com/berth-cri/berth/internal/checkpoint"
 	"github.com/berth-cri/berth/test/harness"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/berth-cri/berth/internal/cgroup"
 	"github.com/berth-cri/berth/internal/config"
+	"github.com/berth-cri/berth/internal/handlers"
 	"github.com/berth-cri/berth/internal/host"
-	"github.com/berth-cri/berth/runtime/handlers"
 )
 
 // runtimeHandlers builds the configured runtime handlers. A runc-type
