@@ -40,7 +40,7 @@ SKIP_REPORT   = $(GO) -C $(CURDIR)/test run ./cmd/skip-report --expected $(SKIPS
 RACE_TESTS   ?= ^(TestConcurrentRunsWithDuplicateMetadataMakeOneSandboxEach|TestRetryAfterDeadlineGetsTheSandboxTheFirstCallFinished|TestContainerEventsFollowAPodsLife|TestStreaming|TestImageIndexAgreesWithContainerdAfterConcurrentChanges)$$
 
 .DEFAULT_GOAL := help
-.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster test-node test-node-smoke e2e-node e2e-node-quick bench bench-kubelet fuzz deps images clean
+.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster e2e-cluster-quick e2e-cluster-upstream test-node test-node-smoke e2e-node e2e-node-quick bench bench-kubelet fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,7 +76,7 @@ uninstall: ## Remove what make install wrote, except files changed since (an edi
 installer-context: build ## Stage the DaemonSet installer image's build context in _output/installer (deploy/kubernetes/Dockerfile)
 	@$(INSTALL_ENV) hack/install.sh stage $(OUT)/installer
 
-test: deps build images test-unit fuzz test-integration critest e2e-kubelet e2e-node-quick ## Everything CI runs: unit, a short fuzz pass, integration, critest, a real kubelet, a node conformance subset
+test: deps build images test-unit fuzz test-integration critest e2e-kubelet e2e-node-quick e2e-cluster-quick ## Everything CI runs: unit, a short fuzz pass, integration, critest, a real kubelet, a node conformance subset, a node joining a one-node cluster
 
 test-unit: ## gofmt, go vet, golangci-lint and unit tests with -race (root-only ones run when root); fails on a skip not in test/expected-skips.txt
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -110,6 +110,12 @@ e2e-kubelet: deps build images ## kubelet (KUBERNETES_VERSION, built once into _
 
 e2e-cluster: deps build images ## A one-node cluster (etcd, API server, controller-manager, scheduler, kubelet; KUBERNETES_VERSION, built once) on a berthd from make install: node, Deployment, kubectl exec/attach/logs/port-forward/cp, pod status, DaemonSet upgrade in place (UPGRADE=false skips it; docs/kubelet.md)
 	@hack/e2e-cluster.sh
+
+e2e-cluster-quick: deps build images ## The first three checks of make e2e-cluster, what make test runs: the cluster's node registers Ready with berth://<version> and the pause image
+	@QUICK=true hack/e2e-cluster.sh
+
+e2e-cluster-upstream: deps build images ## make e2e-cluster, then Kubernetes' e2e.test on it: the [Conformance] specs of test/e2e/upstream/focus.txt (DaemonSet, pods, exec, logs, probes, configMap/secret/downward API volumes), held against test/e2e/upstream/expected-failures.txt (PROCS; long: not in make test)
+	@UPSTREAM=true hack/e2e-cluster.sh
 
 test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 and systemd as PID 1 (QEMU; image cached in _output/test-node): checks, kubelet, critest subset (docs/test-node.md)
 	@hack/kubelet.sh

@@ -23,9 +23,20 @@
 # API (namespace deletion), then kubelet's cgroups, mounts and sysctls, the
 # etcd data, CNI state and bridge, kubelet's iptables chains.
 #
+# With UPSTREAM=true (make e2e-cluster-upstream) a last check runs
+# Kubernetes' own conformance specs against the cluster:
+# hack/e2e-cluster-upstream.sh runs e2e.test on the spec groups of
+# test/e2e/upstream/focus.txt and holds the result against
+# test/e2e/upstream/expected-failures.txt. The loopback registry then also
+# serves the images those specs run (hack/e2e-node-images.sh).
+#
+# QUICK=true (make e2e-cluster-quick, part of make test) stops after the
+# first three checks, the node's.
+#
 # Output: one PASS or FAIL line a check, then "N passed, M failed"; exits
 # non-zero on any failure. Logs of every daemon land in KEEP_LOGS_DIR
-# (default _output/e2e-cluster).
+# (default _output/e2e-cluster), the upstream run's reports in its
+# upstream/ directory.
 #
 # Usage: hack/e2e-cluster.sh   (`make e2e-cluster` runs it; root)
 set -euo pipefail
@@ -43,6 +54,15 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 # UPGRADE=false leaves out the DaemonSet upgrade (and the installer image).
 UPGRADE="${UPGRADE:-true}"
 [[ "${UPGRADE}" == true || "${UPGRADE}" == false ]] || { echo "UPGRADE must be true or false" >&2; exit 1; }
+# UPSTREAM=true adds the upstream e2e.test specs, last.
+UPSTREAM="${UPSTREAM:-false}"
+[[ "${UPSTREAM}" == true || "${UPSTREAM}" == false ]] || { echo "UPSTREAM must be true or false" >&2; exit 1; }
+# QUICK=true stops after the first three checks (the node: Ready, its
+# runtime, its images), what make test runs; it implies UPGRADE=false and
+# UPSTREAM=false.
+QUICK="${QUICK:-false}"
+[[ "${QUICK}" == true || "${QUICK}" == false ]] || { echo "QUICK must be true or false" >&2; exit 1; }
+if [[ "${QUICK}" == true ]]; then UPGRADE=false UPSTREAM=false; fi
 T0=${SECONDS}
 
 LOG_PREFIX=e2e-cluster
@@ -64,6 +84,12 @@ for c in jq curl openssl script iptables-save python3; do command -v "${c}" >/de
 "${ROOT}/hack/e2e-cluster-build.sh" >&2
 (cd "${ROOT}/test" && CGO_ENABLED=0 go build -trimpath -o "${BIN}/berth-criloop" ./cmd/berth-criloop) ||
 	die "cannot build test/cmd/berth-criloop"
+LAYOUTS="${ROOT}/_output/images/layout"
+if [[ "${UPSTREAM}" == true ]]; then
+	"${ROOT}/hack/e2e-cluster-upstream-build.sh" >&2
+	"${ROOT}/hack/e2e-node-images.sh" >&2
+	LAYOUTS+=",${ROOT}/_output/e2e-node/images/layout"
+fi
 # The version of the berthd the installer image carries: its own, so the
 # upgrade shows.
 INSTALLER_VERSION="${INSTALLER_VERSION:-$("${BIN}/berthd" --version | awk 'NR == 1 {print $2}')-installer}"
@@ -275,7 +301,7 @@ wait_for 60 sched_healthy || die "kube-scheduler not healthy within 60 s"
 log "controller-manager and scheduler healthy after $((SECONDS - T0)) s"
 
 # ---- Berth, as make install puts it on the node ------------------------------------
-start registry "${BIN}/berth-registry" --layout "${ROOT}/_output/images/layout" --addr 127.0.0.1:0 \
+start registry "${BIN}/berth-registry" --layout "${LAYOUTS}" --addr 127.0.0.1:0 \
 	--addr-file "${WORK}/registry.addr" --hosts-dir "${WORK}/hosts" --quiet
 registry_up() { alive registry; [[ -s "${WORK}/registry.addr" ]]; }
 wait_for 30 registry_up || die "the registry did not start"
@@ -388,6 +414,11 @@ check "kubectl get node -o wide shows the runtime berth://${BERTH_VERSION} (got 
 	test "${runtime_col}" == "berth://${BERTH_VERSION}"
 pause_listed() { kc get node "${NODE}" -o json | jq -e --arg p "${PAUSE_IMAGE}" '[.status.images[].names[]] | index($p) != null' >/dev/null; }
 check "node images list the pause image ${PAUSE_IMAGE}" wait_for 30 pause_listed
+if [[ "${QUICK}" == true ]]; then
+	printf '%d passed, %d failed (%d s; QUICK=true: the node checks only)\n' "${PASSED}" "${FAILED}" "$((SECONDS - T0))"
+	((FAILED == 0))
+	exit
+fi
 
 kc apply -f "${MANIFESTS}/00-namespace.yaml" >/dev/null
 sa_ready() { kc get serviceaccount default -n "${NS}" >/dev/null 2>&1 && kc get configmap kube-root-ca.crt -n "${NS}" >/dev/null 2>&1; }
@@ -636,6 +667,18 @@ if [[ "${UPGRADE}" == true ]]; then
 		fail "after deleting the DaemonSet: installer pods $(kc get pods -n berth-system --no-headers 2>/dev/null | wc -l), berthd $(kill -0 "${berthd_pid}" 2>/dev/null && echo running || echo gone)"
 	fi
 	kc delete -f "${WORK}/deploy/10-configmap.yaml" -f "${WORK}/deploy/00-namespace.yaml" --wait=false >/dev/null 2>&1 || true
+fi
+
+# ---- Kubernetes' own conformance specs ---------------------------------------------------
+if [[ "${UPSTREAM}" == true ]]; then
+	upstream_totals() { sed -nE 's/^e2e\.test: ([0-9]+ passed, .*)$/\1/p' "${WORK}/upstream.log" | grep .; }
+	t=${SECONDS}
+	if "${ROOT}/hack/e2e-cluster-upstream.sh" "${WORK}/admin.kubeconfig" "${LOGS}/upstream" >"${WORK}/upstream.log" 2>&1; then
+		pass "upstream e2e.test: $(upstream_totals), every failure listed in test/e2e/upstream/expected-failures.txt ($((SECONDS - t)) s)"
+	else
+		fail "upstream e2e.test: $(upstream_totals || tail -3 "${WORK}/upstream.log") ($((SECONDS - t)) s)"
+	fi
+	grep -E '^(UNEXPECTED FAILURE|    |NOW PASSES|known failure|e2e\.test)' "${WORK}/upstream.log" >&2 || true
 fi
 
 # ---- teardown through the API ---------------------------------------------------------

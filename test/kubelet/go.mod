@@ -15,6 +15,12 @@
 // here too: etcd (go.etcd.io/etcd/server/v3, whose own go.mod has replace
 // lines that `go install` refuses), kube-apiserver,
 // kube-controller-manager, kube-scheduler and kubectl are tools.
+//
+// hack/e2e-cluster-upstream-build.sh builds e2e.test here too, the test
+// binary of k8s.io/kubernetes/test/e2e; go.sum holds the sums of the
+// modules its test files import (k8s.io/sample-apiserver), which no
+// requirement here names (`go list -mod=mod -deps -test
+// k8s.io/kubernetes/test/e2e` after a bump).
 module github.com/berth-cri/berth/test/kubelet
 
 go 1.26.0

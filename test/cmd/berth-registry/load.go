@@ -32,18 +32,12 @@ func localRef(ref, addr string) (name.Tag, error) {
 	return local, nil
 }
 
-// loadLayout pushes every image of the layout to the registry at addr.
+// loadLayouts pushes every image of the layouts to the registry at addr.
 // Two upstream names that map to the same repository and tag must be the
-// same image (registry.k8s.io/pause:3.9 and k8s.gcr.io/pause:3.9 are);
-// anything else would serve one of them wrongly, so it is an error.
-func loadLayout(ctx context.Context, layoutDir, addr string, creds credentials) (loaded, error) {
-	imgs, err := images.ReadLayout(layoutDir)
-	if err != nil {
-		return loaded{}, err
-	}
-	if len(imgs) == 0 {
-		return loaded{}, fmt.Errorf("layout %s holds no images", layoutDir)
-	}
+// same image, in one layout or across two (registry.k8s.io/pause:3.9 and
+// k8s.gcr.io/pause:3.9 are); anything else would serve one of them
+// wrongly, so it is an error.
+func loadLayouts(ctx context.Context, layoutDirs []string, addr string, creds credentials) (loaded, error) {
 	opts := []remote.Option{remote.WithContext(ctx)}
 	if creds.enabled() {
 		opts = append(opts, remote.WithAuth(&authn.Basic{Username: creds.user, Password: creds.password}))
@@ -52,29 +46,40 @@ func loadLayout(ctx context.Context, layoutDir, addr string, creds credentials) 
 	served := map[string]string{} // local name -> digest
 	from := map[string]string{}   // local name -> upstream name
 	hosts := map[string]bool{}
-	for _, li := range imgs {
-		local, err := localRef(li.Ref, addr)
+	refs := 0
+	for _, layoutDir := range layoutDirs {
+		imgs, err := images.ReadLayout(layoutDir)
 		if err != nil {
 			return loaded{}, err
 		}
-		digest, err := li.Img.Digest()
-		if err != nil {
-			return loaded{}, fmt.Errorf("digest of %s: %w", li.Ref, err)
+		if len(imgs) == 0 {
+			return loaded{}, fmt.Errorf("layout %s holds no images", layoutDir)
 		}
-		up, _ := name.NewTag(li.Ref, name.StrictValidation) // localRef parsed it already
-		hosts[up.RegistryStr()] = true
-		key := local.String()
-		if prev, ok := served[key]; ok {
-			if prev != digest.String() {
-				return loaded{}, fmt.Errorf("%s and %s are different images but both would be served as %s",
-					from[key], li.Ref, local.RepositoryStr()+":"+local.TagStr())
+		refs += len(imgs)
+		for _, li := range imgs {
+			local, err := localRef(li.Ref, addr)
+			if err != nil {
+				return loaded{}, err
 			}
-			continue
+			digest, err := li.Img.Digest()
+			if err != nil {
+				return loaded{}, fmt.Errorf("digest of %s: %w", li.Ref, err)
+			}
+			up, _ := name.NewTag(li.Ref, name.StrictValidation) // localRef parsed it already
+			hosts[up.RegistryStr()] = true
+			key := local.String()
+			if prev, ok := served[key]; ok {
+				if prev != digest.String() {
+					return loaded{}, fmt.Errorf("%s and %s are different images but both would be served as %s",
+						from[key], li.Ref, local.RepositoryStr()+":"+local.TagStr())
+				}
+				continue
+			}
+			if err := remote.Write(local, li.Img, opts...); err != nil {
+				return loaded{}, fmt.Errorf("pushing %s: %w", li.Ref, err)
+			}
+			served[key], from[key] = digest.String(), li.Ref
 		}
-		if err := remote.Write(local, li.Img, opts...); err != nil {
-			return loaded{}, fmt.Errorf("pushing %s: %w", li.Ref, err)
-		}
-		served[key], from[key] = digest.String(), li.Ref
 	}
 
 	var hostList []string
@@ -82,5 +87,5 @@ func loadLayout(ctx context.Context, layoutDir, addr string, creds credentials) 
 		hostList = append(hostList, h)
 	}
 	sort.Strings(hostList)
-	return loaded{hosts: hostList, refs: len(imgs)}, nil
+	return loaded{hosts: hostList, refs: refs}, nil
 }

@@ -29,7 +29,7 @@ import (
 type options struct {
 	addr       string
 	addrFile   string
-	layoutDir  string
+	layoutDirs []string
 	hostsDir   string
 	extraHosts []string
 	user       string
@@ -62,7 +62,8 @@ func newCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:0", "address to listen on; port 0 picks a free port")
 	f.StringVar(&o.addrFile, "addr-file", "", "write the address listened on here once every image is served")
-	f.StringVar(&o.layoutDir, "layout", "_output/images/layout", "OCI image layout whose images to serve")
+	f.StringSliceVar(&o.layoutDirs, "layout", []string{"_output/images/layout"},
+		"OCI image layouts whose images to serve (repeat or separate with commas); one name in two layouts must be one image")
 	f.StringVar(&o.hostsDir, "hosts-dir", "", "write containerd hosts.toml files here, one directory per upstream host")
 	f.StringSliceVar(&o.extraHosts, "host", defaultHosts, "upstream hosts to redirect besides those the layout names")
 	f.StringVar(&o.user, "user", "", "require HTTP basic auth with this user name")
@@ -75,8 +76,13 @@ func (o *options) validate() error {
 	if (o.user == "") != (o.password == "") {
 		return fmt.Errorf("--user and --password go together")
 	}
-	if o.layoutDir == "" {
+	if len(o.layoutDirs) == 0 {
 		return fmt.Errorf("--layout must not be empty")
+	}
+	for _, dir := range o.layoutDirs {
+		if dir == "" {
+			return fmt.Errorf("--layout must not be empty")
+		}
 	}
 	return nil
 }
@@ -88,10 +94,10 @@ func (o *options) run(ctx context.Context, stdout, stderr io.Writer) error {
 		reqLog = log.New(io.Discard, "", 0)
 	}
 	srv, err := start(ctx, config{
-		addr:      o.addr,
-		layoutDir: o.layoutDir,
-		creds:     credentials{user: o.user, password: o.password},
-		log:       reqLog,
+		addr:       o.addr,
+		layoutDirs: o.layoutDirs,
+		creds:      credentials{user: o.user, password: o.password},
+		log:        reqLog,
 	})
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func testLayout(t *testing.T, refs ...[]string) (string, []v1.Image) {
 func startForTest(t *testing.T, layoutDir string, creds credentials) *server {
 	t.Helper()
 	srv, err := start(context.Background(), config{
-		addr: "127.0.0.1:0", layoutDir: layoutDir, creds: creds,
+		addr: "127.0.0.1:0", layoutDirs: []string{layoutDir}, creds: creds,
 		log: log.New(io.Discard, "", 0),
 	})
 	if err != nil {
@@ -174,9 +174,41 @@ func TestBasicAuth(t *testing.T) {
 func TestRefusesTwoImagesUnderOneName(t *testing.T) {
 	// Both names map to repository "pause", tag "3.9" on the local registry.
 	dir, _ := testLayout(t, []string{"registry.k8s.io/pause:3.9"}, []string{"k8s.gcr.io/pause:3.9"})
-	_, err := start(context.Background(), config{addr: "127.0.0.1:0", layoutDir: dir, log: log.New(io.Discard, "", 0)})
+	_, err := start(context.Background(), config{addr: "127.0.0.1:0", layoutDirs: []string{dir}, log: log.New(io.Discard, "", 0)})
 	if err == nil || !strings.Contains(err.Error(), "different images") {
 		t.Fatalf("start = %v, want an error about different images under one name", err)
+	}
+}
+
+// Two layouts, the critest set and the e2e suites' set in the cluster run,
+// are served side by side; one name in both must be one image.
+func TestServesTwoLayouts(t *testing.T) {
+	critest, cimgs := testLayout(t, []string{"registry.k8s.io/pause:3.10.1"})
+	e2e, eimgs := testLayout(t, []string{"registry.k8s.io/e2e-test-images/agnhost:2.66.1"})
+	srv, err := start(context.Background(), config{
+		addr: "127.0.0.1:0", layoutDirs: []string{critest, e2e}, log: log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(srv.close)
+	for path, want := range map[string]v1.Image{"pause:3.10.1": cimgs[0], "e2e-test-images/agnhost:2.66.1": eimgs[0]} {
+		img, err := pull(t, srv.addr()+"/"+path)
+		if err != nil {
+			t.Fatalf("pulling %s: %v", path, err)
+		}
+		sameDigest(t, img, want)
+	}
+	if srv.refs != 2 {
+		t.Errorf("refs %d, want 2", srv.refs)
+	}
+
+	other, _ := testLayout(t, []string{"registry.k8s.io/pause:3.10.1"})
+	_, err = start(context.Background(), config{
+		addr: "127.0.0.1:0", layoutDirs: []string{critest, other}, log: log.New(io.Discard, "", 0),
+	})
+	if err == nil || !strings.Contains(err.Error(), "different images") {
+		t.Fatalf("start with one name in two layouts as two images = %v, want an error about different images", err)
 	}
 }
 
@@ -189,7 +221,7 @@ func TestRunWritesAddressAndHostsContainerdReads(t *testing.T) {
 	addrFile := filepath.Join(work, "addr")
 	hostsDir := filepath.Join(work, "certs.d")
 	o := &options{
-		addr: "127.0.0.1:0", addrFile: addrFile, layoutDir: dir, hostsDir: hostsDir,
+		addr: "127.0.0.1:0", addrFile: addrFile, layoutDirs: []string{dir}, hostsDir: hostsDir,
 		extraHosts: defaultHosts, quiet: true,
 	}
 	ctx, cancel := context.WithCancel(context.Background())

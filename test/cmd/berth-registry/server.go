@@ -22,13 +22,13 @@ func (c credentials) enabled() bool { return c.user != "" }
 
 // config is what start needs.
 type config struct {
-	addr      string
-	layoutDir string
-	creds     credentials
-	log       *log.Logger
+	addr       string
+	layoutDirs []string
+	creds      credentials
+	log        *log.Logger
 }
 
-// server is a running registry loaded with a layout's images.
+// server is a running registry loaded with the images of its layouts.
 type server struct {
 	ln    net.Listener
 	http  *http.Server
@@ -37,7 +37,7 @@ type server struct {
 	refs  int      // image names served
 }
 
-// start listens, serves, and pushes every image of the layout before it
+// start listens, serves, and pushes every image of the layouts before it
 // returns, so a caller that sees it return can pull at once.
 func start(ctx context.Context, cfg config) (*server, error) {
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -59,7 +59,7 @@ func start(ctx context.Context, cfg config) (*server, error) {
 		}
 	}()
 
-	loaded, err := loadLayout(ctx, cfg.layoutDir, s.addr(), cfg.creds)
+	loaded, err := loadLayouts(ctx, cfg.layoutDirs, s.addr(), cfg.creds)
 	if err != nil {
 		s.close()
 		return nil, err
