@@ -2,8 +2,11 @@
 // agnhost is Alpine with curl, and Kubernetes' lifecycle hook specs run
 // `sh -c "curl http://IP:8080/echo?msg=poststart"` as exec hooks. It does
 // an HTTP GET of each URL and writes the body to stdout; -s, -S and -f
-// are accepted (-f: an HTTP error status fails, exit code 22, as curl's).
-// Anything else is refused rather than half done. It is not curl.
+// are accepted (-f: an HTTP error status fails, exit code 22, as curl's),
+// and so are -g (no URL globbing: the stand-in never globs) and -q (no
+// .curlrc: it reads none), which the networking specs' dial checks pass
+// (`curl -g -q -s 'http://IP:9080/dial?...'`). Anything else is refused
+// rather than half done. It is not curl.
 package main
 
 import (
@@ -28,8 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case a == "--fail":
 			fail = true
 		case a == "--silent" || a == "--show-error":
-		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "sSf") == "":
-			// Short flags, alone or together (-fsS).
+		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "sSfgq") == "":
+			// Short flags, alone or together (-fsS, -g -q -s).
 			fail = fail || strings.Contains(a, "f")
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(stderr, "curl (berth stand-in): option %s is not supported\n", a)

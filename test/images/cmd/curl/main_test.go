@@ -25,6 +25,7 @@ func TestRun(t *testing.T) {
 		{[]string{"-s", srv.URL + "/missing"}, 0, "404 page not found\n"},
 		{[]string{"-f", srv.URL + "/missing"}, 22, ""},
 		{[]string{"-fsS", srv.URL + "/missing"}, 22, ""},
+		{[]string{"-g", "-q", "-s", srv.URL + "/echo?msg=dial"}, 0, "dial"},
 		{[]string{"http://127.0.0.1:1/"}, 7, ""},
 		{[]string{"-X", "POST", srv.URL}, 2, ""},
 		{nil, 2, ""},
