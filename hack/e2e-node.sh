@@ -290,9 +290,11 @@ for h in "${CGROUP_ROOTS[@]}"; do
 	mkdir "${h}${RUNTIME_CGROUP}"
 	grep -qx "$$" "${h}/cgroup.procs" && JOIN+=("${h}${RUNTIME_CGROUP}")
 done
+# in_runtime_cgroup COMMAND... runs COMMAND in that cgroup. Call it only
+# in the background (&): it execs, so that $! is the runtime's own PID.
 in_runtime_cgroup() {
 	# shellcheck disable=SC2016
-	CGS="${JOIN[*]}" bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done; exec "$@"' _ "$@"
+	CGS="${JOIN[*]}" exec bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done; exec "$@"' _ "$@"
 }
 if [[ "${RUNTIME}" == berth ]]; then
 	RUNTIME_BIN="${BERTHD}"
