@@ -138,6 +138,7 @@ type Manager struct {
 	store *Store
 	names *registrar
 	log   *slog.Logger
+	shims podShims
 }
 
 // NewManager returns a Manager with an empty store.

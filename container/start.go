@@ -99,7 +99,9 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if c.Config.GetTty() {
 		ioOpts = append(ioOpts, cio.WithTerminal)
 	}
+	unlockShim := m.lockPodShim(c.SandboxID)
 	task, err := m.newTask(ctx, c.ID, cio.NewCreator(ioOpts...))
+	unlockShim()
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -107,6 +109,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 		if retErr != nil {
 			cctx, cancel := cleanupContext(ctx)
 			defer cancel()
+			defer m.lockPodShim(c.SandboxID)()
 			if _, err := task.Delete(cctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 				m.log.Warn("deleting the task of a failed StartContainer", "container", c.ID, "error", err)
 			}
@@ -209,7 +212,10 @@ func (m *Manager) recordExit(ctx context.Context, c *Container, tk Task, tio cio
 		}
 	}
 	if tk != nil {
-		if err := m.cfg.Tasks.Delete(ctx, tk.ID()); err != nil {
+		unlockShim := m.lockPodShim(c.SandboxID)
+		err := m.cfg.Tasks.Delete(ctx, tk.ID())
+		unlockShim()
+		if err != nil {
 			m.log.Warn("deleting an exited container's task", "container", c.ID, "error", err)
 		} else {
 			c.taskDeleted.Store(true)

@@ -179,7 +179,7 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 	if err := m.stop(ctx, c, 0); err != nil {
 		return err
 	}
-	if err := m.deleteRecords(ctx, c.ID, c.ImageVolumes, !c.taskDeleted.Load()); err != nil {
+	if err := m.deleteRecords(ctx, c.ID, c.SandboxID, c.ImageVolumes, !c.taskDeleted.Load()); err != nil {
 		return err
 	}
 	m.store.delete(c.ID)
@@ -197,9 +197,12 @@ func (m *Manager) Remove(ctx context.Context, id string) (retErr error) {
 // the client's container.Delete makes six (load, task lookups, reads), on
 // every RemoveContainer, and the container and its snapshot go side by
 // side. Each step is idempotent, so a retry finishes the rest.
-func (m *Manager) deleteRecords(ctx context.Context, id string, volumes int, taskMayBeLeft bool) error {
+func (m *Manager) deleteRecords(ctx context.Context, id, sandboxID string, volumes int, taskMayBeLeft bool) error {
 	if taskMayBeLeft {
-		if err := m.cfg.Tasks.Delete(ctx, id); err != nil {
+		unlockShim := m.lockPodShim(sandboxID)
+		err := m.cfg.Tasks.Delete(ctx, id)
+		unlockShim()
+		if err != nil {
 			return err
 		}
 	}

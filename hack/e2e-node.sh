@@ -5,6 +5,14 @@
 # CRI-O's CI run it against theirs, and checks the result against
 # test/e2e-node/expected-failures.txt.
 #
+# RUNTIME=containerd runs the same selection against containerd's own CRI
+# plugin instead: the same containerd, runc, CNI plugins, images (through
+# hosts.toml mirrors to the same loopback registry), cgroup and kubelet
+# configuration, so that a spec Berth fails and containerd passes is a
+# Berth bug, and one both fail is this machine's. That run is a reference:
+# it is not checked against the expectations file;
+# hack/e2e-node-compare.sh puts the two reports side by side.
+#
 # e2e_node.test starts etcd, kube-apiserver and the namespace controller
 # in-process and kubelet (_output/bin/kubelet, beside it) as a child; this
 # script starts the loopback registry and berthd (own dirs under /run, own
@@ -26,12 +34,14 @@
 # and /var/log/containers (when the run created them).
 #
 # Environment:
+#   RUNTIME         berth (default) or containerd (containerd's CRI plugin, for comparison)
 #   FOCUS, SKIP     ginkgo regexps (default: the conformance focus and skip above)
 #   PROCS           parallel ginkgo processes (default 4)
 #   STATS_FROM_CRI  PodAndContainerStatsFromCRI gate for the suite and kubelet (default true,
 #                   as containerd's node e2e workflow runs)
 #   EXPECTED        expectations file (default test/e2e-node/expected-failures.txt)
-#   KEEP_LOGS_DIR   receives the reports and logs (default _output/e2e-node/run)
+#   KEEP_LOGS_DIR   receives the reports and logs (default _output/e2e-node/run, or
+#                   _output/e2e-node/run-containerd)
 #   BERTHD          berthd binary (default _output/bin/berthd)
 #   CGROUP_ROOT     kubelet's cgroupRoot (default /, as upstream: some specs look for
 #                   /kubepods). Set another (e.g. /berth-e2e-node-pods) when /kubepods
@@ -48,7 +58,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ROOT}/_output/bin"
 CNI_BIN="${ROOT}/_output/cni/bin"
 LAYOUT="${ROOT}/_output/e2e-node/images/layout"
-LOGS="${KEEP_LOGS_DIR:-${ROOT}/_output/e2e-node/run}"
+RUNTIME="${RUNTIME:-berth}"
+case "${RUNTIME}" in
+berth) LOGS="${KEEP_LOGS_DIR:-${ROOT}/_output/e2e-node/run}" ;;
+containerd) LOGS="${KEEP_LOGS_DIR:-${ROOT}/_output/e2e-node/run-containerd}" ;;
+*)
+	echo "e2e-node: RUNTIME must be berth or containerd, not ${RUNTIME}" >&2
+	exit 1
+	;;
+esac
 EXPECTED="${EXPECTED:-${ROOT}/test/e2e-node/expected-failures.txt}"
 FOCUS="${FOCUS:-\[NodeConformance\]}"
 SKIP="${SKIP:-\[Flaky\]|\[Slow\]|\[Serial\]}"
@@ -70,7 +88,7 @@ source "${ROOT}/hack/lib/kubelet-host.sh"
 [[ "$(id -u)" == 0 ]] || die "needs root"
 [[ "${STATS_FROM_CRI}" == true || "${STATS_FROM_CRI}" == false ]] || die "STATS_FROM_CRI must be true or false"
 [[ -x "${BERTHD}" ]] || die "${BERTHD} is missing: run make build"
-for b in berth-registry crictl; do
+for b in berth-registry crictl containerd containerd-shim-runc-v2 runc; do
 	[[ -x "${BIN}/${b}" ]] || die "${BIN}/${b} is missing: run make deps build images"
 done
 for c in iptables-save jq python3; do command -v "${c}" >/dev/null || die "${c} is missing: run make deps"; done
@@ -123,9 +141,9 @@ snapshot_cgroups "${WORK}/cgroups.before"
 PID1_BEFORE="$(cat /proc/1/cgroup)"
 
 REGISTRY_PID=""
-BERTHD_PID=""
+BERTHD_PID="" # berthd, or containerd with RUNTIME=containerd
 GINKGO_PID=""
-SOCK="${WORK}/berth.sock"
+SOCK="${WORK}/${RUNTIME}.sock"
 STATE="${WORK}/st"
 # stop_group PID stops the process group that PID leads (ginkgo, its
 # e2e_node.test processes and the kubelet and apiserver they start):
@@ -161,6 +179,7 @@ cleanup() {
 	mkdir -p "${LOGS}"
 	cp "${WORK}/berthd.log" "${WORK}/registry.log" "${LOGS}/" 2>/dev/null
 	cp "${WORK}/root/containerd.log" "${LOGS}/" 2>/dev/null
+	cp "${WORK}/containerd-cri.log" "${LOGS}/" 2>/dev/null
 	host_unmount "${KUBELET_ROOT}" "${WORK}"
 	host_restore_sysctls
 	local h
@@ -195,7 +214,7 @@ trap cleanup EXIT
 # A run is long: SIGTERM or SIGINT to this script stops it cleanly.
 trap 'exit 143' TERM INT
 
-# ---- registry, berthd --------------------------------------------------------
+# ---- registry, the runtime ----------------------------------------------------
 rm -rf "${LOGS}"
 mkdir -p "${WORK}/run" "${WORK}/tmp" "${WORK}/path" "${LOGS}"
 write_crictl_config
@@ -213,30 +232,97 @@ cat >"${WORK}/config.toml" <<'CONF'
 [runtimes.test-handler]
 type = 'io.containerd.runc.v2'
 CONF
+# containerd_config writes the configuration of RUNTIME=containerd: its CRI
+# plugin set up as berthd sets up its containerd and itself: the same runc
+# and CNI plugins, cgroupfs, the same mirrors, no NRI, restricted OOM score
+# adjustments (no CAP_SYS_RESOURCE here), a test-handler, and everything,
+# network namespaces included, under the run's work dir. The sandbox image
+# is the suite's pause, which the registry serves (berthd imports its own).
+containerd_config() {
+	local h runtimes=""
+	for h in runc test-handler; do
+		runtimes+="
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${h}]
+  runtime_type = 'io.containerd.runc.v2'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${h}.options]
+  BinaryName = '${BIN}/runc'
+  SystemdCgroup = false
+  Root = '${WORK}/runc-${h}'"
+	done
+	cat <<CONF
+version = 3
+root = '${WORK}/root'
+state = '${STATE}'
+[grpc]
+  address = '${SOCK}'
+[ttrpc]
+  address = '${SOCK}.ttrpc'
+[plugins.'io.containerd.shim.v1.manager']
+  socket_dir = '${WORK}/shims'
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = 'registry.k8s.io/pause:3.10.2'
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = '${WORK}/hosts'
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+[plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dirs = ['${CNI_BIN}']
+  conf_dir = '${WORK}/net.d'
+[plugins.'io.containerd.cri.v1.runtime'.containerd]
+  default_runtime_name = 'runc'
+${runtimes}
+CONF
+}
 
 if [[ "${CGROUP_ROOT}" != / ]]; then
 	for h in "${CGROUP_ROOTS[@]}"; do mkdir -p "${h}${CGROUP_ROOT}"; done
 fi
-# berthd and all it starts run in a cgroup of their own, which kubelet
-# reports as the "runtime" system container. Only in the hierarchies where
-# this script runs in the root cgroup: where the machine has put it in a
-# cgroup of its own (here the memory hierarchy), berthd stays in it.
+# berthd (or containerd) and all it starts run in a cgroup of their own,
+# which kubelet reports as the "runtime" system container. Only in the
+# hierarchies where this script runs in the root cgroup: where the machine
+# has put it in a cgroup of its own (here the memory hierarchy), the
+# runtime stays in it.
 JOIN=()
 for h in "${CGROUP_ROOTS[@]}"; do
 	mkdir "${h}${RUNTIME_CGROUP}"
 	grep -qx "$$" "${h}/cgroup.procs" && JOIN+=("${h}${RUNTIME_CGROUP}")
 done
-# shellcheck disable=SC2016
-CGS="${JOIN[*]}" bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done; exec "$@"' _ \
-	"${BERTHD}" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${STATE}" \
-	--socket "${SOCK}" --cni-conf-dir "${WORK}/net.d" --cni-bin-dir "${CNI_BIN}" \
-	--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${KUBELET_ROOT}/seccomp" \
-	--log-level debug >"${WORK}/berthd.log" 2>&1 &
-BERTHD_PID=$!
+# in_runtime_cgroup COMMAND... runs COMMAND in that cgroup. Call it only
+# in the background (&): it execs, so that $! is the runtime's own PID.
+in_runtime_cgroup() {
+	# shellcheck disable=SC2016
+	CGS="${JOIN[*]}" exec bash -c 'for h in ${CGS}; do echo $$ >"${h}/cgroup.procs"; done; exec "$@"' _ "$@"
+}
+if [[ "${RUNTIME}" == berth ]]; then
+	RUNTIME_BIN="${BERTHD}"
+	in_runtime_cgroup "${BERTHD}" --config "${WORK}/config.toml" --root "${WORK}/root" --state "${STATE}" \
+		--socket "${SOCK}" --cni-conf-dir "${WORK}/net.d" --cni-bin-dir "${CNI_BIN}" \
+		--registry-config-dir "${WORK}/hosts" --seccomp-profile-root "${KUBELET_ROOT}/seccomp" \
+		--log-level debug >"${WORK}/berthd.log" 2>&1 &
+	BERTHD_PID=$!
+else
+	RUNTIME_BIN="${BIN}/containerd"
+	containerd_config >"${WORK}/containerd.toml"
+	# The shim and runc come from BIN, as berthd's containerd finds them.
+	PATH="${BIN}:${PATH}" in_runtime_cgroup "${RUNTIME_BIN}" --config "${WORK}/containerd.toml" \
+		--log-level debug >"${WORK}/containerd-cri.log" 2>&1 &
+	BERTHD_PID=$!
+fi
 # No newline: the suite reads the file with strconv.Atoi.
-printf %s "${BERTHD_PID}" >"${WORK}/berthd.pid"
-wait_berthd 60
-log "berthd in ${RUNTIME_CGROUP} of ${#JOIN[@]} of ${#CGROUP_ROOTS[@]} hierarchies"
+printf %s "${BERTHD_PID}" >"${WORK}/runtime.pid"
+if [[ "${RUNTIME}" == berth ]]; then
+	wait_berthd 60
+else
+	containerd_ready() {
+		kill -0 "${BERTHD_PID}" 2>/dev/null || die "containerd exited: $(tail -20 "${WORK}/containerd-cri.log")"
+		crictl info 2>/dev/null | grep -q '"RuntimeReady"' && crictl imagefsinfo >/dev/null 2>&1
+	}
+	wait_for 60 containerd_ready || die "containerd's CRI did not serve within 60 s"
+fi
+log "${RUNTIME} in ${RUNTIME_CGROUP} of ${#JOIN[@]} of ${#CGROUP_ROOTS[@]} hierarchies"
 
 # ---- the suite -----------------------------------------------------------------
 # A PATH without systemd-run: the suite would start kubelet as a transient
@@ -286,8 +372,8 @@ set +e
 			--output-dir="${LOGS}" --json-report=report.json --junit-report=junit.xml \
 			"${BIN}/e2e_node.test" -- \
 			--container-runtime-endpoint="unix://${SOCK}" \
-			--container-runtime-process-name="${BERTHD}" \
-			--container-runtime-pid-file="${WORK}/berthd.pid" \
+			--container-runtime-process-name="${RUNTIME_BIN}" \
+			--container-runtime-pid-file="${WORK}/runtime.pid" \
 			--prepull-images=false --node-name="${NODE}" --report-dir="${LOGS}" --v=2 \
 			--dns-domain=cluster.local --kubelet-config-file="${WORK}/kubelet-config.yaml" \
 			"${GATES[@]}" --kubelet-flags="${KUBELET_FLAGS}"
@@ -308,6 +394,13 @@ if grep -q 'SystemCgroupsName' "${LOGS}/kubelet.log" 2>/dev/null &&
 fi
 
 [[ -s "${LOGS}/report.json" ]] || die "no ginkgo report in ${LOGS}: $(tail -30 "${LOGS}/ginkgo.log")"
-printf 'e2e-node: %s, %s, %d s, %d procs\n' "$("${BIN}/kubelet" --version)" "$(crictl version | awk '/RuntimeVersion/ {print "berthd " $2}')" "${duration}" "${PROCS}" >"${LOGS}/summary.txt"
+printf 'e2e-node: %s, %s, %d s, %d procs\n' "$("${BIN}/kubelet" --version)" "$(crictl version | awk -v rt="${RUNTIME}" '/RuntimeVersion/ {print rt " " $2}')" "${duration}" "${PROCS}" >"${LOGS}/summary.txt"
+if [[ "${RUNTIME}" == containerd ]]; then
+	# The reference run lists its failures (as unexpected, against an empty
+	# list) and does not fail on them.
+	(cd "${ROOT}/test" && go run ./cmd/critest-report --name e2e-node-containerd --selected-only \
+		--groups "${LOGS}/groups.md" --report "${LOGS}/report.json" --expected /dev/null) | tee -a "${LOGS}/summary.txt" || true
+	exit 0
+fi
 (cd "${ROOT}/test" && go run ./cmd/critest-report --name e2e-node --selected-only \
 	--groups "${LOGS}/groups.md" --report "${LOGS}/report.json" --expected "${EXPECTED}") | tee -a "${LOGS}/summary.txt"

@@ -2,7 +2,11 @@
 // agnhost is Alpine with curl, and Kubernetes' lifecycle hook specs run
 // `sh -c "curl http://IP:8080/echo?msg=poststart"` as exec hooks. It does
 // an HTTP GET of each URL and writes the body to stdout; -s, -S and -f
-// are accepted (-f: an HTTP error status fails, exit code 22, as curl's).
+// are accepted (-f: an HTTP error status fails, exit code 22, as curl's),
+// and so are -g (no URL globbing: the stand-in never globs), -q (no
+// .curlrc: it reads none), --max-time SEC and --connect-timeout SEC, which
+// the networking specs pass (`curl -g -q -s 'http://IP:9080/dial?...'`,
+// `curl -g -q -s --max-time 15 --connect-timeout 1 http://IP:8083/hostName`).
 // Anything else is refused rather than half done. It is not curl.
 package main
 
@@ -10,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,13 +29,31 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	var urls []string
 	fail := false
-	for _, a := range args {
+	maxTime, connectTimeout := 2*time.Minute, time.Duration(0)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch {
+		case a == "--max-time" || a == "--connect-timeout":
+			if i+1 == len(args) {
+				fmt.Fprintf(stderr, "curl (berth stand-in): %s needs a value\n", a)
+				return 2
+			}
+			i++
+			sec, err := strconv.ParseFloat(args[i], 64)
+			if err != nil || sec <= 0 {
+				fmt.Fprintf(stderr, "curl (berth stand-in): %s %q is not a number of seconds\n", a, args[i])
+				return 2
+			}
+			if a == "--max-time" {
+				maxTime = time.Duration(sec * float64(time.Second))
+			} else {
+				connectTimeout = time.Duration(sec * float64(time.Second))
+			}
 		case a == "--fail":
 			fail = true
 		case a == "--silent" || a == "--show-error":
-		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "sSf") == "":
-			// Short flags, alone or together (-fsS).
+		case len(a) > 1 && a[0] == '-' && strings.Trim(a[1:], "sSfgq") == "":
+			// Short flags, alone or together (-fsS, -g -q -s).
 			fail = fail || strings.Contains(a, "f")
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(stderr, "curl (berth stand-in): option %s is not supported\n", a)
@@ -42,7 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "curl (berth stand-in): no URL given")
 		return 2
 	}
-	client := &http.Client{Timeout: 2 * time.Minute}
+	client := &http.Client{Timeout: maxTime}
+	if connectTimeout > 0 {
+		client.Transport = &http.Transport{DialContext: (&net.Dialer{Timeout: connectTimeout}).DialContext}
+	}
 	for _, u := range urls {
 		if err := get(client, u, fail, stdout); err != nil {
 			fmt.Fprintf(stderr, "curl: %v\n", err)
