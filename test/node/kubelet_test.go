@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,6 +154,13 @@ func TestKubelet(t *testing.T) {
 	}
 	for _, c := range list.Containers {
 		_, info := ctrStatus(t, c.Id)
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", info.Pid)); err != nil {
+			// crashloop's process can exit between the list and this read:
+			// a container no longer running has no cgroup to check.
+			if st, _ := ctrStatus(t, c.Id); st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING {
+				continue
+			}
+		}
 		if cg := procCgroup(t, info.Pid); !strings.HasPrefix(cg, "/kubepods.slice/") {
 			t.Errorf("container %s of pod %s is in cgroup %s, outside kubepods.slice", c.Metadata.Name, c.Labels["io.kubernetes.pod.name"], cg)
 		}
