@@ -54,13 +54,41 @@ func (c Config) pidPath() string { return filepath.Join(c.State, "containerd.pid
 // as containerd's default does.
 const maxConcurrentDownloads = 3
 
-// disabledPlugins keeps containerd's own CRI (and what only it uses) from
-// loading: Berth is the CRI server, and a second one would fight over CNI.
+// disabledPlugins are the containerd plugins the embedded containerd does
+// not load. Each costs memory and start-up time for as long as the node runs.
 var disabledPlugins = []string{
+	// containerd's own CRI and what only it uses: Berth is the CRI server,
+	// and a second one would fight over CNI.
 	"io.containerd.grpc.v1.cri",
 	"io.containerd.cri.v1.runtime",
 	"io.containerd.cri.v1.images",
 	"io.containerd.podsandbox.controller.v1.podsandbox",
+	// The sandbox controller API: Berth runs pods itself. The sandbox
+	// store (io.containerd.sandbox.store.v1.local and the sandboxes gRPC
+	// service) stays: it joins a pod's tasks to the pod's shim.
+	"io.containerd.sandbox.controller.v1.shim",
+	"io.containerd.grpc.v1.sandbox-controllers",
+	// Per-task cgroup metrics for containerd's Prometheus endpoint, which
+	// the embedded containerd does not serve (Berth's stats read the
+	// cgroups through the shim), and containerd's restart labels, which
+	// Berth never sets (kubelet restarts containers).
+	"io.containerd.monitor.task.v1.cgroups",
+	"io.containerd.monitor.container.v1.restart",
+	// gRPC and ttrpc metrics and tracing interceptors, pprof over HTTP:
+	// nothing reads them (berthd has its own /metrics and pprof).
+	"io.containerd.metrics.v1.grpc-prometheus",
+	"io.containerd.metrics.v1.grpc-otel",
+	"io.containerd.ttrpc.v1.otelttrpc",
+	"io.containerd.tracing.processor.v1.otlp",
+	"io.containerd.internal.v1.tracing",
+	"io.containerd.http.v1.pprof",
+	// Snapshotters and differs Berth cannot be configured to use.
+	"io.containerd.snapshotter.v1.erofs",
+	"io.containerd.differ.v1.erofs",
+	"io.containerd.mount-handler.v1.erofs",
+	"io.containerd.snapshotter.v1.blockfile",
+	"io.containerd.snapshotter.v1.devmapper",
+	"io.containerd.snapshotter.v1.zfs",
 }
 
 // render returns containerd's config.toml (schema version 4, containerd 2.4).
