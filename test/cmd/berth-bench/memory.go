@@ -186,8 +186,9 @@ func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids ma
 func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 
 // reportMemory prints the memory phase: each runtime's own processes with
-// no pods and at N pods, process by process, and the shims, in MiB of RSS
-// and anonymous RSS, with the ratio of the first runtime's to each other's.
+// no pods and at N pods, process by process, and the shims (how many, and
+// their sum), in MiB of RSS and anonymous RSS, with the ratio of the first
+// runtime's to each other's.
 func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, res []memoryResult, markdown bool) {
 	head := []string{"memory (MiB)"}
 	for _, rt := range rts {
@@ -224,7 +225,7 @@ func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, re
 			m := res[i].loaded.each[j]
 			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB anon", processName(pid), pid, mib(m.rss), mib(m.anon)))
 		}
-		fmt.Fprintf(w, "%s at %d pods: %s.\n", rt.name, res[i].pods, strings.Join(parts, "; "))
+		fmt.Fprintf(w, "%s at %d pods: %s; %d shims.\n", rt.name, res[i].pods, strings.Join(parts, "; "), res[i].loaded.shims.procs)
 	}
 }
 
