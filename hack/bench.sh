@@ -7,9 +7,11 @@
 #
 # berth-bench also times the List calls against 500 running containers and
 # reads each runtime's memory at 100 pods (it gets the PIDs of berthd, the
-# containerd berthd supervises and the CRI containerd from here). Then
-# critest's own benchmarks run against each runtime, with
-# hack/critest-benchmark.yaml, and their results are summarised the same way.
+# containerd berthd supervises and the CRI containerd from here, and the
+# directory each one's shims put their sockets in: berthd's <state>/s, the
+# CRI containerd's socket_dir). Then critest's own benchmarks run against
+# each runtime, with hack/critest-benchmark.yaml, and their results are
+# summarised the same way.
 # Between the two, hack/bench-kubelet.sh times a real kubelet's static pods
 # from manifests to Ready against each.
 #
@@ -141,7 +143,8 @@ cd "${ROOT}"
 metrics="$(grep -o 'serving metrics.*address=[0-9.:]*' "${WORK}/berthd.log" | sed 's/.*address=//' | tail -1 || true)"
 if [[ "${BERTH_BENCH:-1}" != 0 ]]; then
 	go -C test run ./cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
-		--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" "$@"
+		--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" \
+		--shim-sockets "berth=${WORK}/bst/s,containerd=${WORK}/cs" "$@"
 
 	# Where Berth's pod starts and stops spent their time, from its own metrics.
 	if [[ -n "${metrics}" ]]; then

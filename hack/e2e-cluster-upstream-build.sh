@@ -20,67 +20,23 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${ROOT}/_output"
-STAMP="${OUT}/.stamps/e2e-cluster-upstream"
-BIN="${OUT}/bin"
-MODDIR="${ROOT}/test/kubelet"
-NICE="${NICE:-10}"
+STAMP="${ROOT}/_output/.stamps/e2e-cluster-upstream"
+# shellcheck source=hack/lib/k8s-build.sh
+source "${ROOT}/hack/lib/k8s-build.sh"
 
-# shellcheck source=hack/versions.env
-source "${ROOT}/hack/versions.env"
-
-die() {
-	printf 'e2e-cluster-upstream-build.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-[[ -n "${KUBERNETES_VERSION:-}" ]] || die "KUBERNETES_VERSION is not set in hack/versions.env"
-command -v go >/dev/null || die "go is not on PATH"
-export GOWORK=off GOTOOLCHAIN=local GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0
-
-have="$(cd "${MODDIR}" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
-[[ "${have}" == "${KUBERNETES_VERSION}" ]] ||
-	die "test/kubelet/go.mod requires k8s.io/kubernetes ${have}, versions.env says ${KUBERNETES_VERSION}"
-
-ginkgo_version="$(cd "${MODDIR}" && go list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)"
-want="${KUBERNETES_VERSION} $(go env GOVERSION) ginkgo ${ginkgo_version} $(sha256sum "${MODDIR}/go.sum" | cut -c1-16)"
-if [[ -x "${BIN}/e2e.test" && -x "${BIN}/agnhost" && -x "${BIN}/ginkgo" && -f "${STAMP}" && "$(<"${STAMP}")" == "${want}" ]]; then
-	printf 'e2e.test, ginkgo and agnhost %s up to date\n' "${KUBERNETES_VERSION}"
-	exit 0
-fi
-
-rm -f "${STAMP}"
-mkdir -p "${BIN}" "${OUT}/.stamps"
-start=${SECONDS}
-major="${KUBERNETES_VERSION#v}"
-minor="${major#*.}"
-major="${major%%.*}"
-minor="${minor%%.*}"
-v=k8s.io/component-base/version
-ldflags="-X ${v}.gitVersion=${KUBERNETES_VERSION} -X ${v}.gitMajor=${major} -X ${v}.gitMinor=${minor}"
-ldflags+=" -X ${v}.gitTreeState=clean -s -w"
-agnhost_version="$(<"$(cd "${MODDIR}" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/VERSION")"
-
-build() {
-	(cd "${MODDIR}" && nice -n "${NICE}" go "$@")
-}
+begin_test_build "e2e.test, ginkgo and agnhost" e2e.test agnhost ginkgo
 # The small ones first: a broken graph shows in a minute, not after the long link.
-if [[ ! -x "${BIN}/ginkgo" ]] || [[ "$("${BIN}/ginkgo" version 2>&1)" != "Ginkgo Version ${ginkgo_version#v}" ]]; then
-	build build -ldflags "-s -w" -o "${BIN}/ginkgo.new" github.com/onsi/ginkgo/v2/ginkgo
-	out="$("${BIN}/ginkgo.new" version 2>&1)" || true
-	[[ "${out}" == "Ginkgo Version ${ginkgo_version#v}" ]] ||
-		die "the built ginkgo reports '${out}', the graph has ginkgo ${ginkgo_version}"
+if [[ ! -x "${BIN}/ginkgo" ]] || ! ginkgo_ok "${BIN}/ginkgo" "${ginkgo_version}"; then
+	build_ginkgo "${ginkgo_version}"
 	mv "${BIN}/ginkgo.new" "${BIN}/ginkgo"
 fi
-if [[ ! -x "${BIN}/agnhost" ]] || [[ "$("${BIN}/agnhost" --version 2>&1)" != *"${agnhost_version}"* ]]; then
-	build build -ldflags "-s -w -X main.Version=${agnhost_version}" -o "${BIN}/agnhost.new" k8s.io/kubernetes/test/images/agnhost
-	out="$("${BIN}/agnhost.new" --version 2>&1)" || true
-	[[ "${out}" == *"${agnhost_version}"* ]] || die "the built agnhost reports '${out}', not ${agnhost_version}"
+if [[ ! -x "${BIN}/agnhost" ]] || ! agnhost_ok "${BIN}/agnhost" "${agnhost_version}"; then
+	build_agnhost "${agnhost_version}"
 	mv "${BIN}/agnhost.new" "${BIN}/agnhost"
 fi
-build test -c -vet=off -ldflags "${ldflags}" -o "${BIN}/e2e.test.new" k8s.io/kubernetes/test/e2e
+modgo test -c -vet=off -ldflags "$(version_ldflags)" -o "${BIN}/e2e.test.new" k8s.io/kubernetes/test/e2e
 out="$("${BIN}/e2e.test.new" --version 2>&1 | head -1)" || true
 [[ "${out}" == *"${KUBERNETES_VERSION}"* ]] || die "the built e2e.test reports '${out}', not ${KUBERNETES_VERSION}"
 mv "${BIN}/e2e.test.new" "${BIN}/e2e.test"
 printf '%s\n' "${want}" >"${STAMP}"
-printf 'built e2e.test, ginkgo %s and agnhost %s (%s) in %ds\n' "${ginkgo_version}" "${agnhost_version}" "${KUBERNETES_VERSION}" "$((SECONDS - start))"
+printf 'built e2e.test, ginkgo %s and agnhost %s (%s) in %ds\n' "${ginkgo_version}" "${agnhost_version}" "${KUBERNETES_VERSION}" "$(build_seconds)"

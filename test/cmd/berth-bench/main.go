@@ -76,6 +76,7 @@ func main() {
 		listCalls  = flag.Int("list-calls", 50, "calls of each List per runtime (a fifth as many of the stats Lists)")
 		memPods    = flag.Int("memory-pods", 100, "running pods (one container each) memory is read at (0 skips the phase)")
 		pidSpec    = flag.String("pids", "", "each runtime's own processes for the memory phase: name=pid+pid,... (bench.sh passes them)")
+		shimSpec   = flag.String("shim-sockets", "", "each runtime's shim socket directory (containerd's shim socket_dir) for the memory phase: name=dir,... (bench.sh passes them)")
 		critest    = flag.String("critest-results", "", "only summarise critest -benchmark output: name=directory,... ; the first is the one compared")
 		samplesF   = flag.String("samples", "", "only summarise timings taken in turns elsewhere: a file of runtime<TAB>operation<TAB>nanoseconds lines (hack/bench-kubelet.sh)")
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
@@ -120,6 +121,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
+	shimDirs, err := parseDirs(*shimSpec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(2)
+	}
 	rts, err := connect(*endpoints)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
@@ -144,7 +150,7 @@ func main() {
 	}
 	var mem []memoryResult
 	if *memPods > 0 {
-		if mem, err = b.memoryPhase(ctx, rts, pids, *memPods); err != nil {
+		if mem, err = b.memoryPhase(ctx, rts, pids, shimDirs, *memPods); err != nil {
 			fmt.Fprintln(os.Stderr, "berth-bench: memory phase:", err)
 			os.Exit(1)
 		}

@@ -32,7 +32,7 @@ func (m memory) add(o memory) memory {
 type memorySample struct {
 	runtime memory   // the runtime's own processes (--pids), all together
 	each    []memory // the same, process by process, in --pids order
-	shims   memory   // the shims of the pods the phase started
+	shims   memory   // the runtime's shims (--shim-sockets): one a pod
 }
 
 // memoryResult is the memory phase's outcome for one runtime.
@@ -96,38 +96,15 @@ func processMemory(proc string, pid int) (memory, error) {
 	return m, nil
 }
 
-// shimID returns the -id argument of a containerd shim's command line
-// (NUL-separated, as /proc/PID/cmdline has it), or "" for any other process.
-// Both runtimes start one shim per pod, named by the task that started it.
-func shimID(cmdline []byte) string {
-	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
-		return ""
-	}
-	for i, a := range args[:len(args)-1] {
-		if a == "-id" || a == "--id" {
-			return args[i+1]
-		}
-	}
-	return ""
-}
-
-// shimsMemory adds up the memory of the shims whose -id is in ids.
-func shimsMemory(proc string, ids map[string]bool) (memory, error) {
-	entries, err := os.ReadDir(proc)
+// shimsMemory adds up the memory of the shims serving the sockets in dir.
+// A shim that exits between its answer and the read is not counted.
+func shimsMemory(ctx context.Context, proc, dir string, pidOf shimPIDFunc) (memory, error) {
+	pids, err := shimPIDs(ctx, dir, pidOf)
 	if err != nil {
 		return memory{}, err
 	}
 	var total memory
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
-		if err != nil || !ids[shimID(cmdline)] {
-			continue // gone already, or not one of ours
-		}
+	for _, pid := range pids {
 		m, err := processMemory(proc, pid)
 		if err != nil {
 			continue
@@ -137,8 +114,9 @@ func shimsMemory(proc string, ids map[string]bool) (memory, error) {
 	return total, nil
 }
 
-// sampleMemory reads the runtime's processes and the shims of ids.
-func sampleMemory(pids []int, ids map[string]bool) (memorySample, error) {
+// sampleMemory reads the runtime's processes and the shims serving the
+// sockets in shimDir.
+func sampleMemory(ctx context.Context, pids []int, shimDir string) (memorySample, error) {
 	var s memorySample
 	for _, pid := range pids {
 		m, err := processMemory("/proc", pid)
@@ -149,7 +127,7 @@ func sampleMemory(pids []int, ids map[string]bool) (memorySample, error) {
 		s.runtime = s.runtime.add(m)
 	}
 	var err error
-	s.shims, err = shimsMemory("/proc", ids)
+	s.shims, err = shimsMemory(ctx, "/proc", shimDir, shimPID)
 	return s, err
 }
 
@@ -162,35 +140,34 @@ const memorySettle = 5 * time.Second
 // the pods down; one runtime after the other, so that each is measured
 // beside an idle other. It runs before the list phase, whose 500 containers
 // would leave both runtimes' heaps grown.
-func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids map[string][]int, pods int) (results []memoryResult, retErr error) {
+func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids map[string][]int, shimDirs map[string]string, pods int) (results []memoryResult, retErr error) {
 	for _, rt := range rts {
 		if len(pids[rt.name]) == 0 {
 			return nil, fmt.Errorf("no process IDs for %s (--pids)", rt.name)
+		}
+		if shimDirs[rt.name] == "" {
+			return nil, fmt.Errorf("no shim socket directory for %s (--shim-sockets)", rt.name)
 		}
 	}
 	for _, rt := range rts {
 		var res memoryResult
 		var err error
-		if res.idle, err = sampleMemory(pids[rt.name], nil); err != nil {
+		if res.idle, err = sampleMemory(ctx, pids[rt.name], shimDirs[rt.name]); err != nil {
 			return nil, fmt.Errorf("%s: %w", rt.name, err)
+		}
+		// The shims counted at N pods must be those pods' alone.
+		if n := res.idle.shims.procs; n != 0 {
+			return nil, fmt.Errorf("%s: %d shims run before the memory phase starts its pods", rt.name, n)
 		}
 		start := time.Now()
 		f, err := b.startFleet(ctx, rt, pods, 1)
 		if err == nil {
 			fmt.Printf("berth-bench: %s runs %d pods with %d containers (%.0f s)\n", rt.name, len(f.pods), f.containers(), time.Since(start).Seconds())
 			time.Sleep(memorySettle)
-			// A shim is named by the task that started it: the pause's
-			// (the sandbox ID) for a pod with one, the pod's first
-			// container's for a Berth infra-less pod.
-			ids := map[string]bool{}
-			for _, p := range f.pods {
-				ids[p.id] = true
-				for _, c := range p.containers {
-					ids[c] = true
-				}
-			}
 			res.pods = len(f.pods)
-			res.loaded, err = sampleMemory(pids[rt.name], ids)
+			// Every pod runs in one shim of its own (a Berth pod's
+			// containers, a containerd pod's pause and containers).
+			res.loaded, err = sampleMemory(ctx, pids[rt.name], shimDirs[rt.name])
 			if err == nil && res.loaded.shims.procs != res.pods {
 				err = fmt.Errorf("found %d shims for %d pods", res.loaded.shims.procs, res.pods)
 			}
@@ -209,8 +186,9 @@ func (b *bench) memoryPhase(ctx context.Context, rts []*runtimeEndpoint, pids ma
 func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 
 // reportMemory prints the memory phase: each runtime's own processes with
-// no pods and at N pods, process by process, and the shims, in MiB of RSS
-// and anonymous RSS, with the ratio of the first runtime's to each other's.
+// no pods and at N pods, process by process, and the shims (how many, and
+// their sum), in MiB of RSS and anonymous RSS, with the ratio of the first
+// runtime's to each other's.
 func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, res []memoryResult, markdown bool) {
 	head := []string{"memory (MiB)"}
 	for _, rt := range rts {
@@ -247,7 +225,7 @@ func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, re
 			m := res[i].loaded.each[j]
 			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB anon", processName(pid), pid, mib(m.rss), mib(m.anon)))
 		}
-		fmt.Fprintf(w, "%s at %d pods: %s.\n", rt.name, res[i].pods, strings.Join(parts, "; "))
+		fmt.Fprintf(w, "%s at %d pods: %s; %d shims.\n", rt.name, res[i].pods, strings.Join(parts, "; "), res[i].loaded.shims.procs)
 	}
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -55,53 +57,29 @@ func TestKibField(t *testing.T) {
 	}
 }
 
-func TestShimID(t *testing.T) {
-	for _, tc := range []struct {
-		cmdline, want string
-	}{
-		{"/work/main/_output/bin/containerd-shim-runc-v2\x00-namespace\x00k8s.io\x00-id\x00a37c0c10\x00-address\x00/run/c.sock\x00", "a37c0c10"},
-		{"containerd-shim-runc-v2\x00--id\x00b1\x00", "b1"},
-		{"/usr/bin/sleep\x00-id\x003600\x00", ""},                   // not a shim
-		{"containerd-shim-runc-v2\x00-namespace\x00k8s.io\x00", ""}, // no -id
-		{"containerd-shim-runc-v2\x00-id\x00", ""},                  // -id last, no value
-		{"", ""}, // a zombie's
-	} {
-		if got := shimID([]byte(tc.cmdline)); got != tc.want {
-			t.Errorf("shimID(%q) = %q, want %q", tc.cmdline, got, tc.want)
-		}
-	}
-}
-
-// fakeProc writes a /proc with one process per cmdline, each with
+// fakeProc writes a /proc with one process per PID, each with
 // statusSample.
-func fakeProc(t *testing.T, cmdlines map[string]string) string {
+func fakeProc(t *testing.T, pids ...int) string {
 	t.Helper()
 	proc := t.TempDir()
-	for pid, cmdline := range cmdlines {
-		dir := filepath.Join(proc, pid)
+	for _, pid := range pids {
+		dir := filepath.Join(proc, strconv.Itoa(pid))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, text := range map[string]string{"cmdline": cmdline, "status": statusSample} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.WriteFile(filepath.Join(dir, "status"), []byte(statusSample), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return proc
 }
 
 func TestShimsMemory(t *testing.T) {
-	proc := fakeProc(t, map[string]string{
-		"10": "containerd-shim-runc-v2\x00-id\x00pod-a\x00",
-		"11": "containerd-shim-runc-v2\x00-id\x00pod-b\x00",
-		"12": "containerd-shim-runc-v2\x00-id\x00someone-elses\x00",
-		"13": "/pause\x00",
-	})
-	if err := os.MkdirAll(filepath.Join(proc, "self"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	got, err := shimsMemory(proc, map[string]bool{"pod-a": true, "pod-b": true, "pod-gone": true})
+	dir := socketDir(t, "a", "b", "c")
+	// Shim c's process exits between its answer and the read.
+	proc := fakeProc(t, 10, 11)
+	pidOf := fakeShims(map[string]int{"a": 10, "b": 11, "c": 12})
+	got, err := shimsMemory(context.Background(), proc, dir, pidOf)
 	if err != nil {
 		t.Fatal(err)
 	}

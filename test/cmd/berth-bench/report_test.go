@@ -59,6 +59,7 @@ func TestReportMemory(t *testing.T) {
 		"| shims, 100 pods (sum) | 1000.0 | 500.0 | 1000.0 | 500.0 | 1.00 | 1.00 |",
 		"| runtime + shims, 100 pods | 1120.0 | 590.0 | 1100.0 | 560.0 | 1.02 | 1.05 |",
 		"40.0 MiB RSS, 40.0 MiB anon",
+		"80.0 MiB RSS, 50.0 MiB anon; 100 shims.\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
