@@ -13,19 +13,25 @@ import (
 	"time"
 )
 
-// memory is what a set of processes holds, in KiB: resident (VmRSS), and
-// of that the anonymous part (RssAnon: heap, stacks), which is the
-// process's own. The rest of RSS is mostly the binary's text, shared with
-// every other process running the same file (both containerds, every shim,
-// other users' too), so RSS sums overstate and PSS would depend on who else
-// runs the binary.
+// memory is what a set of processes holds, in KiB:
+//   - rss, resident (VmRSS);
+//   - anon, of that the anonymous part (RssAnon: heap, stacks), which is
+//     the process's own;
+//   - pss, proportional (Pss of smaps_rollup): each resident page divided
+//     by the number of processes mapping it. The rest of RSS is mostly the
+//     binary's text, shared with every other process running the same file,
+//     so a sum of RSS counts a shim binary's text once per shim; a sum of
+//     PSS counts it once for all of them. The phase measures one runtime
+//     at a time, the other idle beside it, so a runtime's shims share their
+//     binary's pages among themselves; the two containerds (Berth's and
+//     the one with CRI) run the same binary and split its shared pages.
 type memory struct {
-	procs     int
-	rss, anon int64
+	procs          int
+	rss, anon, pss int64
 }
 
 func (m memory) add(o memory) memory {
-	return memory{procs: m.procs + o.procs, rss: m.rss + o.rss, anon: m.anon + o.anon}
+	return memory{procs: m.procs + o.procs, rss: m.rss + o.rss, anon: m.anon + o.anon, pss: m.pss + o.pss}
 }
 
 // memorySample is one runtime's memory at one moment.
@@ -80,9 +86,15 @@ func kibField(text []byte, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s line", key)
 }
 
-// processMemory reads pid's VmRSS and RssAnon.
+// processMemory reads pid's VmRSS and RssAnon (status) and Pss
+// (smaps_rollup).
 func processMemory(proc string, pid int) (memory, error) {
-	status, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "status"))
+	dir := filepath.Join(proc, strconv.Itoa(pid))
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return memory{}, err
+	}
+	rollup, err := os.ReadFile(filepath.Join(dir, "smaps_rollup"))
 	if err != nil {
 		return memory{}, err
 	}
@@ -91,6 +103,9 @@ func processMemory(proc string, pid int) (memory, error) {
 		return memory{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	if m.anon, err = kibField(status, "RssAnon"); err != nil {
+		return memory{}, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if m.pss, err = kibField(rollup, "Pss"); err != nil {
 		return memory{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	return m, nil
@@ -187,25 +202,25 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 
 // reportMemory prints the memory phase: each runtime's own processes with
 // no pods and at N pods, process by process, and the shims (how many, and
-// their sum), in MiB of RSS and anonymous RSS, with the ratio of the first
-// runtime's to each other's.
+// their sum), in MiB of RSS, anonymous RSS and PSS, with the ratios of the
+// first runtime's to each other's.
 func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, res []memoryResult, markdown bool) {
 	head := []string{"memory (MiB)"}
 	for _, rt := range rts {
-		head = append(head, rt.name+" RSS", rt.name+" anon")
+		head = append(head, rt.name+" RSS", rt.name+" anon", rt.name+" PSS")
 	}
 	for _, rt := range rts[1:] {
-		head = append(head, rts[0].name+" / "+rt.name+" RSS", "anon")
+		head = append(head, rts[0].name+" / "+rt.name+" RSS", "anon", "PSS")
 	}
 	row := func(label string, pick func(memoryResult) memory) []string {
 		r := []string{label}
 		for _, x := range res {
 			m := pick(x)
-			r = append(r, mib(m.rss), mib(m.anon))
+			r = append(r, mib(m.rss), mib(m.anon), mib(m.pss))
 		}
 		for _, x := range res[1:] {
 			a, o := pick(res[0]), pick(x)
-			r = append(r, ratio(float64(a.rss), float64(o.rss)), ratio(float64(a.anon), float64(o.anon)))
+			r = append(r, ratio(float64(a.rss), float64(o.rss)), ratio(float64(a.anon), float64(o.anon)), ratio(float64(a.pss), float64(o.pss)))
 		}
 		return r
 	}
@@ -223,7 +238,7 @@ func reportMemory(w io.Writer, rts []*runtimeEndpoint, pids map[string][]int, re
 		var parts []string
 		for j, pid := range pids[rt.name] {
 			m := res[i].loaded.each[j]
-			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB anon", processName(pid), pid, mib(m.rss), mib(m.anon)))
+			parts = append(parts, fmt.Sprintf("%s (pid %d) %s MiB RSS, %s MiB anon, %s MiB PSS", processName(pid), pid, mib(m.rss), mib(m.anon), mib(m.pss)))
 		}
 		fmt.Fprintf(w, "%s at %d pods: %s; %d shims.\n", rt.name, res[i].pods, strings.Join(parts, "; "), res[i].loaded.shims.procs)
 	}

@@ -31,6 +31,11 @@ func TestParsePIDs(t *testing.T) {
 const statusSample = "Name:\tcontainerd\nUmask:\t0022\nVmHWM:\t   60120 kB\nVmRSS:\t   54476 kB\n" +
 	"RssAnon:\t   30208 kB\nRssFile:\t   24268 kB\nRssShmem:\t       0 kB\nThreads:\t13\n"
 
+// smaps_rollup as Linux 6.18 writes it: Pss is one line among Pss_*.
+const rollupSample = "00400000-7ffd6c9f4000 ---p 00000000 00:00 0                          [rollup]\n" +
+	"Rss:               54476 kB\nPss:               33020 kB\nPss_Dirty:         30208 kB\n" +
+	"Pss_Anon:          30208 kB\nPss_File:           2812 kB\nPss_Shmem:             0 kB\n"
+
 func TestKibField(t *testing.T) {
 	for _, tc := range []struct {
 		text, key string
@@ -40,6 +45,8 @@ func TestKibField(t *testing.T) {
 		{statusSample, "VmHWM", 60120},
 		{statusSample, "RssAnon", 30208},
 		{statusSample, "RssFile", 24268},
+		{rollupSample, "Pss", 33020},
+		{rollupSample, "Pss_File", 2812},
 	} {
 		got, err := kibField([]byte(tc.text), tc.key)
 		if err != nil || got != tc.want {
@@ -58,7 +65,7 @@ func TestKibField(t *testing.T) {
 }
 
 // fakeProc writes a /proc with one process per PID, each with
-// statusSample.
+// statusSample and rollupSample.
 func fakeProc(t *testing.T, pids ...int) string {
 	t.Helper()
 	proc := t.TempDir()
@@ -68,6 +75,9 @@ func fakeProc(t *testing.T, pids ...int) string {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "status"), []byte(statusSample), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "smaps_rollup"), []byte(rollupSample), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +93,7 @@ func TestShimsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (memory{procs: 2, rss: 2 * 54476, anon: 2 * 30208}); got != want {
+	if want := (memory{procs: 2, rss: 2 * 54476, anon: 2 * 30208, pss: 2 * 33020}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	if _, err := processMemory(proc, 99); err == nil {

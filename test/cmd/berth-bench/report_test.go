@@ -44,22 +44,22 @@ func TestReport(t *testing.T) {
 func TestReportMemory(t *testing.T) {
 	rts := []*runtimeEndpoint{{name: "berth"}, {name: "containerd"}}
 	res := []memoryResult{
-		{pods: 100, idle: memorySample{runtime: memory{2, 80 << 10, 60 << 10}},
-			loaded: memorySample{runtime: memory{2, 120 << 10, 90 << 10}, shims: memory{100, 1000 << 10, 500 << 10},
-				each: []memory{{1, 40 << 10, 40 << 10}, {1, 80 << 10, 50 << 10}}}},
-		{pods: 100, idle: memorySample{runtime: memory{1, 50 << 10, 30 << 10}},
-			loaded: memorySample{runtime: memory{1, 100 << 10, 60 << 10}, shims: memory{100, 1000 << 10, 500 << 10},
-				each: []memory{{1, 100 << 10, 60 << 10}}}},
+		{pods: 100, idle: memorySample{runtime: memory{2, 80 << 10, 60 << 10, 70 << 10}},
+			loaded: memorySample{runtime: memory{2, 120 << 10, 90 << 10, 100 << 10}, shims: memory{100, 1000 << 10, 500 << 10, 600 << 10},
+				each: []memory{{1, 40 << 10, 40 << 10, 35 << 10}, {1, 80 << 10, 50 << 10, 65 << 10}}}},
+		{pods: 100, idle: memorySample{runtime: memory{1, 50 << 10, 30 << 10, 40 << 10}},
+			loaded: memorySample{runtime: memory{1, 100 << 10, 60 << 10, 80 << 10}, shims: memory{100, 1000 << 10, 500 << 10, 720 << 10},
+				each: []memory{{1, 100 << 10, 60 << 10, 80 << 10}}}},
 	}
 	var out strings.Builder
 	reportMemory(&out, rts, map[string][]int{"berth": {1, 2}, "containerd": {3}}, res, true)
 	for _, want := range []string{
-		"| runtime, no pods | 80.0 | 60.0 | 50.0 | 30.0 | 1.60 | 2.00 |",
-		"| runtime, 100 pods | 120.0 | 90.0 | 100.0 | 60.0 | 1.20 | 1.50 |",
-		"| shims, 100 pods (sum) | 1000.0 | 500.0 | 1000.0 | 500.0 | 1.00 | 1.00 |",
-		"| runtime + shims, 100 pods | 1120.0 | 590.0 | 1100.0 | 560.0 | 1.02 | 1.05 |",
-		"40.0 MiB RSS, 40.0 MiB anon",
-		"80.0 MiB RSS, 50.0 MiB anon; 100 shims.\n",
+		"| runtime, no pods | 80.0 | 60.0 | 70.0 | 50.0 | 30.0 | 40.0 | 1.60 | 2.00 | 1.75 |",
+		"| runtime, 100 pods | 120.0 | 90.0 | 100.0 | 100.0 | 60.0 | 80.0 | 1.20 | 1.50 | 1.25 |",
+		"| shims, 100 pods (sum) | 1000.0 | 500.0 | 600.0 | 1000.0 | 500.0 | 720.0 | 1.00 | 1.00 | 0.83 |",
+		"| runtime + shims, 100 pods | 1120.0 | 590.0 | 700.0 | 1100.0 | 560.0 | 800.0 | 1.02 | 1.05 | 0.88 |",
+		"40.0 MiB RSS, 40.0 MiB anon, 35.0 MiB PSS",
+		"80.0 MiB RSS, 50.0 MiB anon, 65.0 MiB PSS; 100 shims.\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
