@@ -47,14 +47,22 @@ type logFile struct {
 	fileMu sync.Mutex
 	f      *os.File
 
-	// queueMu guards closed: no send after the queue is closed.
-	queueMu sync.RWMutex
+	// queueMu guards closed, queue and spare; queued wakes the writer.
+	// The queue holds only the lines not yet written, bounded by
+	// maxPending bytes: a quiet container's log costs no buffer.
+	queueMu sync.Mutex
+	queued  *sync.Cond
 	closed  bool
-	queue   chan []byte
+	queue   [][]byte
+	spare   [][]byte // the writer's last batch, emptied, for reuse
 	pending atomic.Int64
 	dropped atomic.Uint64
 	done    chan struct{}
 }
+
+// maxSpare is the largest batch slice kept for reuse; a burst's larger
+// one is left to the garbage collector.
+const maxSpare = 1024
 
 // openLogFile creates (or appends to) the log file rel below dir and
 // starts the goroutine that writes to it.
@@ -63,7 +71,8 @@ func openLogFile(dir, rel string, log *slog.Logger) (*logFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &logFile{dir: dir, rel: rel, path: f.Name(), log: log, now: time.Now, f: f, queue: make(chan []byte, 4096), done: make(chan struct{})}
+	l := &logFile{dir: dir, rel: rel, path: f.Name(), log: log, now: time.Now, f: f, done: make(chan struct{})}
+	l.queued = sync.NewCond(&l.queueMu)
 	go l.run()
 	return l, nil
 }
@@ -86,29 +95,51 @@ func createLogFile(dir, rel string) (*os.File, error) {
 	return f, nil
 }
 
+// run writes the queued lines, a batch at a time, until the queue is
+// closed and empty.
 func (l *logFile) run() {
 	defer close(l.done)
-	for line := range l.queue {
-		l.fileMu.Lock()
-		var err error
-		if l.f == nil {
-			err = os.ErrClosed
-		} else {
-			_, err = l.f.Write(line)
+	var batch [][]byte
+	for {
+		l.queueMu.Lock()
+		if batch != nil && cap(batch) <= maxSpare {
+			clear(batch)
+			l.spare = batch[:0]
 		}
-		l.fileMu.Unlock()
-		l.pending.Add(-int64(len(line)))
-		if err != nil {
-			l.drop()
+		for len(l.queue) == 0 && !l.closed {
+			l.queued.Wait()
 		}
+		batch, l.queue, l.spare = l.queue, l.spare, nil
+		l.queueMu.Unlock()
+		if len(batch) == 0 { // closed, and everything written
+			return
+		}
+		for _, line := range batch {
+			l.write(line)
+		}
+	}
+}
+
+func (l *logFile) write(line []byte) {
+	l.fileMu.Lock()
+	var err error
+	if l.f == nil {
+		err = os.ErrClosed
+	} else {
+		_, err = l.f.Write(line)
+	}
+	l.fileMu.Unlock()
+	l.pending.Add(-int64(len(line)))
+	if err != nil {
+		l.drop()
 	}
 }
 
 // enqueue hands one encoded line to the writer, or drops it when the
 // writer is too far behind.
 func (l *logFile) enqueue(line []byte) {
-	l.queueMu.RLock()
-	defer l.queueMu.RUnlock()
+	l.queueMu.Lock()
+	defer l.queueMu.Unlock()
 	if l.closed {
 		return
 	}
@@ -116,12 +147,9 @@ func (l *logFile) enqueue(line []byte) {
 		l.drop()
 		return
 	}
-	select {
-	case l.queue <- line:
-		l.pending.Add(int64(len(line)))
-	default:
-		l.drop()
-	}
+	l.queue = append(l.queue, line)
+	l.pending.Add(int64(len(line)))
+	l.queued.Signal()
 }
 
 // drop counts a lost line; the first of a run is logged.
@@ -150,10 +178,8 @@ func (l *logFile) Reopen() error {
 // Close writes what is queued and closes the file.
 func (l *logFile) Close() {
 	l.queueMu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.queue)
-	}
+	l.closed = true
+	l.queued.Signal()
 	l.queueMu.Unlock()
 	<-l.done
 	l.fileMu.Lock()

@@ -2,6 +2,7 @@ package container
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,41 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A burst of lines is written in full, in order, and leaves no large
+// buffer behind: a quiet container's log holds no queue.
+func TestLogFileBurstLeavesNoBuffer(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openLogFile(dir, "0.log", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := l.stream(streamStdout)
+	const lines = 20000
+	for i := range lines {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	waitFor(t, func() bool { return l.pending.Load() == 0 })
+	l.queueMu.Lock()
+	held := cap(l.queue) + cap(l.spare)
+	l.queueMu.Unlock()
+	if held > maxSpare {
+		t.Errorf("the idle log holds room for %d lines, want at most %d", held, maxSpare)
+	}
+	l.Close()
+	data, err := os.ReadFile(filepath.Join(dir, "0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(got) != lines || l.Dropped() != 0 {
+		t.Fatalf("%d lines written, %d dropped; want %d, none dropped", len(got), l.Dropped(), lines)
+	}
+	for i, line := range got {
+		if !strings.HasSuffix(line, fmt.Sprintf(" stdout F line %d", i)) {
+			t.Fatalf("line %d is %q", i, line)
+		}
 	}
 }
