@@ -144,7 +144,7 @@ metrics="$(grep -o 'serving metrics.*address=[0-9.:]*' "${WORK}/berthd.log" | se
 if [[ "${BERTH_BENCH:-1}" != 0 ]]; then
 	go -C test run ./cmd/berth-bench --endpoints "berth=${WORK}/berth.sock,containerd=${WORK}/ctrd.sock" \
 		--pids "berth=${BERTHD_PID}+${BERTH_CTRD_PID},containerd=${CTRD_PID}" \
-		--shim-sockets "berth=${WORK}/bst/s,containerd=${WORK}/cs" "$@"
+		--shim-sockets "berth=${WORK}/bst/s,containerd=${WORK}/cs" --log-root "${WORK}/pod-logs" "$@"
 
 	# Where Berth's pod starts and stops spent their time, from its own metrics.
 	if [[ -n "${metrics}" ]]; then

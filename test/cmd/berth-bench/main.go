@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,6 +82,7 @@ func main() {
 		samplesF   = flag.String("samples", "", "only summarise timings taken in turns elsewhere: a file of runtime<TAB>operation<TAB>nanoseconds lines (hack/bench-kubelet.sh)")
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
+		logRoot    = flag.String("log-root", "", "where pods' log directories go, as kubelet's /var/log/pods: every container writes its log file there; empty runs containers without logs")
 		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
 	)
 	flag.Parse()
@@ -131,7 +133,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, logRoot: *logRoot}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -202,8 +204,11 @@ type bench struct {
 	handler string
 	// sharePID gives every pod one PID namespace (shareProcessNamespace).
 	sharePID bool
-	seq      int
-	mu       sync.Mutex
+	// logRoot holds the pods' log directories (kubelet's /var/log/pods);
+	// empty: no logs.
+	logRoot string
+	seq     int
+	mu      sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -245,9 +250,14 @@ func (b *bench) podConfig() *runtimeapi.PodSandboxConfig {
 	n := b.seq
 	b.mu.Unlock()
 	name := fmt.Sprintf("bench-%d-%d", os.Getpid(), n)
+	logDir := ""
+	if b.logRoot != "" { // as kubelet names it: namespace_name_uid
+		logDir = filepath.Join(b.logRoot, "bench_"+name+"_"+name)
+	}
 	return &runtimeapi.PodSandboxConfig{
-		Metadata: &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: name},
-		Hostname: name,
+		LogDirectory: logDir,
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "bench", Uid: name},
+		Hostname:     name,
 		// The labels kubelet sets and selects pods and containers by.
 		Labels: map[string]string{labelPodUID: name, labelPodName: name, labelPodNamespace: "bench"},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
@@ -283,8 +293,13 @@ var (
 // PID namespace of its own, a bare sleep would ignore it, and
 // StopContainer would wait out the grace period.
 func (b *bench) sleeper(pod *runtimeapi.PodSandboxConfig, name string) *runtimeapi.ContainerConfig {
+	logPath := ""
+	if pod.GetLogDirectory() != "" { // as kubelet names it: container/attempt.log
+		logPath = name + "/0.log"
+	}
 	return &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: name},
+		LogPath:  logPath,
 		Image:    &runtimeapi.ImageSpec{Image: b.image},
 		Command:  []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"},
 		Labels: map[string]string{
