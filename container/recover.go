@@ -8,7 +8,6 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -133,7 +132,7 @@ func (m *Manager) reattach(ctx context.Context, c *Container) (retErr error) {
 			stderr = logs.stream(streamStderr)
 		}
 	}
-	task, err := m.cfg.Tasks.Load(ctx, c.ID, cio.NewAttach(cio.WithStreams(nil, writerOrNil(stdout), writerOrNil(stderr))))
+	task, err := m.cfg.Tasks.Load(ctx, c.ID, streams{stdout: writerOrNil(stdout), stderr: writerOrNil(stderr)}.attach)
 	if err != nil {
 		return fmt.Errorf("reattach the task's output: %w", err)
 	}

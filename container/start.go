@@ -95,12 +95,9 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	if !c.Config.GetTty() {
 		errOut = aio.stderr.in(writerOrNil(stderr))
 	}
-	ioOpts := []cio.Opt{cio.WithStreams(aio.stdin(), aio.stdout.in(writerOrNil(stdout)), errOut), cio.WithFIFODir(m.fifoDir(c.ID))}
-	if c.Config.GetTty() {
-		ioOpts = append(ioOpts, cio.WithTerminal)
-	}
+	stdio := streams{dir: m.fifoDir(c.ID), terminal: c.Config.GetTty(), stdin: aio.stdin(), stdout: aio.stdout.in(writerOrNil(stdout)), stderr: errOut}
 	unlockShim := m.lockPodShim(c.SandboxID)
-	task, err := m.newTask(ctx, c.ID, cio.NewCreator(ioOpts...))
+	task, err := m.newTask(ctx, c.ID, stdio.creator())
 	unlockShim()
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
