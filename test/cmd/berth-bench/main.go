@@ -81,6 +81,7 @@ func main() {
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
 		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
+		podSlices  = flag.Bool("pod-slices", false, "lifecycle pods in a systemd slice each, as kubelet's systemd cgroup driver makes them (untimed systemctl start and stop around each pod; runtimes with the systemd driver)")
 	)
 	flag.Parse()
 	if *samplesF != "" {
@@ -125,7 +126,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, podSlices: *podSlices}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -196,8 +197,11 @@ type bench struct {
 	handler string
 	// sharePID gives every pod one PID namespace (shareProcessNamespace).
 	sharePID bool
-	seq      int
-	mu       sync.Mutex
+	// podSlices gives each pod of the lifecycle and parallel phases a
+	// systemd slice of its own (slices.go).
+	podSlices bool
+	seq       int
+	mu        sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -306,8 +310,19 @@ func timed(rt *runtimeEndpoint, record bool, name string, op func() error) error
 	return nil
 }
 
-func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) error {
+func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) (retErr error) {
 	cfg := b.podConfig()
+	if b.podSlices {
+		slice := []string{withSlice(cfg)}
+		if err := systemctl(ctx, "start", slice); err != nil {
+			return err
+		}
+		defer func() {
+			if err := systemctl(context.WithoutCancel(ctx), "stop", slice); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
+	}
 	var podID, ctrID string
 	execProbe := func() error {
 		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: 1})
@@ -387,18 +402,33 @@ func (b *bench) pull(ctx context.Context, rt *runtimeEndpoint) error {
 }
 
 // parallelRun starts n sandboxes at once, times each call, then removes them.
-func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) error {
+func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (retErr error) {
 	name := fmt.Sprintf("RunPodSandbox x%d", n)
 	ids := make([]string, n)
 	errs := make([]error, n)
+	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
+	var slices []string
+	for i := range cfgs {
+		cfgs[i] = b.podConfig()
+		if b.podSlices {
+			slices = append(slices, withSlice(cfgs[i]))
+		}
+	}
+	if err := systemctl(ctx, "start", slices); err != nil {
+		return err
+	}
+	defer func() {
+		if err := systemctl(context.WithoutCancel(ctx), "stop", slices); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cfg := b.podConfig()
 			start := time.Now()
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfgs[i], RuntimeHandler: b.handler})
 			ids[i], errs[i] = r.GetPodSandboxId(), err
 			if err == nil {
 				rt.record(name, time.Since(start))
