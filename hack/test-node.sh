@@ -136,7 +136,7 @@ cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expe
 bench_payload() {
 	(cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/berth-bench" ./cmd/berth-bench)
 	cp "${ROOT}/hack/test-node-bench-vm.sh" "${STAGE}/run.sh"
-	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:-}" >"${STAGE}/bench.env"
+	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:---iterations 10 --parallel 4 --exec-timeout 10}" >"${STAGE}/bench.env"
 }
 [[ "${BENCH}" != yes ]] || bench_payload
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))

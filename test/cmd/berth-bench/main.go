@@ -81,6 +81,7 @@ func main() {
 		markdown   = flag.Bool("markdown", false, "print markdown tables")
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
 		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
+		execTO     = flag.Int64("exec-timeout", 1, "ExecSync's timeout in seconds (kubelet's default probe timeout is 1; an emulated VM needs more)")
 		podSlices  = flag.Bool("pod-slices", false, "lifecycle pods in a systemd slice each, as kubelet's systemd cgroup driver makes them (untimed systemctl start and stop around each pod; runtimes with the systemd driver)")
 	)
 	flag.Parse()
@@ -126,7 +127,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, podSlices: *podSlices}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, podSlices: *podSlices, execTimeout: *execTO}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -200,8 +201,10 @@ type bench struct {
 	// podSlices gives each pod of the lifecycle and parallel phases a
 	// systemd slice of its own (slices.go).
 	podSlices bool
-	seq       int
-	mu        sync.Mutex
+	// execTimeout is each ExecSync's timeout, in seconds.
+	execTimeout int64
+	seq         int
+	mu          sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -325,7 +328,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 	}
 	var podID, ctrID string
 	execProbe := func() error {
-		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: 1})
+		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: b.execTimeout})
 		if err == nil && r.GetExitCode() != 0 {
 			err = fmt.Errorf("exit code %d, stderr %q", r.GetExitCode(), r.GetStderr())
 		}
@@ -352,7 +355,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 			return err
 		}},
 		// Exec probes as kubelet runs them, three times in the container's
-		// life: a command with the probe's default one-second timeout,
+		// life: a command with the probe's default one-second timeout (--exec-timeout),
 		// its exit code checked.
 		{"ExecSync", execProbe}, {"ExecSync", execProbe}, {"ExecSync", execProbe},
 		{"StopContainer", func() error {
