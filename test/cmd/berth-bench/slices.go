@@ -13,9 +13,8 @@ import (
 // cgroup driver gives a best-effort pod, and the slice exists before
 // RunPodSandbox and goes after RemovePodSandbox, as kubelet makes and
 // removes it around the pod. Neither is timed. A runtime using the
-// systemd cgroup driver needs a slice as the parent: containerd's CRI with
-// SystemdCgroup = true hands runc "slice:cri-containerd:id", which runc
-// refuses without one.
+// systemd cgroup driver wants a slice as the parent: containerd's CRI
+// builds runc's systemd form, "slice:cri-containerd:id", only from one.
 
 // besteffortSlices is the parent of every best-effort pod's slice.
 const besteffortSlices = "/kubepods.slice/kubepods-besteffort.slice/"
