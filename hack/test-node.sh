@@ -33,7 +33,8 @@
 # BENCH=yes is `make bench-node`: the apparmor VM runs no checks but
 # hack/test-node-bench-vm.sh, berth-bench against berthd and containerd's
 # CRI (systemd cgroup driver, cgroup v2) once per handler in BENCH_HANDLERS
-# (default "runc crun"), with the berth-bench flags in BENCH_ARGS; the
+# (default "runc crun"), with the berth-bench flags in BENCH_ARGS (default
+# --iterations 10 --parallel 4 --exec-timeout 10); the
 # tables come back in _output/test-node/bench-node/ (docs/benchmarks.md).
 #
 # Usage: hack/test-node.sh   (root)
