@@ -40,7 +40,7 @@ SKIP_REPORT   = $(GO) -C $(CURDIR)/test run ./cmd/skip-report --expected $(SKIPS
 RACE_TESTS   ?= ^(TestConcurrentRunsWithDuplicateMetadataMakeOneSandboxEach|TestRetryAfterDeadlineGetsTheSandboxTheFirstCallFinished|TestContainerEventsFollowAPodsLife|TestStreaming|TestImageIndexAgreesWithContainerdAfterConcurrentChanges)$$
 
 .DEFAULT_GOAL := help
-.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster e2e-cluster-quick e2e-cluster-upstream test-node test-node-smoke e2e-node e2e-node-quick bench bench-kubelet fuzz deps images clean
+.PHONY: help build build-race run install uninstall installer-context test test-unit test-integration critest e2e-kubelet e2e-cluster e2e-cluster-quick e2e-cluster-upstream test-node test-node-smoke bench-node e2e-node e2e-node-quick bench bench-kubelet fuzz deps images clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -132,6 +132,9 @@ e2e-node-quick: deps build images ## The node conformance subset make test runs 
 
 bench: deps build images ## Berth side by side with containerd's own CRI (same binaries and images): lifecycle, Lists at 500 containers, memory at 100 pods, a real kubelet's 10 static pods to Ready, critest -benchmark
 	@hack/bench.sh
+
+bench-node: deps build images ## berth-bench's lifecycle rows on the test node VM (cgroup v2, systemd; QEMU, so ratios only): Berth against containerd's CRI, under runc and under crun (BENCH_ARGS, BENCH_HANDLERS; docs/benchmarks.md)
+	@BENCH=yes hack/test-node.sh
 
 bench-kubelet: deps build images ## Only bench's kubelet row: 10 static pods from manifests to Ready, Berth against containerd's CRI, alternating (KUBELET_ROUNDS, 5)
 	@BERTH_BENCH=0 CRITEST_BENCH=0 hack/bench.sh

@@ -30,6 +30,12 @@
 # SMOKE=yes is `make test-node-smoke`, the subset CI runs: the apparmor VM
 # only, the checks in SMOKE_CHECKS and critest's smoke focus
 # (test/node/critest-focus.txt), no kubelet.
+# BENCH=yes is `make bench-node`: the apparmor VM runs no checks but
+# hack/test-node-bench-vm.sh, berth-bench against berthd and containerd's
+# CRI (systemd cgroup driver, cgroup v2) once per handler in BENCH_HANDLERS
+# (default "runc crun"), with the berth-bench flags in BENCH_ARGS (default
+# --iterations 10 --parallel 4 --exec-timeout 10); the
+# tables come back in _output/test-node/bench-node/ (docs/benchmarks.md).
 #
 # Usage: hack/test-node.sh   (root)
 set -euo pipefail
@@ -48,6 +54,11 @@ if [[ "${SMOKE}" == yes ]]; then
 	TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-2700}"
 	CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of smoke)}"
 	CRITEST_CRUN_FOCUS="${CRITEST_CRUN_FOCUS-}"
+fi
+BENCH="${BENCH:-no}"
+if [[ "${BENCH}" == yes ]]; then
+	VARIANTS=apparmor
+	TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-2700}"
 fi
 TEST_NODE_TIMEOUT="${TEST_NODE_TIMEOUT:-5400}"
 CRITEST_FOCUS="${CRITEST_FOCUS-$(focus_of focus)}"
@@ -122,6 +133,13 @@ cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expe
 [[ -z "${CRITEST_CRUN_FOCUS}" ]] || printf '%s\n' "${CRITEST_CRUN_FOCUS}" >"${STAGE}/critest-crun-focus"
 (cd "${ROOT}/test" && CGO_ENABLED=0 go test -c -o "${STAGE}/bin/node.test" ./node)
 (cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/critest-report" ./cmd/critest-report)
+# bench_payload makes the payload run berth-bench in place of the checks.
+bench_payload() {
+	(cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/berth-bench" ./cmd/berth-bench)
+	cp "${ROOT}/hack/test-node-bench-vm.sh" "${STAGE}/run.sh"
+	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:---iterations 10 --parallel 4 --exec-timeout 10}" >"${STAGE}/bench.env"
+}
+[[ "${BENCH}" != yes ]] || bench_payload
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))
 mke2fs -q -t ext4 -L berth-node -E root_owner=0:0 -d "${STAGE}" "${RUN}/payload.img" "${size_mb}M" >/dev/null
 rm -rf "${STAGE}"
@@ -209,11 +227,26 @@ boot() {
 	log "${variant}: VM ran $((SECONDS - start)) s; logs in ${dir}"
 }
 
+# bench_results keeps the VM's berth-bench tables and prints them.
+bench_results() {
+	local from="${OUT}/run-apparmor/results" to="${OUT}/bench-node" h
+	rm -rf "${to}" && mkdir -p "${to}"
+	for h in ${BENCH_HANDLERS:-runc crun}; do
+		[[ -s "${from}/bench-${h}.md" ]] || continue
+		cp "${from}/bench-${h}.md" "${to}/"
+		printf '\nberth-bench --runtime-handler %s on the VM (cgroup v2, systemd):\n' "${h}"
+		cat "${to}/bench-${h}.md"
+	done
+}
+
 for v in ${VARIANTS}; do
 	case "${v}" in
 	minimal) boot minimal "${MINIMAL_CHECKS}" no ;;
 	apparmor)
-		if [[ "${SMOKE}" == yes ]]; then boot apparmor "${SMOKE_CHECKS}" yes; else boot apparmor all yes; fi
+		if [[ "${BENCH}" == yes ]]; then
+			boot apparmor bench no
+			bench_results
+		elif [[ "${SMOKE}" == yes ]]; then boot apparmor "${SMOKE_CHECKS}" yes; else boot apparmor all yes; fi
 		;;
 	*) die "unknown variant ${v}" ;;
 	esac

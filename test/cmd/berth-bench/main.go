@@ -84,6 +84,8 @@ func main() {
 		handler    = flag.String("runtime-handler", "", "runtime handler (RuntimeClass) of every pod and pull; empty is each runtime's default")
 		logRoot    = flag.String("log-root", "", "where pods' log directories go, as kubelet's /var/log/pods: every container writes its log file there; empty runs containers without logs")
 		sharePID   = flag.Bool("share-pid", false, "pods as kubelet asks for them with shareProcessNamespace (a pause in every runtime); the default is kubelet's pods without it")
+		execTO     = flag.Int64("exec-timeout", 1, "ExecSync's timeout in seconds (kubelet's default probe timeout is 1; an emulated VM needs more)")
+		podSlices  = flag.Bool("pod-slices", false, "lifecycle pods in a systemd slice each, as kubelet's systemd cgroup driver makes them (untimed systemctl start and stop around each pod; runtimes with the systemd driver)")
 	)
 	flag.Parse()
 	if *samplesF != "" {
@@ -133,7 +135,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(2)
 	}
-	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, logRoot: *logRoot}
+	b := &bench{image: *image, pullImage: *pullImage, handler: *handler, sharePID: *sharePID, logRoot: *logRoot, podSlices: *podSlices, execTimeout: *execTO}
 	var widths []int
 	for _, w := range strings.Split(*parallel, ",") {
 		var n int
@@ -207,8 +209,13 @@ type bench struct {
 	// logRoot holds the pods' log directories (kubelet's /var/log/pods);
 	// empty: no logs.
 	logRoot string
-	seq     int
-	mu      sync.Mutex
+	// podSlices gives each pod of the lifecycle and parallel phases a
+	// systemd slice of its own (slices.go).
+	podSlices bool
+	// execTimeout is each ExecSync's timeout, in seconds.
+	execTimeout int64
+	seq         int
+	mu          sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -327,11 +334,22 @@ func timed(rt *runtimeEndpoint, record bool, name string, op func() error) error
 	return nil
 }
 
-func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) error {
+func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool) (retErr error) {
 	cfg := b.podConfig()
+	if b.podSlices {
+		slice := []string{withSlice(cfg)}
+		if err := systemctl(ctx, "start", slice); err != nil {
+			return err
+		}
+		defer func() {
+			if err := systemctl(context.WithoutCancel(ctx), "stop", slice); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
+	}
 	var podID, ctrID string
 	execProbe := func() error {
-		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: 1})
+		r, err := rt.runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ctrID, Cmd: []string{"true"}, Timeout: b.execTimeout})
 		if err == nil && r.GetExitCode() != 0 {
 			err = fmt.Errorf("exit code %d, stderr %q", r.GetExitCode(), r.GetStderr())
 		}
@@ -358,7 +376,7 @@ func (b *bench) lifecycle(ctx context.Context, rt *runtimeEndpoint, record bool)
 			return err
 		}},
 		// Exec probes as kubelet runs them, three times in the container's
-		// life: a command with the probe's default one-second timeout,
+		// life: a command with the probe's default one-second timeout (--exec-timeout),
 		// its exit code checked.
 		{"ExecSync", execProbe}, {"ExecSync", execProbe}, {"ExecSync", execProbe},
 		{"StopContainer", func() error {
@@ -408,18 +426,33 @@ func (b *bench) pull(ctx context.Context, rt *runtimeEndpoint) error {
 }
 
 // parallelRun starts n sandboxes at once, times each call, then removes them.
-func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) error {
+func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (retErr error) {
 	name := fmt.Sprintf("RunPodSandbox x%d", n)
 	ids := make([]string, n)
 	errs := make([]error, n)
+	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
+	var slices []string
+	for i := range cfgs {
+		cfgs[i] = b.podConfig()
+		if b.podSlices {
+			slices = append(slices, withSlice(cfgs[i]))
+		}
+	}
+	if err := systemctl(ctx, "start", slices); err != nil {
+		return err
+	}
+	defer func() {
+		if err := systemctl(context.WithoutCancel(ctx), "stop", slices); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cfg := b.podConfig()
 			start := time.Now()
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfgs[i], RuntimeHandler: b.handler})
 			ids[i], errs[i] = r.GetPodSandboxId(), err
 			if err == nil {
 				rt.record(name, time.Since(start))
