@@ -2,7 +2,9 @@
 # e2e-node-compare.sh puts a node conformance run against Berth beside one
 # against containerd's CRI (hack/e2e-node.sh, RUNTIME=containerd) on the
 # same machine: a markdown table of passed, failed and skipped per spec
-# group for each runtime, then the specs only Berth fails (Berth bugs),
+# group for each runtime (after a line per run: its start, ginkgo's run
+# time, and the versions and procs of its summary.txt), then the specs
+# only Berth fails (Berth bugs),
 # the specs only containerd fails, and those both fail (this machine's
 # limits, which belong in test/e2e-node/expected-failures.txt). Specs the
 # focus and skip left out are not counted; a spec only one run reached
@@ -23,8 +25,26 @@ for d in "$@"; do
 	}
 done
 
-python3 - "$1/report.json" "$2/report.json" <<'PY'
-import json, sys
+python3 - "$1" "$2" <<'PY'
+import json, os, sys
+
+def run_line(runtime, d):
+    """when the run started, how long ginkgo ran, and its summary's first line."""
+    with open(os.path.join(d, "report.json")) as f:
+        suite = json.load(f)[0]
+    summary = ""
+    try:
+        with open(os.path.join(d, "summary.txt")) as f:
+            summary = f.readline().strip().removeprefix("e2e-node: ")
+    except OSError:
+        pass
+    start = suite.get("StartTime", "?")[:19].replace("T", " ")
+    secs = round(suite.get("RunTime", 0) / 1e9)
+    return f"- {runtime}: started {start} UTC, ginkgo {secs} s ({summary})"
+
+print(run_line("Berth", sys.argv[1]))
+print(run_line("containerd", sys.argv[2]))
+print()
 
 def outcomes(path):
     """spec name -> (group, outcome) for the specs the run selected."""
@@ -49,7 +69,8 @@ def outcomes(path):
             out[name] = (group, state)
     return out
 
-berth, ctrd = outcomes(sys.argv[1]), outcomes(sys.argv[2])
+berth = outcomes(os.path.join(sys.argv[1], "report.json"))
+ctrd = outcomes(os.path.join(sys.argv[2], "report.json"))
 groups = {}
 for runtime, res in (("berth", berth), ("containerd", ctrd)):
     for name, (group, state) in res.items():

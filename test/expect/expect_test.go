@@ -31,12 +31,20 @@ func TestRead(t *testing.T) {
 }
 
 func TestVerdict(t *testing.T) {
-	listed := map[string]string{"known": "r", "fixed": "r", "not reached": "r"}
-	unexpected, gone := Verdict([]string{"known", "new"}, []string{"fixed", "other"}, listed)
+	listed := map[string]string{
+		"known": "r", "fixed": "r", "not reached": "r",
+		"flaky failed": FlakyPrefix + "timing", "flaky passed": FlakyPrefix + "timing",
+		"says flaky later": "r, not flaky: timing",
+	}
+	unexpected, gone := Verdict(
+		[]string{"known", "new", "flaky failed"},
+		[]string{"fixed", "other", "flaky passed", "says flaky later"},
+		listed)
 	if !slices.Equal(unexpected, []string{"new"}) {
 		t.Errorf("unexpected = %v, want [new]", unexpected)
 	}
-	if !slices.Equal(gone, []string{"fixed"}) {
-		t.Errorf("gone = %v, want [fixed]: a listed name that did not run is not judged", gone)
+	want := []string{"fixed", "says flaky later"}
+	if !slices.Equal(gone, want) {
+		t.Errorf("gone = %v, want %v: a listed name that did not run, or a flaky one that passed, is not judged", gone, want)
 	}
 }
