@@ -7,9 +7,9 @@
 #     apparmor (Debian's apparmor package).
 #  2. A payload disk (ext4 made with mke2fs -d, nothing is mounted on this
 #     machine) carries this build: berthd and the pinned stack, crictl,
-#     critest, kubelet, etcd, kube-apiserver, kubectl, the test images with berth-registry, hack/install.sh
-#     and deploy/, the checks (test/node built with go test -c) and
-#     hack/test-node-vm.sh as run.sh.
+#     critest, kubelet, etcd, kube-apiserver, kubectl, the test images
+#     with berth-registry, hack/install.sh and deploy/, the checks
+#     (test/node built with go test -c) and hack/test-node-vm.sh as run.sh.
 #  3. Each variant boots from a throwaway qcow2 layer over its image; the
 #     image's berth-node.service runs the payload, which prints results on
 #     the second serial port, and powers off. This script prints them,

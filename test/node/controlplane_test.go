@@ -47,8 +47,9 @@ type controlPlane struct {
 }
 
 // startControlPlane starts etcd and kube-apiserver as transient systemd
-// units, waits until the API server is ready, and stops them (their
-// journals saved to the payload's results) when the test ends.
+// units, waits until etcd is healthy (not for the API server: see
+// waitReady), and stops them (their journals saved to the payload's
+// results) when the test ends.
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
 	nodeDir := os.Getenv("BERTH_NODE_DIR")
@@ -107,14 +108,19 @@ func startControlPlane(t *testing.T) *controlPlane {
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", p("sa.pub"),
 		"--service-account-signing-key-file", p("sa.key"), "--service-cluster-ip-range", "10.0.0.0/24",
 		"--endpoint-reconciler-type", "none", "--allow-privileged=true", "--profiling=false")
-	// TCG: the API server's start (its post-start hooks, the bootstrap
-	// RBAC policy) takes minutes here where it takes seconds on metal.
+	return cp
+}
+
+// waitReady waits for the API server's /readyz. TCG: its start (Go's
+// init, its post-start hooks, the bootstrap RBAC policy) takes minutes here
+// where it takes seconds on metal.
+func (cp *controlPlane) waitReady(t *testing.T) {
+	t.Helper()
 	waitFor(t, "kube-apiserver's /readyz", 8*time.Minute, func() bool {
 		unitAlive(t, "berth-node-apiserver")
 		var out []byte
 		return cp.get("/readyz", &out) == nil && string(out) == "ok"
 	})
-	return cp
 }
 
 func (cp *controlPlane) write(t *testing.T, name, data string) {

@@ -87,14 +87,18 @@ func TestRuntimeClass(t *testing.T) {
 	}
 	start := time.Now()
 	cp := startControlPlane(t)
-	t.Logf("etcd and kube-apiserver ready in %s", time.Since(start).Round(time.Second))
+	// kubelet starts beside the API server (it retries its registration):
+	// on two emulated CPUs the two starts overlap.
 	startNodeKubelet(t, cp)
+	cp.waitReady(t)
+	t.Logf("etcd and kube-apiserver ready in %s", time.Since(start).Round(time.Second))
 	waitFor(t, "node "+nodeName+" Ready", 5*time.Minute, func() bool {
 		var n struct {
 			Status struct {
 				Conditions []struct{ Type, Status string } `json:"conditions"`
 			} `json:"status"`
 		}
+		unitAlive(t, "kubelet-node")
 		if cp.get("/api/v1/nodes/"+nodeName, &n) != nil {
 			return false
 		}
