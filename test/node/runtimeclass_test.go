@@ -87,11 +87,12 @@ func TestRuntimeClass(t *testing.T) {
 	}
 	start := time.Now()
 	cp := startControlPlane(t)
-	// kubelet starts beside the API server (it retries its registration):
-	// on two emulated CPUs the two starts overlap.
-	startNodeKubelet(t, cp)
+	// kubelet only once the API server is ready: started beside it on a
+	// loaded machine, it starved the API server's start past a post-start
+	// hook's deadline.
 	cp.waitReady(t)
 	t.Logf("etcd and kube-apiserver ready in %s", time.Since(start).Round(time.Second))
+	startNodeKubelet(t, cp)
 	waitFor(t, "node "+nodeName+" Ready", 5*time.Minute, func() bool {
 		var n struct {
 			Status struct {
