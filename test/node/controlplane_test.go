@@ -245,6 +245,22 @@ func (cp *controlPlane) kubectl(stdin string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// kubectlRetry runs an idempotent kubectl command until it succeeds, for
+// up to three minutes: on a loaded machine under TCG a request can fail on
+// client-go's fixed 10 s TLS handshake timeout.
+func (cp *controlPlane) kubectlRetry(t *testing.T, stdin string, args ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		out, err := cp.kubectl(stdin, args...)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
 // stop stops the API server and etcd, saves their journals next to the
 // VM's other logs, and removes their data.
 func (cp *controlPlane) stop(t *testing.T) {

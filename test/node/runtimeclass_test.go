@@ -112,21 +112,11 @@ func TestRuntimeClass(t *testing.T) {
 	})
 	t.Logf("node Ready %s after the start", time.Since(start).Round(time.Second))
 
-	if out, err := cp.kubectl(runtimeClasses, "apply", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply the RuntimeClasses: %v: %s", err, out)
-	}
+	cp.kubectlRetry(t, runtimeClasses, "apply", "-f", "-")
 	// The RuntimeClass admission plugin reads a cache that may lag the
-	// classes just made: the pods are applied again until it admits them.
+	// classes just made: kubectlRetry applies the pods until it admits them.
 	for _, p := range []struct{ name, class string }{{"crun-pod", "crun"}, {"nosuch-pod", "nosuch"}} {
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
-			out, err := cp.kubectl(rtclassPod(p.name, p.class), "apply", "-f", "-")
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("kubectl apply %s: %v: %s", p.name, err, out)
-			}
-		}
+		cp.kubectlRetry(t, rtclassPod(p.name, p.class), "apply", "-f", "-")
 		t.Cleanup(func() { _, _ = cp.kubectl("", "delete", "pod", p.name, "--ignore-not-found", "--wait=false") })
 	}
 
@@ -235,9 +225,7 @@ func TestRuntimeClass(t *testing.T) {
 
 	// Deleting the pod: kubelet stops it, and its garbage collection (once a
 	// minute) removes the sandbox of a pod the API server no longer has.
-	if out, err := cp.kubectl("", "delete", "pod", "crun-pod", "--timeout=3m"); err != nil {
-		t.Fatalf("kubectl delete pod crun-pod: %v: %s", err, out)
-	}
+	cp.kubectlRetry(t, "", "delete", "pod", "crun-pod", "--ignore-not-found", "--timeout=3m")
 	waitFor(t, "crun-pod's sandbox to be removed", 4*time.Minute, func() bool { return podSandboxOf(t, pod.Metadata.UID) == "" })
 	if _, err := os.Stat(filepath.Join(crunRoot, id)); err == nil {
 		t.Errorf("crun's state of crun-pod's container is still in %s", crunRoot)
