@@ -119,6 +119,7 @@ e2e-cluster-upstream: deps build images ## make e2e-cluster, then Kubernetes' e2
 
 test-node: deps build images ## Berth installed on a Debian VM with cgroup v2 and systemd as PID 1 (QEMU; image cached in _output/test-node): checks, kubelet, critest subset (docs/test-node.md)
 	@hack/kubelet.sh
+	@hack/e2e-cluster-build.sh
 	@hack/test-node.sh
 
 test-node-smoke: deps build images ## The test-node subset CI runs after make test: one VM (apparmor), berth.service, a pod in its systemd slice, stats, crun, a short critest

@@ -7,9 +7,9 @@
 #     apparmor (Debian's apparmor package).
 #  2. A payload disk (ext4 made with mke2fs -d, nothing is mounted on this
 #     machine) carries this build: berthd and the pinned stack, crictl,
-#     critest, kubelet, the test images with berth-registry, hack/install.sh
-#     and deploy/, the checks (test/node built with go test -c) and
-#     hack/test-node-vm.sh as run.sh.
+#     critest, kubelet, etcd, kube-apiserver, kubectl, the test images
+#     with berth-registry, hack/install.sh and deploy/, the checks
+#     (test/node built with go test -c) and hack/test-node-vm.sh as run.sh.
 #  3. Each variant boots from a throwaway qcow2 layer over its image; the
 #     image's berth-node.service runs the payload, which prints results on
 #     the second serial port, and powers off. This script prints them,
@@ -91,6 +91,11 @@ for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl crite
 done
 # Without kubelet (hack/kubelet.sh builds it) the Kubelet check fails.
 [[ -x "${BIN}/kubelet" ]] || log "${BIN}/kubelet is missing: the Kubelet check will fail (hack/kubelet.sh builds it)"
+# Without etcd, kube-apiserver and kubectl (hack/e2e-cluster-build.sh
+# builds them) the RuntimeClass check fails.
+for b in etcd kube-apiserver kubectl; do
+	[[ -x "${BIN}/${b}" ]] || log "${BIN}/${b} is missing: the RuntimeClass check will fail (hack/e2e-cluster-build.sh builds it)"
+done
 [[ -f "${ROOT}/_output/images/layout/index.json" ]] || die "the test images are missing: run make images"
 
 total_start=${SECONDS}
@@ -115,7 +120,7 @@ trap cleanup EXIT
 t0=${SECONDS}
 STAGE="${RUN}/stage"
 mkdir -p "${STAGE}/bin" "${STAGE}/cni/bin" "${STAGE}/images" "${STAGE}/src/hack" "${STAGE}/kubelet" "${STAGE}/results"
-for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl critest kubelet berth-registry; do
+for b in berthd berth-pause containerd containerd-shim-runc-v2 runc crictl critest kubelet etcd kube-apiserver kubectl berth-registry; do
 	[[ ! -e "${BIN}/${b}" ]] || cp -L "${BIN}/${b}" "${STAGE}/bin/"
 done
 cp -L "${CNI_BIN}"/* "${STAGE}/cni/bin/"
