@@ -21,8 +21,8 @@ const crunRoot = "/run/berth/runtimes/crun/berth"
 // runs (the build machine's hybrid cgroups refuse it). The pod reports its
 // handler; its container is crun's (crun's state names it running with the
 // pid Berth reports, runc has none), lives in a systemd scope of the pod's
-// slice as runc's do (in its "container" child), and exec, logs and stop
-// work.
+// slice as runc's do (in its "container" child); exec, logs, stats, a
+// restart of berth.service and stop work.
 func TestCrunHandler(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/crun"); err != nil {
 		t.Fatalf("crun is not installed on the node image: %v", err)
@@ -74,6 +74,32 @@ func TestCrunHandler(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join(logDir, "c.log"))
 		return strings.Contains(string(data), " stdout F hello from crun")
 	})
+
+	// Stats come from the container's scope, whichever runtime made it.
+	sctx, scancel := ctxTimeout(time.Minute)
+	cs, err := rt.ContainerStats(sctx, &runtimeapi.ContainerStatsRequest{ContainerId: id})
+	scancel()
+	if err != nil {
+		t.Fatalf("ContainerStats: %v", err)
+	}
+	if cpu, ws := cs.GetStats().GetCpu().GetUsageCoreNanoSeconds().GetValue(), cs.GetStats().GetMemory().GetWorkingSetBytes().GetValue(); cpu == 0 || ws == 0 {
+		t.Errorf("ContainerStats of the crun container: CPU %d ns, working set %d bytes; want both above 0", cpu, ws)
+	}
+
+	// A restart of berth.service finds the crun container again: running,
+	// with its pid, under crun, and exec reaches it.
+	run(t, "systemctl", "restart", "berth.service")
+	if st, after := ctrStatus(t, id); st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING || after.Pid != info.Pid {
+		t.Fatalf("after a restart of berth.service the crun container is %v with pid %d, want running with pid %d", st.GetState(), after.Pid, info.Pid)
+	}
+	if got := execOut(t, id, "echo", "exec after the restart"); got != "exec after the restart" {
+		t.Errorf("exec after the restart printed %q", got)
+	}
+	pctx, pcancel := ctxTimeout(time.Minute)
+	defer pcancel()
+	if ps, err := rt.PodSandboxStatus(pctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: pod}); err != nil || ps.GetStatus().GetRuntimeHandler() != "crun" {
+		t.Errorf("after the restart the pod's status is %v (handler %q), want handler crun", err, ps.GetStatus().GetRuntimeHandler())
+	}
 
 	stopCtr(t, id)
 	if st, _ := ctrStatus(t, id); st.GetState() != runtimeapi.ContainerState_CONTAINER_EXITED {
