@@ -154,14 +154,20 @@ func TestKubelet(t *testing.T) {
 	}
 	for _, c := range list.Containers {
 		_, info := ctrStatus(t, c.Id)
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", info.Pid)); err != nil {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info.Pid))
+		if err != nil {
 			// crashloop's process can exit between the list and this read:
-			// a container no longer running has no cgroup to check.
-			if st, _ := ctrStatus(t, c.Id); st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING {
-				continue
+			// a container no longer running has no cgroup to check. Berth
+			// reports the exit once the shim's event arrives, so a
+			// container whose process is gone must leave RUNNING soon.
+			exited := func() bool {
+				st, _ := ctrStatus(t, c.Id)
+				return st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING
 			}
+			waitFor(t, fmt.Sprintf("container %s, whose process %d is gone, to be reported exited", c.Metadata.Name, info.Pid), 30*time.Second, exited)
+			continue
 		}
-		if cg := procCgroup(t, info.Pid); !strings.HasPrefix(cg, "/kubepods.slice/") {
+		if cg := cgroupV2Line(string(data)); !strings.HasPrefix(cg, "/kubepods.slice/") {
 			t.Errorf("container %s of pod %s is in cgroup %s, outside kubepods.slice", c.Metadata.Name, c.Labels["io.kubernetes.pod.name"], cg)
 		}
 	}

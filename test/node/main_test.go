@@ -267,12 +267,21 @@ func procCgroup(t *testing.T, pid int) string {
 	if err != nil {
 		t.Fatalf("cgroup of pid %d: %v", pid, err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	cg := cgroupV2Line(string(data))
+	if cg == "" {
+		t.Fatalf("pid %d has no cgroup v2 line in %q", pid, data)
+	}
+	return cg
+}
+
+// cgroupV2Line is the path of the "0::" line of a /proc/PID/cgroup, or ""
+// without one.
+func cgroupV2Line(data string) string {
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
 		if p, ok := strings.CutPrefix(line, "0::"); ok {
 			return p
 		}
 	}
-	t.Fatalf("pid %d has no cgroup v2 line in %q", pid, data)
 	return ""
 }
 
