@@ -228,15 +228,44 @@ func (s *Service) Export(ctx context.Context, w io.Writer, refs []string, allPla
 	if allPlatforms {
 		exportOpts = []tarchive.ExportOpt{tarchive.WithAllPlatforms}
 	}
-	err := s.transfer(ctx, transferimage.NewStore("", storeOpts...), tarchive.NewImageExportStream(nopCloser{w}, "", exportOpts...))
+	out := &exportWriter{w: w, done: make(chan struct{})}
+	err := s.transfer(ctx, transferimage.NewStore("", storeOpts...), tarchive.NewImageExportStream(out, "", exportOpts...))
 	if err != nil {
 		return fmt.Errorf("export images: %w", err)
 	}
-	return nil
+	// The transfer returns when containerd has sent the archive; the
+	// client copies what it received into w on a goroutine of its own,
+	// and closes the stream once it has written the last of it.
+	select {
+	case <-out.done:
+		if out.err != nil {
+			return fmt.Errorf("export images: write the archive: %w", out.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("export images: the archive was not all written: %w", ctx.Err())
+	}
 }
 
-// nopCloser leaves closing w to Export's caller: the transfer closes its
-// stream when it is done with it.
-type nopCloser struct{ io.Writer }
+// exportWriter is the archive stream handed to the transfer: Close, which
+// the transfer's copy calls once it has written everything, leaves closing
+// w to Export's caller and tells Export the archive is complete.
+type exportWriter struct {
+	w    io.Writer
+	err  error // the first write error; read after done
+	once sync.Once
+	done chan struct{}
+}
 
-func (nopCloser) Close() error { return nil }
+func (e *exportWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+func (e *exportWriter) Close() error {
+	e.once.Do(func() { close(e.done) })
+	return nil
+}
