@@ -45,21 +45,7 @@ func TestCrunHandler(t *testing.T) {
 		func(c *runtimeapi.ContainerConfig) { c.LogPath = "c.log" })
 	_, info := ctrStatus(t, id)
 
-	// crun's own view of the container, from its root.
-	var state struct {
-		Status string `json:"status"`
-		Pid    int    `json:"pid"`
-	}
-	out := run(t, "crun", "--root", crunRoot, "state", id)
-	if err := json.Unmarshal([]byte(out), &state); err != nil {
-		t.Fatalf("crun state %s: %v: %s", id, err, out)
-	}
-	if state.Status != "running" || state.Pid != info.Pid {
-		t.Errorf("crun state: %s pid %d; want running with pid %d (ContainerStatus)", state.Status, state.Pid, info.Pid)
-	}
-	if _, err := os.Stat(filepath.Join("/run/berth/runc/berth", id)); err == nil {
-		t.Errorf("runc has state for the crun handler's container %s", id)
-	}
+	checkCrunRuns(t, id, info.Pid)
 	// With the systemd driver crun makes the scope runc makes, and (crun
 	// 1.x, as under Podman) puts the process in a "container" child of it,
 	// so the scope itself may hold controllers (cgroup v2's rule of no
@@ -108,5 +94,25 @@ func TestCrunHandler(t *testing.T) {
 	removeCtr(t, id)
 	if _, err := os.Stat(filepath.Join(crunRoot, id)); err == nil {
 		t.Errorf("crun's state of the removed container is still in %s", crunRoot)
+	}
+}
+
+// checkCrunRuns checks crun's own view of container id, from its root:
+// running, with the pid Berth reports; and that runc has no state for it.
+func checkCrunRuns(t *testing.T, id string, pid int) {
+	t.Helper()
+	var state struct {
+		Status string `json:"status"`
+		Pid    int    `json:"pid"`
+	}
+	out := run(t, "crun", "--root", crunRoot, "state", id)
+	if err := json.Unmarshal([]byte(out), &state); err != nil {
+		t.Fatalf("crun state %s: %v: %s", id, err, out)
+	}
+	if state.Status != "running" || state.Pid != pid {
+		t.Errorf("crun state: %s pid %d; want running with pid %d (ContainerStatus)", state.Status, state.Pid, pid)
+	}
+	if _, err := os.Stat(filepath.Join("/run/berth/runc/berth", id)); err == nil {
+		t.Errorf("runc has state for the crun handler's container %s", id)
 	}
 }

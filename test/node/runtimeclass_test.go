@@ -154,20 +154,7 @@ func TestRuntimeClass(t *testing.T) {
 	}
 	id := ctrs.Containers[0].Id
 	_, info := ctrStatus(t, id)
-	var state struct {
-		Status string `json:"status"`
-		Pid    int    `json:"pid"`
-	}
-	out := run(t, "crun", "--root", crunRoot, "state", id)
-	if err := json.Unmarshal([]byte(out), &state); err != nil {
-		t.Fatalf("crun state %s: %v: %s", id, err, out)
-	}
-	if state.Status != "running" || state.Pid != info.Pid {
-		t.Errorf("crun state: %s pid %d; want running with pid %d (ContainerStatus)", state.Status, state.Pid, info.Pid)
-	}
-	if _, err := os.Stat(filepath.Join("/run/berth/runc/berth", id)); err == nil {
-		t.Errorf("runc has state for crun-pod's container %s", id)
-	}
+	checkCrunRuns(t, id, info.Pid)
 
 	// crun puts the process in a "container" child of its scope (see
 	// TestCrunHandler); the scope's parent is the pod's slice, which
