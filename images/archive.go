@@ -228,44 +228,15 @@ func (s *Service) Export(ctx context.Context, w io.Writer, refs []string, allPla
 	if allPlatforms {
 		exportOpts = []tarchive.ExportOpt{tarchive.WithAllPlatforms}
 	}
-	out := &exportWriter{w: w, done: make(chan struct{})}
-	err := s.transfer(ctx, transferimage.NewStore("", storeOpts...), tarchive.NewImageExportStream(out, "", exportOpts...))
+	err := s.transfer(ctx, transferimage.NewStore("", storeOpts...), tarchive.NewImageExportStream(nopCloser{w}, "", exportOpts...))
 	if err != nil {
 		return fmt.Errorf("export images: %w", err)
 	}
-	// The transfer returns when containerd has sent the archive; the
-	// client copies what it received into w on a goroutine of its own,
-	// and closes the stream once it has written the last of it.
-	select {
-	case <-out.done:
-		if out.err != nil {
-			return fmt.Errorf("export images: write the archive: %w", out.err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("export images: the archive was not all written: %w", ctx.Err())
-	}
-}
-
-// exportWriter is the archive stream handed to the transfer: Close, which
-// the transfer's copy calls once it has written everything, leaves closing
-// w to Export's caller and tells Export the archive is complete.
-type exportWriter struct {
-	w    io.Writer
-	err  error // the first write error; read after done
-	once sync.Once
-	done chan struct{}
-}
-
-func (e *exportWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-func (e *exportWriter) Close() error {
-	e.once.Do(func() { close(e.done) })
 	return nil
 }
+
+// nopCloser leaves closing w to Export's caller: the transfer closes its
+// stream when it is done with it.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
