@@ -21,14 +21,18 @@ func TestOOMEventMarksTheContainerWhicheverComesFirst(t *testing.T) {
 	m.store.add(running)
 	m.store.add(exited)
 
-	// Before the exit: delivered as containerd delivers it.
-	evs, errs := make(chan *events.Envelope, 1), make(chan error, 1)
+	// Before the exit: delivered as containerd delivers it, then the
+	// stream ends. Unbuffered, the end comes only once the event was taken
+	// (a select between two ready channels picks either).
+	evs, errs := make(chan *events.Envelope), make(chan error)
 	ev, err := typeurl.MarshalAny(&eventstypes.TaskOOM{ContainerID: "running"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs <- &events.Envelope{Topic: taskOOMTopic, Namespace: "berth", Event: ev}
-	go func() { errs <- errors.New("stream closed") }()
+	go func() {
+		evs <- &events.Envelope{Topic: taskOOMTopic, Namespace: "berth", Event: ev}
+		errs <- errors.New("stream closed")
+	}()
 	m.receiveOOM(context.Background(), evs, errs)
 	if !running.oomSeen.Load() {
 		t.Fatal("the OOM event did not mark the running container")
