@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/images/archive"
 	"github.com/containerd/containerd/v2/core/transfer"
 	tarchive "github.com/containerd/containerd/v2/core/transfer/archive"
 	transferimage "github.com/containerd/containerd/v2/core/transfer/image"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -208,35 +211,37 @@ func (s *Service) indexImported(ctx context.Context, name string) (Image, error)
 // both `docker load` and Import read (an OCI image layout with docker's
 // manifest.json), with Berth's platform's content only unless
 // allPlatforms. Closing w is the caller's.
+//
+// The archive is written here, from containerd's content store, and not
+// by containerd's transfer service: an export transfer sends the archive
+// on a stream that has no end-of-data mark, copied to w on a goroutine of
+// the transfer client's own, and the transfer returns when containerd has
+// sent the last byte, not when w got it. A caller that closed w then cut
+// the archive short. Written here, the archive is whole when Export
+// returns nil.
 func (s *Service) Export(ctx context.Context, w io.Writer, refs []string, allPlatforms bool) error {
 	ctx = s.withNamespace(ctx)
 	if len(refs) == 0 {
 		return fmt.Errorf("export: no image named: %w", errdefs.ErrInvalidArgument)
 	}
-	var storeOpts []transferimage.StoreOpt
+	imgs := make([]images.Image, 0, len(refs))
 	for _, ref := range refs {
 		named, err := Normalize(ref)
 		if err != nil {
 			return err
 		}
-		if _, err := s.client.ImageService().Get(ctx, named.String()); err != nil {
+		img, err := s.client.ImageService().Get(ctx, named.String())
+		if err != nil {
 			return fmt.Errorf("export image %s: %w", named, err)
 		}
-		storeOpts = append(storeOpts, transferimage.WithExtraReference(named.String()))
+		imgs = append(imgs, img)
 	}
-	exportOpts := []tarchive.ExportOpt{tarchive.WithPlatform(s.platformSpec)}
+	opts := []archive.ExportOpt{archive.WithImages(imgs), archive.WithPlatform(platforms.Ordered(s.platformSpec))}
 	if allPlatforms {
-		exportOpts = []tarchive.ExportOpt{tarchive.WithAllPlatforms}
+		opts = append(opts, archive.WithAllPlatforms())
 	}
-	err := s.transfer(ctx, transferimage.NewStore("", storeOpts...), tarchive.NewImageExportStream(nopCloser{w}, "", exportOpts...))
-	if err != nil {
+	if err := archive.Export(ctx, s.client.ContentStore(), w, opts...); err != nil {
 		return fmt.Errorf("export images: %w", err)
 	}
 	return nil
 }
-
-// nopCloser leaves closing w to Export's caller: the transfer closes its
-// stream when it is done with it.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }

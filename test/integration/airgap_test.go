@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +108,69 @@ func berthdImages(t *testing.T, d *harness.Daemon, stdin []byte, args ...string)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errOut, bytes.NewReader(stdin)
 	err := cmd.Run()
 	return out.String(), errOut.String(), err
+}
+
+// archiveIsWhole checks that an exported archive holds what docker load and
+// an OCI reader need: oci-layout, an index.json and docker's manifest.json
+// naming ref, and every blob they reach, each whole (its content hashes to
+// its name). A cut-short archive fails here, not only at a later import.
+func archiveIsWhole(t *testing.T, archive []byte, ref string) {
+	t.Helper()
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(archive))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("exported archive (%d bytes) cannot be read: %v", len(archive), err)
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("exported archive (%d bytes): %s cut short: %v", len(archive), h.Name, err)
+		}
+		files[h.Name] = b
+	}
+	for _, f := range []string{"oci-layout", "index.json", "manifest.json"} {
+		if _, ok := files[f]; !ok {
+			t.Fatalf("exported archive has no %s (it has %d files)", f, len(files))
+		}
+	}
+	var dockerManifest []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.Unmarshal(files["manifest.json"], &dockerManifest); err != nil || len(dockerManifest) != 1 {
+		t.Fatalf("exported manifest.json: %v: %s", err, files["manifest.json"])
+	}
+	m := dockerManifest[0]
+	if !slices.Contains(m.RepoTags, ref) {
+		t.Errorf("exported manifest.json tags %v, want %s among them", m.RepoTags, ref)
+	}
+	blobs := 0
+	for name, b := range files {
+		dgst, ok := strings.CutPrefix(name, "blobs/sha256/")
+		if !ok {
+			continue
+		}
+		blobs++
+		if got := digest.FromBytes(b).Encoded(); got != dgst {
+			t.Errorf("exported blob %s hashes to %s (%d bytes)", name, got, len(b))
+		}
+	}
+	for _, name := range append([]string{m.Config}, m.Layers...) {
+		if _, ok := files[name]; !ok {
+			t.Errorf("exported archive lacks %s, which manifest.json names", name)
+		}
+	}
+	if blobs < 2+len(m.Layers) {
+		t.Errorf("exported archive holds %d blobs, want at least a manifest, a config and %d layers", blobs, len(m.Layers))
+	}
 }
 
 // waitImage waits until ImageStatus of ref answers present (or absent) and
@@ -226,6 +292,17 @@ func TestBerthdImagesImportMakesArchiveTagsUsable(t *testing.T) {
 	if _, errOut, err := berthdImages(t, d, nil, "export", dockerRef, "-o", exported); err != nil {
 		t.Fatalf("berthd images export: %v\n%s", err, errOut)
 	}
+	fromFile, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archiveIsWhole(t, fromFile, dockerRef)
+	// To standard output, as `berthd images export ... -o - | ssh node2 berthd images import -`.
+	fromStdout, errOut, err := berthdImages(t, d, nil, "export", dockerRef, "-o", "-")
+	if err != nil {
+		t.Fatalf("berthd images export -o -: %v\n%s", err, errOut)
+	}
+	archiveIsWhole(t, []byte(fromStdout), dockerRef)
 	ctr(t, d, "images", "rm", dockerRef)
 	waitImage(t, d, dockerRef, false, time.Second)
 	if out, errOut, err := berthdImages(t, d, nil, "import", exported); err != nil || !strings.Contains(out, "Loaded image: "+dockerRef) {
