@@ -47,14 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-conflist() { # name bridge subnet ipamdir
-	cat <<CONF
-{"cniVersion": "1.0.0", "name": "$1", "plugins": [
-  {"type": "bridge", "bridge": "$2", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$3"}]], "dataDir": "$4"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}]}
-CONF
-}
+# The networks and containerd's config, shared with the VM's bench.
+# shellcheck source=hack/lib/bench-config.sh
+. "${ROOT}/hack/lib/bench-config.sh"
 
 mkdir -p "${WORK}/hosts" "${WORK}/berth-net" "${WORK}/ctrd-net"
 "${BIN}/berth-registry" --layout "${ROOT}/_output/images/layout" --addr 127.0.0.1:0 \
@@ -62,49 +57,13 @@ mkdir -p "${WORK}/hosts" "${WORK}/berth-net" "${WORK}/ctrd-net"
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s "${WORK}/registry.addr" ]] && break; sleep 0.1; done
 
-conflist berth-bench bbberth0 10.94.0.0/22 "${WORK}/berth-ipam" >"${WORK}/berth-net/10.conflist"
-conflist ctrd-bench bbctrd0 10.94.4.0/22 "${WORK}/ctrd-ipam" >"${WORK}/ctrd-net/10.conflist"
+bench_conflist berth-bench bbberth0 10.94.0.0/22 "${WORK}/berth-ipam" >"${WORK}/berth-net/10.conflist"
+bench_conflist ctrd-bench bbctrd0 10.94.4.0/22 "${WORK}/ctrd-ipam" >"${WORK}/ctrd-net/10.conflist"
 
-# containerd with its own CRI, configured like Berth: same runc, plugins,
-# pause image (pulled through the same mirror), cgroupfs.
-cat >"${WORK}/ctrd.toml" <<CONF
-version = 4
-root = "${WORK}/ctrd-root"
-state = "${WORK}/ctrd-state"
-[plugins."io.containerd.server.v1.grpc"]
-  address = "${WORK}/ctrd.sock"
-[plugins."io.containerd.server.v1.ttrpc"]
-  address = "${WORK}/ctrd.sock.ttrpc"
-[plugins."io.containerd.shim.v1.manager"]
-  socket_dir = "${WORK}/cs"
-[plugins."io.containerd.nri.v1.nri"]
-  disable = true
-[plugins."io.containerd.cri.v1.images".pinned_images]
-  sandbox = "registry.k8s.io/pause:3.10.1"
-[plugins."io.containerd.cri.v1.images".registry]
-  config_path = "${WORK}/hosts"
-[plugins."io.containerd.cri.v1.runtime"]
-  # As Berth does: a node without CAP_SYS_RESOURCE refuses negative scores.
-  restrict_oom_score_adj = true
-[plugins."io.containerd.cri.v1.runtime".cni]
-  bin_dirs = ["${CNI_BIN}"]
-  conf_dir = "${WORK}/ctrd-net"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-  BinaryName = "${BIN}/runc"
-  SystemdCgroup = false
-  # runc's state in the work dir, as Berth keeps it in its own state dir,
-  # not /run/containerd/runc, which would outlive the run.
-  Root = "${WORK}/ctrd-runc"
-# crun, for berth-bench --runtime-handler crun: configured alike in both.
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun.options]
-  BinaryName = "crun"
-  SystemdCgroup = false
-  Root = "${WORK}/ctrd-crun"
-CONF
+# containerd with its own CRI, configured like Berth: same runc, CNI
+# plugins, pause image (pulled through the same mirror), cgroupfs; crun,
+# for berth-bench --runtime-handler crun, configured alike in both.
+bench_ctrd_config "${WORK}" "${CNI_BIN}" "${BIN}/runc" crun false >"${WORK}/ctrd.toml"
 cat >"${WORK}/berth.toml" <<CONF
 [runtimes.crun]
   binary = "crun"

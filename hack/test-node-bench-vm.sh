@@ -45,22 +45,17 @@ collect() {
 }
 trap 'collect; say DONE' EXIT
 
-conflist() { # name bridge subnet ipamdir, as hack/bench.sh writes them
-	cat <<CONF
-{"cniVersion": "1.0.0", "name": "$1", "plugins": [
-  {"type": "bridge", "bridge": "$2", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$3"}]], "dataDir": "$4"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}]}
-CONF
-}
+# The networks and containerd's config, as hack/bench.sh writes them.
+# shellcheck source=hack/lib/bench-config.sh
+. "${N}/lib/bench-config.sh"
 
 mkdir -p "${WORK}/hosts" "${WORK}/berth-net" "${WORK}/ctrd-net"
 "${BIN}/berth-registry" --layout "${N}/images/layout" --addr 127.0.0.1:0 \
 	--addr-file "${WORK}/registry.addr" --hosts-dir "${WORK}/hosts" --quiet &
 PIDS+=($!)
 for _ in $(seq 600); do [[ -s "${WORK}/registry.addr" ]] && break; sleep 0.5; done
-conflist berth-bench bbberth0 10.94.0.0/22 "${WORK}/berth-ipam" >"${WORK}/berth-net/10.conflist"
-conflist ctrd-bench bbctrd0 10.94.4.0/22 "${WORK}/ctrd-ipam" >"${WORK}/ctrd-net/10.conflist"
+bench_conflist berth-bench bbberth0 10.94.0.0/22 "${WORK}/berth-ipam" >"${WORK}/berth-net/10.conflist"
+bench_conflist ctrd-bench bbctrd0 10.94.4.0/22 "${WORK}/ctrd-ipam" >"${WORK}/ctrd-net/10.conflist"
 
 # crun 1.8.1 (Debian 12's) refuses a spec whose ociVersion is not 1.0.x
 # ("unknown version specified"; crun 1.14.3 dropped the check). Berth
@@ -101,40 +96,7 @@ chmod 0755 "${CRUN}"
 # driver. Its crun is Berth's crun handler (make install CRUN=yes,
 # [runtimes.crun]): the runc shim running crun (the wrapper above),
 # SystemdCgroup following the systemd driver, a state root of its own.
-cat >"${WORK}/ctrd.toml" <<CONF
-version = 4
-root = "${WORK}/ctrd-root"
-state = "${WORK}/ctrd-state"
-[plugins."io.containerd.server.v1.grpc"]
-  address = "${WORK}/ctrd.sock"
-[plugins."io.containerd.server.v1.ttrpc"]
-  address = "${WORK}/ctrd.sock.ttrpc"
-[plugins."io.containerd.shim.v1.manager"]
-  socket_dir = "${WORK}/cs"
-[plugins."io.containerd.nri.v1.nri"]
-  disable = true
-[plugins."io.containerd.cri.v1.images".pinned_images]
-  sandbox = "registry.k8s.io/pause:3.10.1"
-[plugins."io.containerd.cri.v1.images".registry]
-  config_path = "${WORK}/hosts"
-[plugins."io.containerd.cri.v1.runtime"]
-  restrict_oom_score_adj = true
-[plugins."io.containerd.cri.v1.runtime".cni]
-  bin_dirs = ["${CNI_BIN}"]
-  conf_dir = "${WORK}/ctrd-net"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-  BinaryName = "${BIN}/runc"
-  SystemdCgroup = true
-  Root = "${WORK}/ctrd-runc"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.crun.options]
-  BinaryName = "${CRUN}"
-  SystemdCgroup = true
-  Root = "${WORK}/ctrd-crun"
-CONF
+bench_ctrd_config "${WORK}" "${CNI_BIN}" "${BIN}/runc" "${CRUN}" true >"${WORK}/ctrd.toml"
 # Berth as make install CRUN=yes configures it, on the systemd driver
 # (auto would pick it too: systemd is PID 1 here), crun being the wrapper.
 cat >"${WORK}/berth.toml" <<CONF

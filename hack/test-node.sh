@@ -142,6 +142,8 @@ cat "${ROOT}/test/critest/expected-failures.txt" "${ROOT}/test/node/critest-expe
 bench_payload() {
 	(cd "${ROOT}/test" && CGO_ENABLED=0 go build -o "${STAGE}/bin/berth-bench" ./cmd/berth-bench)
 	cp "${ROOT}/hack/test-node-bench-vm.sh" "${STAGE}/run.sh"
+	mkdir -p "${STAGE}/lib"
+	cp "${ROOT}/hack/lib/bench-config.sh" "${STAGE}/lib/"
 	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:---iterations 10 --parallel 4 --exec-timeout 10}" >"${STAGE}/bench.env"
 }
 [[ "${BENCH}" != yes ]] || bench_payload
