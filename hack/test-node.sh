@@ -34,7 +34,7 @@
 # hack/test-node-bench-vm.sh, berth-bench against berthd and containerd's
 # CRI (systemd cgroup driver, cgroup v2) once per handler in BENCH_HANDLERS
 # (default "runc crun"), with the berth-bench flags in BENCH_ARGS (default
-# --iterations 10 --parallel 4 --exec-timeout 10); the
+# --iterations 10 --parallel 4 --burst 4 --exec-timeout 10); the
 # tables come back in _output/test-node/bench-node/ (docs/benchmarks.md).
 #
 # Usage: hack/test-node.sh   (root)
@@ -144,7 +144,7 @@ bench_payload() {
 	cp "${ROOT}/hack/test-node-bench-vm.sh" "${STAGE}/run.sh"
 	mkdir -p "${STAGE}/lib"
 	cp "${ROOT}/hack/lib/bench-config.sh" "${STAGE}/lib/"
-	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:---iterations 10 --parallel 4 --exec-timeout 10}" >"${STAGE}/bench.env"
+	printf 'BENCH_HANDLERS=%q\nBENCH_ARGS=%q\n' "${BENCH_HANDLERS:-runc crun}" "${BENCH_ARGS:---iterations 10 --parallel 4 --burst 4 --exec-timeout 10}" >"${STAGE}/bench.env"
 }
 [[ "${BENCH}" != yes ]] || bench_payload
 size_mb=$(($(du -sm "${STAGE}" | cut -f1) + 512))

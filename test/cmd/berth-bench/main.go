@@ -8,7 +8,8 @@
 // the pod's start), three ExecSyncs as exec probes run them,
 // StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox; then
 // RemoveImage and a timed PullImage of a small image. Then RunPodSandbox
-// N-way in parallel.
+// N-way in parallel, and a burst: --burst pods started at once, each
+// Run+Create+Start, as kubelet's pod workers start a burst of pods.
 //
 // Then two phases the lifecycle cannot show. The memory phase reads the RSS
 // (all, and anonymous) of each runtime's own processes (--pids: berthd and
@@ -27,6 +28,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -71,6 +73,7 @@ func main() {
 		endpoints  = flag.String("endpoints", "", "name=unix-socket-path,... ; the first is the one compared")
 		iterations = flag.Int("iterations", 20, "pod lifecycles per runtime")
 		parallel   = flag.String("parallel", "4,16", "RunPodSandbox calls at once in the parallel phases (empty skips them)")
+		burst      = flag.Int("burst", 10, "pods started at once, each Run+Create+Start, as kubelet's pod workers start a burst of pods (0 skips the phase)")
 		image      = flag.String("image", "registry.k8s.io/e2e-test-images/busybox:1.29-2", "container image")
 		pullImage  = flag.String("pull-image", "gcr.io/k8s-staging-cri-tools/test-image-1:latest", "image removed and pulled each iteration")
 		listCtrs   = flag.Int("list-containers", 500, "running containers (10 a pod) the List calls are timed against (0 skips the phase)")
@@ -148,6 +151,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ticks0, stealErr := readCPUTicks()
+	b.burst = *burst
 	if err := b.run(ctx, rts, *iterations, widths); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
@@ -214,8 +218,10 @@ type bench struct {
 	podSlices bool
 	// execTimeout is each ExecSync's timeout, in seconds.
 	execTimeout int64
-	seq         int
-	mu          sync.Mutex
+	// burst is the number of pods the burst phase starts at once.
+	burst int
+	seq   int
+	mu    sync.Mutex
 }
 
 func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int, parallel []int) error {
@@ -244,6 +250,16 @@ func (b *bench) run(ctx context.Context, rts []*runtimeEndpoint, iterations int,
 			for _, rt := range rts {
 				if err := b.parallelRun(ctx, rt, n); err != nil {
 					return fmt.Errorf("%s: %d parallel RunPodSandbox: %w", rt.name, n, err)
+				}
+			}
+		}
+	}
+	if b.burst > 0 {
+		for round := 0; round < 3; round++ {
+			for j := range rts {
+				rt := rts[(round+j)%len(rts)]
+				if err := b.burstRun(ctx, rt, b.burst); err != nil {
+					return fmt.Errorf("%s: a burst of %d pods: %w", rt.name, b.burst, err)
 				}
 			}
 		}
@@ -474,4 +490,72 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (re
 		}
 	}
 	return nil
+}
+
+// burstRun starts n pods at once, each with RunPodSandbox, CreateContainer
+// and StartContainer back to back, as kubelet's pod workers start the pods
+// of a burst (a node coming up, a rollout, static pods): the pods compete
+// for the machine. It records each pod's start and each StartContainer,
+// then removes the pods.
+func (b *bench) burstRun(ctx context.Context, rt *runtimeEndpoint, n int) (retErr error) {
+	startRow, ctrRow := fmt.Sprintf("pod start x%d", n), fmt.Sprintf("StartContainer x%d", n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
+	var slices []string
+	for i := range cfgs {
+		cfgs[i] = b.podConfig()
+		if b.podSlices {
+			slices = append(slices, withSlice(cfgs[i]))
+		}
+	}
+	if err := systemctl(ctx, "start", slices); err != nil {
+		return err
+	}
+	defer func() {
+		if err := systemctl(context.WithoutCancel(ctx), "stop", slices); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			begin := time.Now()
+			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfgs[i], RuntimeHandler: b.handler})
+			if err != nil {
+				errs[i] = fmt.Errorf("RunPodSandbox: %w", err)
+				return
+			}
+			ids[i] = r.GetPodSandboxId()
+			c, err := rt.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+				PodSandboxId: ids[i], SandboxConfig: cfgs[i], Config: b.sleeper(cfgs[i], "sleeper"),
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("CreateContainer: %w", err)
+				return
+			}
+			start := time.Now()
+			if _, err := rt.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
+				errs[i] = fmt.Errorf("StartContainer: %w", err)
+				return
+			}
+			rt.record(ctrRow, time.Since(start))
+			rt.record(startRow, time.Since(begin))
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		// StopPodSandbox stops the pod's container (kubelet would stop it
+		// first, with its grace period; the bench does not time this).
+		if _, err := rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+			errs = append(errs, fmt.Errorf("StopPodSandbox: %w", err))
+		}
+		if _, err := rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+			errs = append(errs, fmt.Errorf("RemovePodSandbox: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
