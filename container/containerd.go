@@ -2,10 +2,12 @@ package container
 
 import (
 	"context"
+	"slices"
 	"syscall"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
@@ -86,10 +88,37 @@ type Containerd struct {
 
 // snapshotsClient gives the OCI spec's options (oci.Client) the
 // configured snapshotter, whichever name they ask for: a container's
-// record names that one.
-type snapshotsClient struct{ s Snapshots }
+// record names that one. The options that read the image's /etc/passwd
+// and /etc/group ask it for the rootfs's mounts; those of snapshot key
+// are the mounts Prepare returned, answered without another call to
+// containerd.
+type snapshotsClient struct {
+	s      Snapshots
+	key    string
+	mounts []mount.Mount
+}
 
-func (c snapshotsClient) SnapshotService(string) snapshots.Snapshotter { return c.s }
+func (c snapshotsClient) SnapshotService(string) snapshots.Snapshotter {
+	if c.mounts == nil {
+		return c.s
+	}
+	return preparedSnapshots{Snapshots: c.s, key: c.key, mounts: c.mounts}
+}
+
+// preparedSnapshots answers Mounts of the snapshot just prepared from the
+// mounts Prepare returned.
+type preparedSnapshots struct {
+	Snapshots
+	key    string
+	mounts []mount.Mount
+}
+
+func (p preparedSnapshots) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
+	if key == p.key {
+		return slices.Clone(p.mounts), nil
+	}
+	return p.Snapshots.Mounts(ctx, key)
+}
 
 // deleteRecord deletes the record of a container whose creation failed,
 // if containerd made it after all.

@@ -12,6 +12,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -93,12 +94,12 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	// The sandbox's lease keeps containerd's garbage collector off the
 	// new snapshot until the container that references it exists.
 	ctx = sandbox.LeaseContext(ctx, sb.ID)
-	err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
+	rootfs, err := m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
 	if errdefs.IsNotFound(err) {
 		// The lease may be what is missing (deleted by hand): recreate it
 		// and try once more.
 		if lerr := m.cfg.Snapshots.EnsureLease(ctx, sb.ID); lerr == nil {
-			err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
+			rootfs, err = m.prepareSnapshot(ctx, id, img, sandbox.RemapSnapshotOpts(ids)...)
 		}
 	}
 	if err != nil {
@@ -158,7 +159,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 	if err != nil {
 		return "", err
 	}
-	spec, err := oci.GenerateSpec(ctx, snapshotsClient{m.cfg.Snapshots}, &containers.Container{ID: id, Snapshotter: m.cfg.Snapshotter, SnapshotKey: id}, opts...)
+	spec, err := oci.GenerateSpec(ctx, snapshotsClient{s: m.cfg.Snapshots, key: id, mounts: rootfs}, &containers.Container{ID: id, Snapshotter: m.cfg.Snapshotter, SnapshotKey: id}, opts...)
 	if err != nil {
 		return "", fmt.Errorf("build OCI spec: %w", err)
 	}
@@ -226,37 +227,39 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 }
 
 // prepareSnapshot makes the container's writable layer on top of the
-// unpacked image, with the snapshot options (the pod's ID mappings) given.
-func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opts ...snapshots.Opt) error {
+// unpacked image, with the snapshot options (the pod's ID mappings) given,
+// and returns its mounts.
+func (m *Manager) prepareSnapshot(ctx context.Context, id string, img Image, opts ...snapshots.Opt) ([]mount.Mount, error) {
 	// The index knows the unpacked layers' chain ID: try it first, which
 	// saves reading the manifest and config from the content store twice.
 	if img.ChainID != "" {
-		_, err := m.cfg.Snapshots.Prepare(ctx, id, img.ChainID, opts...)
+		mounts, err := m.cfg.Snapshots.Prepare(ctx, id, img.ChainID, opts...)
 		if err == nil {
-			return nil
+			return mounts, nil
 		}
 		if !errdefs.IsNotFound(err) {
-			return fmt.Errorf("prepare rootfs snapshot: %w", err)
+			return nil, fmt.Errorf("prepare rootfs snapshot: %w", err)
 		}
 		// Not unpacked (yet): unpack, then prepare as below.
 	}
 	ok, err := img.Containerd.IsUnpacked(ctx, m.cfg.Snapshotter)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", img.ID, err)
+		return nil, fmt.Errorf("image %s: %w", img.ID, err)
 	}
 	if !ok {
 		if err := img.Containerd.Unpack(ctx, m.cfg.Snapshotter); err != nil {
-			return fmt.Errorf("unpack image %s: %w", img.ID, err)
+			return nil, fmt.Errorf("unpack image %s: %w", img.ID, err)
 		}
 	}
 	diffIDs, err := img.Containerd.RootFS(ctx)
 	if err != nil {
-		return fmt.Errorf("image %s layers: %w", img.ID, err)
+		return nil, fmt.Errorf("image %s layers: %w", img.ID, err)
 	}
-	if _, err := m.cfg.Snapshots.Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...); err != nil {
-		return fmt.Errorf("prepare rootfs snapshot: %w", err)
+	mounts, err := m.cfg.Snapshots.Prepare(ctx, id, identity.ChainID(diffIDs).String(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("prepare rootfs snapshot: %w", err)
 	}
-	return nil
+	return mounts, nil
 }
 
 func withSnapshot(snapshotter, key string) containerd.NewContainerOpts {

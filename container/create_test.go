@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -170,4 +172,27 @@ func TestCreateRetryAfterTimeout(t *testing.T) {
 		}
 		e.assertGone(first, "app")
 	})
+}
+
+// The spec's user options ask for the rootfs's mounts: those of the
+// snapshot CreateContainer just prepared come from Prepare's answer, with
+// no second call to containerd; any other snapshot's are asked for.
+func TestSpecReadsThePreparedRootfsWithoutAskingContainerdAgain(t *testing.T) {
+	f := newFakeContainerd(t)
+	ctx := context.Background()
+	if _, err := f.roles().Snapshots.Prepare(ctx, "other", ""); err != nil {
+		t.Fatal(err)
+	}
+	prepared := []mount.Mount{{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/l", "upperdir=/u", "workdir=/w"}}}
+	sn := snapshotsClient{s: f.roles().Snapshots, key: "ctr", mounts: prepared}.SnapshotService("overlayfs")
+	got, err := sn.Mounts(ctx, "ctr")
+	if err != nil || !reflect.DeepEqual(got, prepared) {
+		t.Fatalf("Mounts of the prepared snapshot = %v, %v; want %v", got, err, prepared)
+	}
+	if _, err := sn.Mounts(ctx, "other"); err != nil {
+		t.Fatalf("Mounts of another snapshot: %v", err)
+	}
+	if got, want := f.callLog("snapshots."), []string{"snapshots.prepare other", "snapshots.mounts other"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("calls to containerd = %q, want %q", got, want)
+	}
 }
