@@ -79,18 +79,12 @@ BERTHD_PID=""
 BERTHD_PID=$!
 PIDS+=($!)
 
-# berthd answers Status while its start-up and recovery run, and the rest,
-# ImageFsInfo among them, once they are done.
-serving() {
-	"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" info 2>/dev/null | grep -q '"RuntimeReady"' &&
-		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" --image-endpoint "unix://${WORK}/$1.sock" imagefsinfo >/dev/null 2>&1
-}
 for sock in berth ctrd; do
 	for _ in $(seq 600); do
-		serving "${sock}" && break
+		bench_serving "${BIN}" "${WORK}" "${sock}" && break
 		sleep 0.1
 	done
-	serving "${sock}" || { log "${sock} did not serve within 60 s"; exit 1; }
+	bench_serving "${BIN}" "${WORK}" "${sock}" || { log "${sock} did not serve within 60 s"; exit 1; }
 done
 # The containerd berthd supervises, for the memory phase: berthd logs its PID
 # each time it starts it.

@@ -112,16 +112,12 @@ PIDS+=($!)
 	--registry-config-dir "${WORK}/hosts" --log-level info >"${WORK}/berthd.log" 2>&1 &
 PIDS+=($!)
 
-serving() {
-	"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" info 2>/dev/null | grep -q '"RuntimeReady"' &&
-		"${BIN}/crictl" --runtime-endpoint "unix://${WORK}/$1.sock" --image-endpoint "unix://${WORK}/$1.sock" imagefsinfo >/dev/null 2>&1
-}
 for sock in berth ctrd; do
 	for _ in $(seq 600); do
-		serving "${sock}" && break
+		bench_serving "${BIN}" "${WORK}" "${sock}" && break
 		sleep 0.5
 	done
-	if ! serving "${sock}"; then
+	if ! bench_serving "${BIN}" "${WORK}" "${sock}"; then
 		say "FAIL bench/start: ${sock} did not serve within 5 min"
 		exit 1
 	fi

@@ -3,7 +3,7 @@
 # by hack/test-node-bench-vm.sh: the CNI networks and the configuration of
 # containerd with its own CRI plugin that Berth is compared with, written
 # alike in both places so that only the cgroup driver and the crun binary
-# differ.
+# differ, and the check that a runtime serves.
 
 # bench_conflist NAME BRIDGE SUBNET IPAMDIR prints a CNI network: bridge
 # with host-local, and portmap (each runtime has a bridge and subnet of
@@ -63,4 +63,13 @@ state = "${work}/ctrd-state"
   SystemdCgroup = ${systemd}
   Root = "${work}/ctrd-crun"
 CONF
+}
+
+# bench_serving BIN WORK NAME succeeds when the runtime on WORK/NAME.sock
+# serves all of CRI: berthd answers Status while its start-up and recovery
+# run, and the rest, ImageFsInfo among them, once they are done.
+bench_serving() {
+	local crictl=$1/crictl sock=$2/$3.sock
+	"${crictl}" --runtime-endpoint "unix://${sock}" info 2>/dev/null | grep -q '"RuntimeReady"' &&
+		"${crictl}" --runtime-endpoint "unix://${sock}" --image-endpoint "unix://${sock}" imagefsinfo >/dev/null 2>&1
 }

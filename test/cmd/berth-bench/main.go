@@ -446,19 +446,12 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (re
 	name := fmt.Sprintf("RunPodSandbox x%d", n)
 	ids := make([]string, n)
 	errs := make([]error, n)
-	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
-	var slices []string
-	for i := range cfgs {
-		cfgs[i] = b.podConfig()
-		if b.podSlices {
-			slices = append(slices, withSlice(cfgs[i]))
-		}
-	}
-	if err := systemctl(ctx, "start", slices); err != nil {
+	cfgs, stopSlices, err := b.podConfigs(ctx, n)
+	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := systemctl(context.WithoutCancel(ctx), "stop", slices); err != nil && retErr == nil {
+		if err := stopSlices(); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -476,20 +469,44 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (re
 		}(i)
 	}
 	wg.Wait()
+	// Best effort: a pod the run already removed is fine.
+	_ = removePods(ctx, rt, ids)
+	return errors.Join(errs...)
+}
+
+// podConfigs makes n pods' configs and, with --pod-slices, starts their
+// slices; the function returned stops those.
+func (b *bench) podConfigs(ctx context.Context, n int) ([]*runtimeapi.PodSandboxConfig, func() error, error) {
+	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
+	var slices []string
+	for i := range cfgs {
+		cfgs[i] = b.podConfig()
+		if b.podSlices {
+			slices = append(slices, withSlice(cfgs[i]))
+		}
+	}
+	if err := systemctl(ctx, "start", slices); err != nil {
+		return nil, nil, err
+	}
+	return cfgs, func() error { return systemctl(context.WithoutCancel(ctx), "stop", slices) }, nil
+}
+
+// removePods stops and removes the pods ids names (an empty ID is a pod
+// that did not start), their containers with them.
+func removePods(ctx context.Context, rt *runtimeEndpoint, ids []string) error {
+	var errs []error
 	for _, id := range ids {
 		if id == "" {
 			continue
 		}
-		// Best effort: a pod the run already removed is fine.
-		_, _ = rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
-		_, _ = rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
+		if _, err := rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+			errs = append(errs, fmt.Errorf("StopPodSandbox: %w", err))
+		}
+		if _, err := rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+			errs = append(errs, fmt.Errorf("RemovePodSandbox: %w", err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // burstRun starts n pods at once, each with RunPodSandbox, CreateContainer
@@ -501,19 +518,12 @@ func (b *bench) burstRun(ctx context.Context, rt *runtimeEndpoint, n int) (retEr
 	startRow, ctrRow := fmt.Sprintf("pod start x%d", n), fmt.Sprintf("StartContainer x%d", n)
 	ids := make([]string, n)
 	errs := make([]error, n)
-	cfgs := make([]*runtimeapi.PodSandboxConfig, n)
-	var slices []string
-	for i := range cfgs {
-		cfgs[i] = b.podConfig()
-		if b.podSlices {
-			slices = append(slices, withSlice(cfgs[i]))
-		}
-	}
-	if err := systemctl(ctx, "start", slices); err != nil {
+	cfgs, stopSlices, err := b.podConfigs(ctx, n)
+	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := systemctl(context.WithoutCancel(ctx), "stop", slices); err != nil && retErr == nil {
+		if err := stopSlices(); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -544,18 +554,7 @@ func (b *bench) burstRun(ctx context.Context, rt *runtimeEndpoint, n int) (retEr
 		})
 	}
 	wg.Wait()
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		// StopPodSandbox stops the pod's container (kubelet would stop it
-		// first, with its grace period; the bench does not time this).
-		if _, err := rt.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
-			errs = append(errs, fmt.Errorf("StopPodSandbox: %w", err))
-		}
-		if _, err := rt.runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
-			errs = append(errs, fmt.Errorf("RemovePodSandbox: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	// StopPodSandbox stops the pods' containers (kubelet would stop them
+	// first, with their grace period; the bench does not time this).
+	return errors.Join(errors.Join(errs...), removePods(ctx, rt, ids))
 }
