@@ -442,10 +442,24 @@ func (b *bench) pull(ctx context.Context, rt *runtimeEndpoint) error {
 }
 
 // parallelRun starts n sandboxes at once, times each call, then removes them.
-func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (retErr error) {
+func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) error {
 	name := fmt.Sprintf("RunPodSandbox x%d", n)
-	ids := make([]string, n)
-	errs := make([]error, n)
+	return b.atOnce(ctx, rt, n, func(cfg *runtimeapi.PodSandboxConfig) (string, error) {
+		start := time.Now()
+		r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
+		if err == nil {
+			rt.record(name, time.Since(start))
+		}
+		return r.GetPodSandboxId(), err
+	})
+}
+
+// atOnce makes n pods' configs (and slices) and runs pod on each, all at
+// once, each on a goroutine of its own; pod returns the ID of the sandbox
+// it started, if any. Then the pods are stopped and removed, their
+// containers with them (kubelet would stop the containers first, with
+// their grace period; this is not timed).
+func (b *bench) atOnce(ctx context.Context, rt *runtimeEndpoint, n int, pod func(*runtimeapi.PodSandboxConfig) (string, error)) (retErr error) {
 	cfgs, stopSlices, err := b.podConfigs(ctx, n)
 	if err != nil {
 		return err
@@ -455,23 +469,14 @@ func (b *bench) parallelRun(ctx context.Context, rt *runtimeEndpoint, n int) (re
 			retErr = err
 		}
 	}()
+	ids := make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			start := time.Now()
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfgs[i], RuntimeHandler: b.handler})
-			ids[i], errs[i] = r.GetPodSandboxId(), err
-			if err == nil {
-				rt.record(name, time.Since(start))
-			}
-		}(i)
+	for i := range n {
+		wg.Go(func() { ids[i], errs[i] = pod(cfgs[i]) })
 	}
 	wg.Wait()
-	// Best effort: a pod the run already removed is fine.
-	_ = removePods(ctx, rt, ids)
-	return errors.Join(errs...)
+	return errors.Join(errors.Join(errs...), removePods(ctx, rt, ids))
 }
 
 // podConfigs makes n pods' configs and, with --pod-slices, starts their
@@ -514,47 +519,27 @@ func removePods(ctx context.Context, rt *runtimeEndpoint, ids []string) error {
 // of a burst (a node coming up, a rollout, static pods): the pods compete
 // for the machine. It records each pod's start and each StartContainer,
 // then removes the pods.
-func (b *bench) burstRun(ctx context.Context, rt *runtimeEndpoint, n int) (retErr error) {
+func (b *bench) burstRun(ctx context.Context, rt *runtimeEndpoint, n int) error {
 	startRow, ctrRow := fmt.Sprintf("pod start x%d", n), fmt.Sprintf("StartContainer x%d", n)
-	ids := make([]string, n)
-	errs := make([]error, n)
-	cfgs, stopSlices, err := b.podConfigs(ctx, n)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := stopSlices(); err != nil && retErr == nil {
-			retErr = err
+	return b.atOnce(ctx, rt, n, func(cfg *runtimeapi.PodSandboxConfig) (string, error) {
+		begin := time.Now()
+		r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: b.handler})
+		if err != nil {
+			return "", fmt.Errorf("RunPodSandbox: %w", err)
 		}
-	}()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			begin := time.Now()
-			r, err := rt.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfgs[i], RuntimeHandler: b.handler})
-			if err != nil {
-				errs[i] = fmt.Errorf("RunPodSandbox: %w", err)
-				return
-			}
-			ids[i] = r.GetPodSandboxId()
-			c, err := rt.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-				PodSandboxId: ids[i], SandboxConfig: cfgs[i], Config: b.sleeper(cfgs[i], "sleeper"),
-			})
-			if err != nil {
-				errs[i] = fmt.Errorf("CreateContainer: %w", err)
-				return
-			}
-			start := time.Now()
-			if _, err := rt.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
-				errs[i] = fmt.Errorf("StartContainer: %w", err)
-				return
-			}
-			rt.record(ctrRow, time.Since(start))
-			rt.record(startRow, time.Since(begin))
+		id := r.GetPodSandboxId()
+		c, err := rt.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+			PodSandboxId: id, SandboxConfig: cfg, Config: b.sleeper(cfg, "sleeper"),
 		})
-	}
-	wg.Wait()
-	// StopPodSandbox stops the pods' containers (kubelet would stop them
-	// first, with their grace period; the bench does not time this).
-	return errors.Join(errors.Join(errs...), removePods(ctx, rt, ids))
+		if err != nil {
+			return id, fmt.Errorf("CreateContainer: %w", err)
+		}
+		start := time.Now()
+		if _, err := rt.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.GetContainerId()}); err != nil {
+			return id, fmt.Errorf("StartContainer: %w", err)
+		}
+		rt.record(ctrRow, time.Since(start))
+		rt.record(startRow, time.Since(begin))
+		return id, nil
+	})
 }
