@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -128,6 +129,10 @@ type Container struct {
 	// exec is what an exec in the running container starts from (ExecBase),
 	// read from containerd at the first exec; nil until then.
 	exec atomic.Pointer[execBase]
+	// rootfs is the writable layer's mounts as Create's Prepare returned
+	// them, for Start to create the task on without asking containerd
+	// again; nil after Start takes them, and in a recovered container.
+	rootfs atomic.Pointer[[]mount.Mount]
 }
 
 func newContainer(md Metadata, st Status) *Container {

@@ -41,10 +41,11 @@ type Records interface {
 // Tasks creates, finds, signals and deletes containers' tasks: their
 // processes, run by the pod's shim.
 type Tasks interface {
-	// Create creates the task of container id, with the IO ioCreate
-	// makes. A restored container's checkpoint options (restore) take the
-	// client's NewTask; any other the shorter internal/task.Create.
-	Create(ctx context.Context, id string, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error)
+	// Create creates the task of container id on its rootfs mounts (nil:
+	// the snapshot's, asked of containerd), with the IO ioCreate makes. A
+	// restored container's checkpoint options (restore) take the client's
+	// NewTask; any other the shorter internal/task.CreateByID.
+	Create(ctx context.Context, id string, rootfs []mount.Mount, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error)
 	// Load returns the task of container id with its IO attached by
 	// ioAttach (nil: none); NotFound when the container has no task.
 	Load(ctx context.Context, id string, ioAttach cio.Attach) (Task, error)

@@ -8,6 +8,7 @@ import (
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs/pkg/errgrpc"
@@ -66,15 +67,15 @@ type clientTasks struct {
 	calls       task.Calls
 }
 
-func (t clientTasks) Create(ctx context.Context, id string, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error) {
-	cont, err := t.client.LoadContainer(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("load container: %w", err)
-	}
+func (t clientTasks) Create(ctx context.Context, id string, rootfs []mount.Mount, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error) {
 	if len(restore) > 0 {
+		cont, err := t.client.LoadContainer(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("load container: %w", err)
+		}
 		return cont.NewTask(ctx, ioCreate, restore...)
 	}
-	return t.calls.Create(ctx, cont, t.snapshotter, ioCreate)
+	return t.calls.CreateByID(ctx, id, t.snapshotter, rootfs, ioCreate)
 }
 
 func (t clientTasks) Load(ctx context.Context, id string, ioAttach cio.Attach) (Task, error) {

@@ -34,9 +34,11 @@ type fakeContainerd struct {
 	calls   []string
 	records map[string]containers.Container
 	snaps   map[string]string // key -> parent
-	leases  map[string]bool
-	tasks   map[string]*fakeTask
-	hooks   map[string]func(ctx context.Context, id string) error
+	// prepared is what Prepare returns; nil: no mount (an empty root).
+	prepared []mount.Mount
+	leases   map[string]bool
+	tasks    map[string]*fakeTask
+	hooks    map[string]func(ctx context.Context, id string) error
 	// nextPid numbers the tasks' processes beyond any PID the kernel
 	// gives (pid_max is at most 2^22), so Start's procsig.Identify finds
 	// none and Stop's signals go through Tasks.Kill.
@@ -87,11 +89,13 @@ func (f *fakeContainerd) on(op string, fn func(ctx context.Context, id string) e
 	f.hooks[op] = fn
 }
 
-// clearHooks ends every failure and hold-up on demand.
+// clearHooks ends every failure and hold-up on demand, and Prepare's
+// unmountable mounts.
 func (f *fakeContainerd) clearHooks() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hooks = map[string]func(context.Context, string) error{}
+	f.prepared = nil
 }
 
 // hasLease says whether sandbox id has its lease.
@@ -312,8 +316,15 @@ type fakeTasks struct{ f *fakeContainerd }
 
 // Create does what internal/task.Create does: the IO first, closed again
 // when the task cannot be made.
-func (ts fakeTasks) Create(ctx context.Context, id string, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error) {
+// Create, as the client's Tasks: without rootfs mounts it asks the
+// snapshot's first.
+func (ts fakeTasks) Create(ctx context.Context, id string, rootfs []mount.Mount, ioCreate cio.Creator, restore ...containerd.NewTaskOpts) (Task, error) {
 	f := ts.f
+	if rootfs == nil {
+		if _, err := (fakeSnapshots{f}).Mounts(ctx, id); err != nil {
+			return nil, fmt.Errorf("rootfs mounts: %w", err)
+		}
+	}
 	tio, err := ioCreate(id)
 	if err != nil {
 		return nil, err
@@ -572,7 +583,10 @@ func (s fakeSnapshots) Prepare(ctx context.Context, key, parent string, opts ...
 		return nil, fmt.Errorf("snapshot %q: %w", key, errdefs.ErrAlreadyExists)
 	}
 	f.snaps[key] = parent
-	return nil, nil
+	if f.prepared != nil {
+		return f.prepared, nil
+	}
+	return []mount.Mount{}, nil
 }
 
 func (s fakeSnapshots) View(ctx context.Context, key, parent string, opts ...snapshots.Opt) ([]mount.Mount, error) {

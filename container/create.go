@@ -187,6 +187,7 @@ func (m *Manager) Create(ctx context.Context, sandboxID string, cfg *runtimeapi.
 		State:     runtimeapi.ContainerState_CONTAINER_CREATED,
 		Resources: cfg.GetLinux().GetResources(),
 	})
+	ctr.rootfs.Store(&rootfs)
 	if m.cfg.NRI != nil {
 		// Until the container is in the store, a plugin that connects
 		// would neither be told of it nor find it listed.

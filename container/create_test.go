@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,10 +48,14 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 		},
 		{
 			// The user options read the image's /etc/passwd from the
-			// new layer.
-			name:    "spec cannot be built",
-			fault:   func(e *env) { e.f.failOn("snapshots.mounts", errBoom) },
-			wantErr: func(err error) bool { return errors.Is(err, errBoom) },
+			// new layer, through the mounts Prepare returned.
+			name: "spec cannot be built",
+			fault: func(e *env) {
+				e.f.mu.Lock()
+				e.f.prepared = []mount.Mount{{Type: "berth-no-such-fs", Source: "none"}}
+				e.f.mu.Unlock()
+			},
+			wantErr: func(err error) bool { return err != nil && strings.Contains(err.Error(), "build OCI spec") },
 		},
 		{
 			name: "PID namespace target unknown",

@@ -97,7 +97,7 @@ func (m *Manager) Start(ctx context.Context, id string) (retErr error) {
 	}
 	stdio := streams{dir: m.fifoDir(c.ID), terminal: c.Config.GetTty(), stdin: aio.stdin(), stdout: aio.stdout.in(writerOrNil(stdout)), stderr: errOut}
 	unlockShim := m.lockPodShim(c.SandboxID)
-	task, err := m.newTask(ctx, c.ID, stdio.creator())
+	task, err := m.newTask(ctx, c, stdio.creator())
 	unlockShim()
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)

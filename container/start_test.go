@@ -198,3 +198,34 @@ func TestExitRecordedOnce(t *testing.T) {
 		t.Errorf("exit code %d, reason %q: the process's own exit, not the stop's", st.ExitCode, st.Reason)
 	}
 }
+
+// TestStartCreatesTheTaskOnCreatesMounts: the berthd that created a
+// container starts it on the rootfs mounts its Create prepared, with no
+// call to containerd for them; one that recovered the container after a
+// restart, which has not got them, asks containerd, and starts it all the
+// same.
+func TestStartCreatesTheTaskOnCreatesMounts(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("app")
+	if err := e.m.Start(e.ctx(), id); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	if got := e.f.callLog("snapshots.mounts " + id); len(got) != 0 {
+		t.Errorf("StartContainer after Create asked containerd %v; want Create's mounts used", got)
+	}
+
+	second := e.create("second")
+	e.restart()
+	if _, err := e.m.Recover(e.ctx()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if err := e.m.Start(e.ctx(), second); err != nil {
+		t.Fatalf("StartContainer of a recovered container: %v", err)
+	}
+	if got := e.f.callLog("snapshots.mounts " + second); len(got) != 1 {
+		t.Errorf("StartContainer of a recovered container asked containerd for its mounts %d times, want 1", len(got))
+	}
+	if st := e.container(second).Status(); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("recovered container after StartContainer: %v, want RUNNING", st.State)
+	}
+}

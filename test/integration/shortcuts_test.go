@@ -45,10 +45,12 @@ sandbox_shims = false
 `
 
 // TestTaskCallsMakeTheTaskTheClientMakes pins task_calls: a task that
-// internal/task creates is the one the containerd client's NewTask makes
-// (the same rootfs, output and states); containerd deletes an exited task
-// in one call, leaving no shim, bundle or mount; and Delete kills a task
-// that still runs.
+// internal/task creates by the container's ID (as containers' tasks are)
+// is the one the containerd client's NewTask makes (the same rootfs,
+// output and states) and answers Wait, Start and Status by that ID alone;
+// containerd deletes an exited task in one call, leaving no shim, bundle
+// or mount; and Delete kills a task that still runs (made on known
+// mounts, as pauses' tasks are).
 func TestTaskCallsMakeTheTaskTheClientMakes(t *testing.T) {
 	d, imageID := startWithBusybox(t)
 	client := containerdOf(t, d)
@@ -69,7 +71,7 @@ func TestTaskCallsMakeTheTaskTheClientMakes(t *testing.T) {
 			ours := newContractContainer(t, client, img, rt, "sh", "-c", script)
 			theirs := newContractContainer(t, client, img, rt, "sh", "-c", script)
 			var oursOut, theirsOut outputs
-			oursTask, err := calls.Create(ctx, ours, "overlayfs", oursOut.creator(t))
+			oursTask, err := calls.CreateByID(ctx, ours.ID(), "overlayfs", nil, oursOut.creator(t))
 			if err != nil {
 				t.Fatalf("create: %v", err)
 			}
@@ -80,7 +82,7 @@ func TestTaskCallsMakeTheTaskTheClientMakes(t *testing.T) {
 			if got, want := rootMount(t, oursTask.Pid()), rootMount(t, theirsTask.Pid()); got != want {
 				t.Errorf("the task's root is %q; NewTask's is %q", got, want)
 			}
-			for _, tk := range []containerd.Task{oursTask, theirsTask} {
+			for _, tk := range []task.Task{oursTask, theirsTask} {
 				if st, err := tk.Status(ctx); err != nil || st.Status != containerd.Created {
 					t.Errorf("task %s after create: %v, %v; want created", tk.ID(), st.Status, err)
 				}
@@ -132,6 +134,18 @@ func TestTaskCallsMakeTheTaskTheClientMakes(t *testing.T) {
 				t.Errorf("the process of a deleted task: %v, want it gone", err)
 			}
 			assertNoTask(t, d, client, sleeper.ID())
+
+			// A task whose start went wrong is deleted by the task
+			// itself, killed first, as StartContainer's rollback does.
+			unstarted := newContractContainer(t, client, img, rt, "sleep", "3600")
+			ut, err := calls.CreateByID(ctx, unstarted.ID(), "overlayfs", nil, cio.NullIO)
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if _, err := ut.Delete(ctx, containerd.WithProcessKill); err != nil {
+				t.Fatalf("the task's own Delete with WithProcessKill: %v", err)
+			}
+			assertNoTask(t, d, client, unstarted.ID())
 			if n := waitNoShims(d); n != 0 {
 				t.Errorf("%d shims run after their tasks were deleted", n)
 			}
@@ -335,7 +349,7 @@ func (w streamWriter) Write(p []byte) (int, error) {
 
 // runToExit starts tk, waits for its exit and its output, and returns its
 // exit code; the task is then stopped.
-func runToExit(t *testing.T, ctx context.Context, tk containerd.Task) uint32 {
+func runToExit(t *testing.T, ctx context.Context, tk task.Task) uint32 {
 	t.Helper()
 	exitC, err := tk.Wait(ctx)
 	if err != nil {
