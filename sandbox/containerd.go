@@ -75,7 +75,7 @@ type LeaseCreator interface {
 // internal/task calls (clientTasks).
 type Tasks interface {
 	// Create creates the task of c on the rootfs mounts, its IO discarded.
-	Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (containerd.Task, error)
+	Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (task.Task, error)
 	// Kill sends sig to the task of container id through its shim (a runc
 	// kill); NotFound if it has no task.
 	Kill(ctx context.Context, id string, sig syscall.Signal) error
@@ -127,8 +127,13 @@ func (c clientContainers) Delete(ctx context.Context, id string) error {
 // sandbox manager calls internal/task.
 type clientTasks struct{ calls task.Calls }
 
-func (t clientTasks) Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (containerd.Task, error) {
-	return t.calls.CreateOn(ctx, c, rootfs, cio.NullIO)
+// Create makes the pause's task on the mounts its snapshot's Prepare
+// returned, in one call, and drives it by ID (task.CreateByID).
+func (t clientTasks) Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (task.Task, error) {
+	if t.calls.Upstream || rootfs == nil {
+		return t.calls.CreateOn(ctx, c, rootfs, cio.NullIO)
+	}
+	return task.CreateByID(ctx, t.calls.Client, c.ID(), rootfs, cio.NullIO)
 }
 
 func (t clientTasks) Kill(ctx context.Context, id string, sig syscall.Signal) error {

@@ -21,6 +21,8 @@ import (
 	"github.com/containerd/typeurl/v2"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-cri/berth/internal/task"
 )
 
 // journal is what the fakes were asked to do, in order, shared by all of
@@ -449,7 +451,7 @@ func (l fakeLeases) List(_ context.Context, fs ...string) ([]leases.Lease, error
 
 type fakeTasks struct{ f *fakeContainerd }
 
-func (t fakeTasks) Create(_ context.Context, c containerd.Container, _ []mount.Mount) (containerd.Task, error) {
+func (t fakeTasks) Create(_ context.Context, c containerd.Container, _ []mount.Mount) (task.Task, error) {
 	id := c.ID()
 	if err := t.f.j.do("task.create", id); err != nil {
 		return nil, err

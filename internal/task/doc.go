@@ -5,11 +5,11 @@
 // NewTask reads the container three times and the snapshot's mounts once
 // before it creates the task. Berth knows the rootfs snapshot, and sets no
 // mount label and no task options (a checkpoint restore needs options, and
-// goes through NewTask). CreateByID, for containers, creates the task in
-// one call when the mounts are known (Create's Prepare returned them), two
-// when it asks them, and drives it by ID afterwards (Created). CreateOn,
-// for pauses, creates it in one call and reads it back once, for the
-// client's Task.
+// goes through NewTask). CreateByID creates a container's or a pause's
+// task in one call when the mounts are known (the snapshot's Prepare
+// returned them), two when it asks them, and drives it by ID afterwards
+// (Created). CreateOn creates it in one call and reads it back once, for
+// the client's Task.
 //
 // Delete removes a task whose process has exited in one call. It takes the
 // client's long way (load, kill everything, delete: DeleteUpstream) only
