@@ -127,13 +127,8 @@ func (c clientContainers) Delete(ctx context.Context, id string) error {
 // sandbox manager calls internal/task.
 type clientTasks struct{ calls task.Calls }
 
-// Create makes the pause's task on the mounts its snapshot's Prepare
-// returned, in one call, and drives it by ID (task.CreateByID).
 func (t clientTasks) Create(ctx context.Context, c containerd.Container, rootfs []mount.Mount) (task.Task, error) {
-	if t.calls.Upstream || rootfs == nil {
-		return t.calls.CreateOn(ctx, c, rootfs, cio.NullIO)
-	}
-	return task.CreateByID(ctx, t.calls.Client, c.ID(), rootfs, cio.NullIO)
+	return t.calls.CreateOn(ctx, c, rootfs, cio.NullIO)
 }
 
 func (t clientTasks) Kill(ctx context.Context, id string, sig syscall.Signal) error {

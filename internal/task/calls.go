@@ -20,14 +20,15 @@ type Calls struct {
 	Upstream bool
 }
 
-// CreateOn creates the task of cont on rootfs mounts known already. The
-// upstream path ignores them: NewTask reads the mounts of the snapshot
-// the container names.
-func (c Calls) CreateOn(ctx context.Context, cont containerd.Container, mounts []mount.Mount, ioCreate cio.Creator) (containerd.Task, error) {
+// CreateOn creates the task of cont on rootfs mounts known already (a
+// pause's, as its snapshot's Prepare returned them), in one call. The
+// upstream path ignores them: NewTask reads the mounts of the snapshot the
+// container names.
+func (c Calls) CreateOn(ctx context.Context, cont containerd.Container, mounts []mount.Mount, ioCreate cio.Creator) (Task, error) {
 	if c.Upstream {
 		return cont.NewTask(ctx, ioCreate)
 	}
-	return CreateOn(ctx, c.Client, cont, mounts, ioCreate)
+	return CreateByID(ctx, c.Client, cont.ID(), mounts, ioCreate)
 }
 
 // Delete deletes the task of container id, if there is one, killing what

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
@@ -116,4 +117,29 @@ func (t *Created) Delete(ctx context.Context, opts ...containerd.ProcessDeleteOp
 		return nil, err
 	}
 	return tk.Delete(ctx, opts...)
+}
+
+// create makes the IO and creates the task of container id on mounts, in
+// one call to containerd; it returns the IO and the task's PID.
+func create(ctx context.Context, client *containerd.Client, id string, mounts []mount.Mount, ioCreate cio.Creator) (_ cio.IO, pid uint32, retErr error) {
+	tio, err := ioCreate(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		if retErr != nil {
+			tio.Cancel()
+			_ = tio.Close() // the error being returned is the one that matters
+		}
+	}()
+	cfg := tio.Config()
+	req := &tasks.CreateTaskRequest{ContainerID: id, Terminal: cfg.Terminal, Stdin: cfg.Stdin, Stdout: cfg.Stdout, Stderr: cfg.Stderr}
+	for _, m := range mounts {
+		req.Rootfs = append(req.Rootfs, &types.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: m.Options})
+	}
+	r, err := client.TaskService().Create(ctx, req)
+	if err != nil {
+		return nil, 0, errgrpc.ToNative(err)
+	}
+	return tio, r.GetPid(), nil
 }

@@ -8,8 +8,7 @@
 // goes through NewTask). CreateByID creates a container's or a pause's
 // task in one call when the mounts are known (the snapshot's Prepare
 // returned them), two when it asks them, and drives it by ID afterwards
-// (Created). CreateOn creates it in one call and reads it back once, for
-// the client's Task.
+// (Created), without reading the task back as the client does.
 //
 // Delete removes a task whose process has exited in one call. It takes the
 // client's long way (load, kill everything, delete: DeleteUpstream) only
