@@ -11,6 +11,8 @@ import (
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+
+	"github.com/berth-cri/berth/internal/task"
 )
 
 // What the lifecycle (Create, Start, the exit monitor, Stop, Remove,
@@ -57,18 +59,9 @@ type Tasks interface {
 	Delete(ctx context.Context, id string) error
 }
 
-// Task is a container's task as Tasks returns it (containerd.Task).
-type Task interface {
-	ID() string
-	Pid() uint32
-	Start(ctx context.Context) error
-	// Wait returns a channel that receives the process's exit.
-	Wait(ctx context.Context) (<-chan containerd.ExitStatus, error)
-	Delete(ctx context.Context, opts ...containerd.ProcessDeleteOpts) (*containerd.ExitStatus, error)
-	Status(ctx context.Context) (containerd.Status, error)
-	// IO is the task's IO, nil when none was attached.
-	IO() cio.IO
-}
+// Task is a container's task as Tasks returns it: internal/task's, or
+// the client's containerd.Task.
+type Task = task.Task
 
 // Snapshots are the configured snapshotter's snapshots: containers'
 // writable layers and image volumes' views, made under their sandbox's

@@ -15,15 +15,17 @@ import (
 	"github.com/containerd/errdefs/pkg/errgrpc"
 )
 
-// Task is what Berth does with a container's task: the part of the
-// client's containerd.Task that a *Created serves by ID.
+// Task is what Berth does with a container's or a pause's task: the part
+// of the client's containerd.Task that a *Created serves by ID.
 type Task interface {
 	ID() string
 	Pid() uint32
 	Start(ctx context.Context) error
+	// Wait returns a channel that receives the process's exit.
 	Wait(ctx context.Context) (<-chan containerd.ExitStatus, error)
 	Delete(ctx context.Context, opts ...containerd.ProcessDeleteOpts) (*containerd.ExitStatus, error)
 	Status(ctx context.Context) (containerd.Status, error)
+	// IO is the task's IO, nil when none was attached.
 	IO() cio.IO
 }
 
