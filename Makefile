@@ -137,7 +137,7 @@ bench: deps build images ## Berth side by side with containerd's own CRI (same b
 bench-node: deps build images ## berth-bench's lifecycle rows on the test node VM (cgroup v2, systemd; QEMU, so ratios only): Berth against containerd's CRI, under runc and under crun (BENCH_ARGS, BENCH_HANDLERS; docs/benchmarks.md)
 	@BENCH=yes hack/test-node.sh
 
-bench-kubelet: deps build images ## Only bench's kubelet row: 10 static pods from manifests to Ready, Berth against containerd's CRI, alternating (KUBELET_ROUNDS, 5)
+bench-kubelet: deps build images ## Only bench's kubelet row: 10 static pods from manifests to Ready, Berth against containerd's CRI, alternating (KUBELET_ROUNDS, 8)
 	@BERTH_BENCH=0 CRITEST_BENCH=0 hack/bench.sh
 
 clean: ## Remove Berth's build outputs (keeps the pinned stack and the .deb cache: rm -rf _output for all)

@@ -15,7 +15,7 @@
 # dir, ports, node name and cgroup root, /berth-bench-kubelet-NAME), so that
 # an idle kubelet's housekeeping falls on both runtimes' rounds alike. Each
 # runtime gets one untimed round first (image pulls, the first CNI ADD, the
-# kubelet's first pods), reported apart; then KUBELET_ROUNDS (5) timed rounds
+# kubelet's first pods), reported apart; then KUBELET_ROUNDS (8) timed rounds
 # each, alternating which runtime goes first. Between rounds the previous
 # pods are gone: kubelet has stopped their sandboxes, which are then removed
 # through CRI (kubelet's own garbage collection would take them within its
@@ -39,7 +39,7 @@ if [[ -z "${BENCH_WORK:-}" ]]; then
 	exec env BERTH_BENCH=0 CRITEST_BENCH=0 "${ROOT}/hack/bench.sh" "$@"
 fi
 BIN="${ROOT}/_output/bin"
-ROUNDS="${KUBELET_ROUNDS:-5}"
+ROUNDS="${KUBELET_ROUNDS:-8}"
 PODS="${KUBELET_PODS:-10}"
 IMAGE=registry.k8s.io/e2e-test-images/busybox:1.29-2
 WORK="${BENCH_WORK}/kubelet"
@@ -53,6 +53,11 @@ source "${ROOT}/hack/lib/kubelet-host.sh"
 [[ "$(id -u)" == 0 ]] || die "needs root"
 for c in curl jq python3 iptables-save; do command -v "${c}" >/dev/null || die "${c} is missing: run make deps"; done
 "${ROOT}/hack/kubelet.sh" >/dev/null
+# What times a round's two sides (test/cmd/kubelet-round): built once, so
+# that no compiler or shell loop runs beside a timed round.
+ROUNDER="${WORK}/kubelet-round"
+mkdir -p "${WORK}"
+(cd "${ROOT}/test" && CGO_ENABLED=0 go build -trimpath -o "${ROUNDER}" ./cmd/kubelet-round) || die "cannot build kubelet-round"
 
 # Per runtime, by name: its CRI socket, the kubelet's dir, ports, cgroup
 # root and PID.
@@ -216,38 +221,25 @@ ready_pods() {
 	curl -fsS --max-time 5 "${RO[$1]}/pods" 2>/dev/null |
 		grep -oE '"type":"Ready",("observedGeneration":[0-9]+,)?"status":"True"' | wc -l
 }
-all_ready() { (($(ready_pods "$1") == PODS)); }
-# poll SECONDS COMMAND...: every 0.1 s, so that a sample is off by at most that.
-poll() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
-now() { date +%s%N; }
 
 # round NAME ROUND: sets READY_NS and STOP_NS.
 round() {
-	local name=$1 r=$2 dir="${KDIR[$1]}" i t0 t1
+	local name=$1 r=$2 dir="${KDIR[$1]}" i
 	rm -f "${dir}/staging/"*.yaml
 	for i in $(seq "${PODS}"); do manifest "${r}" "${i}" >"${dir}/staging/kb${r}-${i}.yaml"; done
-	t0=$(now)
-	# Renames within one file system: kubelet sees each manifest whole.
-	mv "${dir}/staging/"*.yaml "${dir}/manifests/"
-	if ! poll 300 all_ready "${name}"; then
+	# kubelet-round renames the manifests into staticPodPath (within one
+	# file system: kubelet sees each whole) and times the pods to Ready,
+	# then removes them and times the sandboxes to stopped, each from one
+	# process that samples every 0.1 s over one connection.
+	if ! READY_NS="$("${ROUNDER}" ready --pods "${RO[${name}]}/pods" --count "${PODS}" \
+		--from "${dir}/staging" --to "${dir}/manifests" --timeout 300s)"; then
 		curl -fsS "${RO[${name}]}/pods" | jq -r '.items[] | "  \(.metadata.name) \(.status.phase) " +
 			([.status.conditions[]? | "\(.type)=\(.status)"] | join(" "))' || true
 		die "${name}: $(ready_pods "${name}") of ${PODS} pods Ready after 300 s (round ${r})"
 	fi
-	t1=$(now)
-	READY_NS=$((t1 - t0))
-	t0=$(now)
-	rm -f "${dir}/manifests/"*.yaml
-	poll 120 none_ready "${name}" || die "${name}: sandboxes still ready 120 s after the manifests went (round ${r})"
-	t1=$(now)
-	STOP_NS=$((t1 - t0))
+	STOP_NS="$("${ROUNDER}" stopped --endpoint "${SOCK[${name}]}" --label berth-bench=kubelet \
+		--dir "${dir}/manifests" --timeout 120s)" ||
+		die "${name}: sandboxes still ready 120 s after the manifests went (round ${r})"
 	# kubelet's garbage collection would remove the stopped sandboxes
 	# within a minute; the next round wants them gone now.
 	local id
