@@ -60,7 +60,7 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	}
 	p, err := task.Exec(ctx, execID, &proc, cio.NewCreator(cio.WithStreams(nil, stdout, stderr), cio.WithFIFODir(fifoDir)))
 	if err != nil {
-		return nil, execFailed(c, "exec", err)
+		return nil, m.execFailed(ctx, c, "exec", err)
 	}
 	// The delete runs after the answer: the shim waits up to 10s for the
 	// output of a process whose child still holds it, and kubelet's probe
@@ -77,10 +77,10 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	}()
 	exitC, err := p.Wait(context.WithoutCancel(ctx))
 	if err != nil {
-		return nil, execFailed(c, "wait on exec", err)
+		return nil, m.execFailed(ctx, c, "wait on exec", err)
 	}
 	if err := p.Start(ctx); err != nil {
-		return nil, execFailed(c, "start exec", err)
+		return nil, m.execFailed(ctx, c, "start exec", err)
 	}
 
 	var deadline <-chan time.Time
@@ -117,32 +117,18 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 // execFailed is the error of an exec that failed in step what. An exec
 // that raced its container's exit (kubelet's probe beside StopContainer)
 // finds the task gone, or the pod's shim closed under it once the task
-// was deleted: the container is no longer running, and that is said as
-// FailedPrecondition rather than as the transport's "ttrpc: closed". The
-// exit is recorded just after the task's deletion, so for those two
-// errors execFailed waits up to execExitWait for it; any other error is
+// was deleted: when the exit is then recorded (exitedMeanwhile, as for a
+// kill that raced it), the container is no longer running, and that is
+// said as FailedPrecondition rather than as the transport's "ttrpc:
+// closed". Any other error, such as a command that is not there, is
 // returned at once.
-func execFailed(c *Container, what string, err error) error {
+func (m *Manager) execFailed(ctx context.Context, c *Container, what string, err error) error {
 	raced := errdefs.IsNotFound(err) || strings.Contains(err.Error(), ttrpc.ErrClosed.Error())
-	if raced {
-		t := time.NewTimer(execExitWait)
-		defer t.Stop()
-		select {
-		case <-c.Exited():
-		case <-t.C:
-		}
-	}
-	select {
-	case <-c.Exited():
+	if raced && m.exitedMeanwhile(ctx, c, err) {
 		return fmt.Errorf("container %s exited while the exec started (%s: %v): %w", c.ID, what, err, errdefs.ErrFailedPrecondition)
-	default:
-		return fmt.Errorf("%s: %w", what, err)
 	}
+	return fmt.Errorf("%s: %w", what, err)
 }
-
-// execExitWait bounds how long a failed exec waits for its container's
-// exit to be recorded (execFailed).
-const execExitWait = time.Second
 
 // execBase is what every exec in a running container starts from.
 type execBase struct {

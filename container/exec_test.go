@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -18,7 +19,7 @@ func TestExecThatRacedTheExitSaysTheContainerIsNotRunning(t *testing.T) {
 	go func() { time.Sleep(50 * time.Millisecond); c.markExited() }()
 	// As containerd's gRPC answer carries the shim's error: its text only.
 	shimClosed := fmt.Errorf("rpc error: code = Unknown desc = %s", ttrpc.ErrClosed)
-	err := execFailed(c, "start exec", shimClosed)
+	err := (*Manager)(nil).execFailed(context.Background(), c, "start exec", shimClosed)
 	if !errdefs.IsFailedPrecondition(err) {
 		t.Fatalf("err = %v, want FailedPrecondition: the container exited", err)
 	}
@@ -28,7 +29,7 @@ func TestExecFailureOfARunningContainerIsReturnedAtOnce(t *testing.T) {
 	c := newContainer(Metadata{ID: "c1"}, Status{})
 	notFound := errors.New(`OCI runtime exec failed: exec: "nope": executable file not found in $PATH`)
 	start := time.Now()
-	err := execFailed(c, "start exec", notFound)
+	err := (*Manager)(nil).execFailed(context.Background(), c, "start exec", notFound)
 	if time.Since(start) > 100*time.Millisecond {
 		t.Fatalf("took %s: a failure that is not the exit's must not wait for one", time.Since(start))
 	}
@@ -39,10 +40,13 @@ func TestExecFailureOfARunningContainerIsReturnedAtOnce(t *testing.T) {
 
 func TestExecWhoseShimClosedWithoutAnExitKeepsItsError(t *testing.T) {
 	c := newContainer(Metadata{ID: "c1"}, Status{})
+	// kubelet's probe timeout ends the wait for an exit that does not come.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	err := execFailed(c, "exec", errdefs.ErrNotFound)
-	if d := time.Since(start); d < execExitWait {
-		t.Fatalf("gave up after %s, want to wait %s for the exit", d, execExitWait)
+	err := (*Manager)(nil).execFailed(ctx, c, "exec", errdefs.ErrNotFound)
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("gave up after %s, want to wait for the exit until the caller's deadline", d)
 	}
 	if !errdefs.IsNotFound(err) {
 		t.Fatalf("err = %v, want NotFound kept", err)
