@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -79,11 +80,18 @@ type API struct {
 	told map[string]lifecycle
 	// synced says a plugin was synchronised since start. Until then there
 	// is nobody to tell: the hooks return at once, without reading each
-	// container's spec from containerd, and the first synchronisation
-	// lists everything as it is then. Checked with BlockSync held (by the
-	// hook or its caller), so a hook either runs before that first
-	// synchronisation or sees it done.
+	// container's spec from containerd or taking mu, and the first
+	// synchronisation lists everything as it is then. Checked with
+	// BlockSync held (by the hook or its caller), so a hook either runs
+	// before that first synchronisation or sees it done.
 	synced atomic.Bool
+	// syncs counts the library's calls of synchronize. Its first is always
+	// its start-up synchronisation of the plugins it launched itself from
+	// PluginPath (Adaptation.Start runs it before it listens), which on a
+	// node without any synchronises none and leaves synced false.
+	syncs atomic.Int64
+	// installed says PluginPath had something in it when Start began.
+	installed bool
 }
 
 // New creates the NRI adaptation; it serves nothing until Start.
@@ -124,6 +132,7 @@ func (a *API) Start() error {
 	if a == nil {
 		return nil
 	}
+	a.installed = a.pluginsInstalled()
 	if err := a.nri.Start(); err != nil {
 		return fmt.Errorf("start NRI: %w", err)
 	}
@@ -173,6 +182,12 @@ func (a *API) BlockSync() (unblock func()) {
 // NRI library calls it with synchronisation blocked, so no event is in
 // flight meanwhile.
 func (a *API) synchronize(ctx context.Context, sync adaptation.SyncCB) error {
+	if a.syncs.Add(1) == 1 && !a.installed && !a.pluginsInstalled() {
+		// The start-up synchronisation, of no plugin: the library launched
+		// none, so nobody is told anything until one connects.
+		_, err := sync(ctx, nil, nil)
+		return err
+	}
 	a.synced.Store(true)
 	ctx = a.nsContext(ctx)
 	var pods []*api.PodSandbox
@@ -203,6 +218,18 @@ func (a *API) synchronize(ctx context.Context, sync adaptation.SyncCB) error {
 	}
 	_, _ = a.apply(ctx, updates, nil) // apply logs each failure; the plugin is synchronised all the same
 	return nil
+}
+
+// pluginsInstalled says whether PluginPath holds anything the library
+// could launch at start. It errs towards yes: only a missing or empty
+// directory says no (the library launches nothing from either), as a
+// plugin that were launched and not told of events would go wrong.
+func (a *API) pluginsInstalled() bool {
+	entries, err := os.ReadDir(a.cfg.PluginPath)
+	if errors.Is(err, fs.ErrNotExist) || a.cfg.PluginPath == "" {
+		return false
+	}
+	return err != nil || len(entries) > 0
 }
 
 // updateFromPlugin applies the updates a plugin asks for on its own.
