@@ -222,8 +222,8 @@ func (a *API) synchronize(ctx context.Context, sync adaptation.SyncCB) error {
 
 // pluginsInstalled says whether PluginPath holds anything the library
 // could launch at start. It errs towards yes: only a missing or empty
-// directory says no (the library launches nothing from either), as a
-// plugin that were launched and not told of events would go wrong.
+// directory says no (the library launches nothing from either), since a
+// plugin launched and never told of events would go wrong.
 func (a *API) pluginsInstalled() bool {
 	entries, err := os.ReadDir(a.cfg.PluginPath)
 	if errors.Is(err, fs.ErrNotExist) || a.cfg.PluginPath == "" {
