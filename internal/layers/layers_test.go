@@ -196,9 +196,13 @@ func TestDaemonModuleNeedsNoTestOnlyModule(t *testing.T) {
 	}
 	cmd := exec.Command(goBin, append([]string{"mod", "why", "-m"}, testOnlyModules...)...)
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
+	// The answer is on stdout; stderr has the go command's progress, such
+	// as "go: downloading" on a cold module cache.
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go mod why: %v\n%s", err, out)
+		t.Fatalf("go mod why: %v\n%s%s", err, out, stderr.String())
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "(main module does not need") {
